@@ -1,0 +1,98 @@
+"""The one error hierarchy of clearway.
+
+Every message says what is wrong and what to do about it, so a traffic engineer reading a log
+line (or an HTTP 4xx body) can fix the input without reading the code.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ClearwayError(Exception):
+    """Base of every error clearway raises on purpose."""
+
+
+class ConfigError(ClearwayError):
+    """A configuration value or file is missing, malformed or unsafe."""
+
+
+class UnsafeTimingError(ConfigError):
+    """A safety-timing override would make a junction unsafe (e.g. yellow below 3 s)."""
+
+
+class NetworkError(ClearwayError):
+    """A network file is missing, unreadable, or not a usable SUMO network."""
+
+
+class NoTrafficLightsError(NetworkError):
+    """The network has no signalised junction but the operation needs one."""
+
+
+class UnknownIdError(ClearwayError, KeyError):
+    """An id (junction, edge, lane, signal) does not exist in the network."""
+
+    kind = "id"
+
+    def __init__(self, unknown_id: str, known_ids: Iterable[str] = (), *, where: str = "") -> None:
+        self.unknown_id = unknown_id
+        self.suggestions = suggest(unknown_id, known_ids)
+        place = f" in {where}" if where else ""
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
+            if self.suggestions
+            else "; check the id against `clearway network info`"
+        )
+        super().__init__(f"unknown {self.kind} {unknown_id!r}{place}{hint}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message otherwise
+        return str(self.args[0])
+
+
+class UnknownJunctionError(UnknownIdError):
+    kind = "junction"
+
+
+class UnknownEdgeError(UnknownIdError):
+    kind = "edge"
+
+
+class UnknownLaneError(UnknownIdError):
+    kind = "lane"
+
+
+class UnknownSignalError(UnknownIdError):
+    kind = "traffic light"
+
+
+class RouteError(ClearwayError):
+    """No route exists between the requested places, or a route is not drivable."""
+
+
+class SafetyRejected(ClearwayError):
+    """A signal command was refused by the safety guard; ``reasons`` says which rules failed."""
+
+    def __init__(self, signal_id: str, reasons: tuple[str, ...]) -> None:
+        self.signal_id = signal_id
+        self.reasons = reasons
+        super().__init__(f"command for {signal_id!r} rejected: " + "; ".join(reasons))
+
+
+class SimulationError(ClearwayError):
+    """The simulator could not be started or failed while running."""
+
+
+class AuthError(ClearwayError):
+    """A caller is not authenticated or lacks the role for an action."""
+
+
+def suggest(unknown: str, known: Iterable[str], limit: int = 3) -> tuple[str, ...]:
+    """Near matches of ``unknown`` among ``known`` ids, best first (may be empty)."""
+    pool = list(known)
+    close = difflib.get_close_matches(unknown, pool, n=limit, cutoff=0.6)
+    if not close:
+        # Ids like "B1" vs "b1" or "J12" vs "J12#1" are not close by ratio but are obvious.
+        low = unknown.lower()
+        close = [k for k in pool if low in k.lower() or k.lower() in low][:limit]
+    return tuple(close)

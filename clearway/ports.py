@@ -1,0 +1,53 @@
+"""Ports: the Protocols the core is written against. Adapters (``clearway.sim``, later real
+controllers and detector feeds) implement them; unit tests use fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from clearway.signals.safety.commands import ApprovedCommand
+from clearway.state.traffic import TrafficState
+
+#: Called after every simulation step with (time_s, {signal_id: state shown}).
+StepListener = Callable[[float, Mapping[str, str]], None]
+
+
+@runtime_checkable
+class SignalPort(Protocol):
+    """Reads what signals show and applies guard-approved commands (nothing else)."""
+
+    def signal_ids(self) -> Sequence[str]:
+        """Ids of the signals this port drives."""
+        ...
+
+    def read_signal_states(self) -> Mapping[str, str]:
+        """The state string every signal shows now, keyed by signal id."""
+        ...
+
+    def apply(self, command: ApprovedCommand) -> None:
+        """Show an approved command's state. Refuses anything that is not an ApprovedCommand."""
+        ...
+
+
+@runtime_checkable
+class StateSource(Protocol):
+    """Aggregate traffic state (per-lane detector data) — never individual private vehicles."""
+
+    def read_traffic_state(self) -> TrafficState:
+        """Per-lane aggregates now."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Traffic time: the simulator's clock in evaluation, the wall clock in service."""
+
+    def now_s(self) -> float:
+        """Current time (s)."""
+        ...
+
+    def advance(self, dt_s: float) -> None:
+        """Let ``dt_s`` seconds of traffic time pass (steps the simulator, or sleeps)."""
+        ...

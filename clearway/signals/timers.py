@@ -1,0 +1,82 @@
+"""What each link of a signal has shown, and since when: the history the guard judges against.
+
+Updated only from *observed* states (what the signal actually shows), never from what a
+controller intended. Pure: :meth:`SignalTimers.observe` returns a new object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clearway.signals.model import GREEN_CHARS, OFF_CHARS, RED_CHARS, YELLOW_CHARS
+
+
+def aspect(c: str) -> str:
+    """Aspect class of a state character: ``"green"``, ``"yellow"``, ``"red"``, ``"off"``."""
+    if c in GREEN_CHARS:
+        return "green"
+    if c in YELLOW_CHARS:
+        return "yellow"
+    if c in RED_CHARS:
+        return "red"
+    if c in OFF_CHARS:
+        return "off"
+    raise ValueError(f"unknown signal state character {c!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTimers:
+    """Observed state of one traffic light and how long each link has shown its aspect.
+
+    Attributes
+    ----------
+    state
+        The state string last observed.
+    time_s
+        When it was observed (s).
+    since_s
+        Per link: when it entered its current aspect class (green / yellow / red / off) (s).
+    last_green
+        Per link: the most protected green shown during its last green (``G`` beats ``g``);
+        ``G`` when unknown, which is the conservative assumption.
+    """
+
+    signal_id: str
+    state: str
+    time_s: float
+    since_s: tuple[float, ...]
+    last_green: str
+
+    @classmethod
+    def start(cls, signal_id: str, state: str, time_s: float) -> SignalTimers:
+        """Timers for a signal first observed now.
+
+        Nothing is known of the past, so every link is taken to have *just* entered its aspect:
+        min green, yellow and clearance all count from now (the conservative choice).
+        """
+        for c in state:
+            aspect(c)
+        last = "".join(c if c in GREEN_CHARS else "G" for c in state)
+        return cls(signal_id, state, time_s, (time_s,) * len(state), last)
+
+    def observe(self, state: str, time_s: float) -> SignalTimers:
+        """Timers after observing ``state`` at ``time_s`` (s)."""
+        if len(state) != len(self.state):
+            raise ValueError(
+                f"signal {self.signal_id!r}: observed {len(state)} links, expected {len(self.state)}"
+            )
+        since = list(self.since_s)
+        last = list(self.last_green)
+        for i, (old, new) in enumerate(zip(self.state, state, strict=True)):
+            a_old, a_new = aspect(old), aspect(new)
+            if a_new != a_old:
+                since[i] = time_s
+                if a_new == "green":
+                    last[i] = new
+            elif a_new == "green" and new == "G":
+                last[i] = "G"
+        return SignalTimers(self.signal_id, state, time_s, tuple(since), "".join(last))
+
+    def elapsed_s(self, i: int, now_s: float) -> float:
+        """How long link i has shown its current aspect class at ``now_s`` (s)."""
+        return now_s - self.since_s[i]

@@ -1,0 +1,5 @@
+"""Traffic state: aggregate, per-lane detector data."""
+
+from clearway.state.traffic import LaneState, TrafficState
+
+__all__ = ["LaneState", "TrafficState"]

@@ -1,0 +1,93 @@
+"""Traffic state snapshots: per-lane aggregates only (no individual private vehicles).
+
+A :class:`TrafficState` is what detectors (or the digital twin's lane-area detectors) report at
+one instant. Arrays are aligned with ``lane_ids`` so controllers can work on the whole city in
+one vectorised pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from clearway.errors import UnknownLaneError
+
+
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    """Aggregates of one detector-covered lane at one instant.
+
+    Attributes
+    ----------
+    vehicle_count
+        Vehicles on the detector (count).
+    halting_count
+        Vehicles on the detector slower than 0.1 m/s (count).
+    queue_m
+        Length of the standing queue from the stop line (m).
+    occupancy_pct
+        Share of the detector length covered by vehicles (0-100 %).
+    mean_speed_mps
+        Mean speed of the vehicles on the detector, -1 when empty (m/s).
+    """
+
+    lane_id: str
+    vehicle_count: int
+    halting_count: int
+    queue_m: float
+    occupancy_pct: float
+    mean_speed_mps: float
+
+
+@dataclass(frozen=True, eq=False)
+class TrafficState:
+    """Per-lane aggregates of the whole network at time ``time_s`` (s since start)."""
+
+    time_s: float
+    lane_ids: tuple[str, ...]
+    vehicle_count: np.ndarray
+    halting_count: np.ndarray
+    queue_m: np.ndarray
+    occupancy_pct: np.ndarray
+    mean_speed_mps: np.ndarray
+    _index: Mapping[str, int] = field(repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.lane_ids)
+        for name in ("vehicle_count", "halting_count", "queue_m", "occupancy_pct", "mean_speed_mps"):
+            arr = np.asarray(getattr(self, name), dtype=float)
+            if arr.shape != (n,):
+                raise ValueError(f"{name} has shape {arr.shape}, expected ({n},) for {n} lanes")
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        object.__setattr__(
+            self, "_index", MappingProxyType({lane: i for i, lane in enumerate(self.lane_ids)})
+        )
+
+    @classmethod
+    def empty(cls, time_s: float = 0.0) -> TrafficState:
+        """A state with no detector lanes (for controllers that need none)."""
+        z = np.zeros(0)
+        return cls(time_s, (), z, z, z, z, z)
+
+    def lane(self, lane_id: str) -> LaneState:
+        """Aggregates of one lane; :class:`UnknownLaneError` if no detector covers it."""
+        try:
+            i = self._index[lane_id]
+        except KeyError:
+            raise UnknownLaneError(lane_id, self.lane_ids, where="the detector state") from None
+        return LaneState(
+            lane_id,
+            int(self.vehicle_count[i]),
+            int(self.halting_count[i]),
+            float(self.queue_m[i]),
+            float(self.occupancy_pct[i]),
+            float(self.mean_speed_mps[i]),
+        )
+
+    def has_lane(self, lane_id: str) -> bool:
+        """True if a detector covers this lane."""
+        return lane_id in self._index
