@@ -1,0 +1,1 @@
+"""Controllers (fixed-time; later max-pressure and priority) and the control loop."""

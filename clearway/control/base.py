@@ -1,0 +1,32 @@
+"""What a controller is: something that proposes signal commands each tick."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from clearway.signals.safety.commands import SignalCommand
+from clearway.signals.timers import SignalTimers
+from clearway.state.traffic import TrafficState
+
+
+class Controller(Protocol):
+    """Proposes commands; never applies them (the loop passes each through the guard)."""
+
+    name: str
+
+    def propose(
+        self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
+    ) -> Sequence[SignalCommand]:
+        """Commands for this tick. A signal without a command keeps showing what it shows.
+
+        Parameters
+        ----------
+        now_s
+            Time of the tick (s).
+        timers
+            Observed state and history of every signal, keyed by signal id.
+        traffic
+            Per-lane detector aggregates.
+        """
+        ...

@@ -1,0 +1,133 @@
+"""Fixed-time control: the network's own signal programs, run through the safety rules.
+
+Each program phase is a *target*; :func:`~clearway.signals.transition.step_toward` gets there
+safely, which lengthens a program's yellow or inserts all-red wherever the junction's safety
+timings ask for more than the program gives. A phase's duration counts from the moment its
+state is shown. To keep the cycle (and so the coordination between junctions) the time those
+lengthened transitions cost is taken back from the following phases, never below
+``absorb_floor_s`` per phase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from clearway.network.model import SignalProgram
+from clearway.signals.model import GREEN_CHARS, Intersection, Relation
+from clearway.signals.safety.commands import SignalCommand
+from clearway.signals.timers import SignalTimers
+from clearway.signals.transition import step_toward
+from clearway.state.traffic import TrafficState
+
+
+def safe_phase_states(model: Intersection, program: SignalProgram) -> tuple[str, ...]:
+    """The program's phase states with conflicting protected greens made permissive.
+
+    Some programs show ``G`` on two foes where one yields to the other by right of way; the
+    yielding one is shown as ``g`` (what SUMO does at run time anyway). Conflicts that cannot be
+    resolved that way are left for the guard to refuse.
+    """
+    out = []
+    for phase in program.phases:
+        s = list(phase.state)
+        for i in range(len(s)):
+            for j in range(len(s)):
+                if i != j and s[i] == "G" and s[j] in GREEN_CHARS and not model.compatible(i, "G", j, s[j]):
+                    rel = model.relation[i][j]
+                    if rel & Relation.YIELDS and not rel & Relation.HARD:
+                        s[i] = "g"
+        out.append("".join(s))
+    return tuple(out)
+
+
+@dataclass
+class _Cursor:
+    states: tuple[str, ...]
+    durations_s: tuple[float, ...]
+    k: int
+    nominal_start_s: float
+    targeted_at_s: float
+    shown_at_s: float | None = None
+
+
+class FixedTimeController:
+    """Runs each signal's program (the net's default, or one named per signal).
+
+    Parameters
+    ----------
+    intersections
+        Intersection model per signal id.
+    programs
+        The program to run per signal id.
+    absorb_floor_s
+        A phase is never shortened below this (or its own duration if shorter) to win back
+        time lost to lengthened transitions (s).
+    give_up_s
+        A phase the signal cannot reach within this time (a program whose phase the guard
+        will never allow) is skipped, so the junction keeps cycling (s).
+    """
+
+    name = "fixed-time"
+
+    def __init__(
+        self,
+        intersections: Mapping[str, Intersection],
+        programs: Mapping[str, SignalProgram],
+        *,
+        absorb_floor_s: float = 5.0,
+        give_up_s: float = 120.0,
+    ) -> None:
+        self._models = dict(intersections)
+        self._programs = {sid: programs[sid] for sid in self._models if sid in programs}
+        self._cursors: dict[str, _Cursor] = {}
+        self.absorb_floor_s = absorb_floor_s
+        self.give_up_s = give_up_s
+
+    def propose(
+        self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
+    ) -> list[SignalCommand]:
+        """One command per signal whose shown state should change now."""
+        commands = []
+        for sid, program in self._programs.items():
+            t = timers.get(sid)
+            if t is None:
+                continue
+            model = self._models[sid]
+            cur = self._cursors.get(sid) or self._start(sid, model, program, t, now_s)
+            target = self._advance(cur, t.state, now_s)
+            nxt = step_toward(model, t, target, now_s)
+            if nxt != t.state:
+                commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
+        return commands
+
+    def _start(
+        self, sid: str, model: Intersection, program: SignalProgram, t: SignalTimers, now_s: float
+    ) -> _Cursor:
+        states = safe_phase_states(model, program)
+        # Begin with the phase the signal shows, so taking over is seamless.
+        k = states.index(t.state) if t.state in states else 0
+        cur = _Cursor(states, tuple(p.duration_s for p in program.phases), k, now_s, now_s)
+        self._cursors[sid] = cur
+        return cur
+
+    def _advance(self, cur: _Cursor, shown: str, now_s: float) -> str:
+        """Target state for this tick; moves to the next phase when the current one is done."""
+        if shown == cur.states[cur.k]:
+            if cur.shown_at_s is None:
+                cur.shown_at_s = now_s
+            duration = cur.durations_s[cur.k]
+            late_s = max(cur.shown_at_s - cur.nominal_start_s, 0.0)
+            effective = max(duration - late_s, min(duration, self.absorb_floor_s))
+            if now_s - cur.shown_at_s >= effective:
+                self._next(cur, now_s)
+        elif now_s - cur.targeted_at_s > self.give_up_s:
+            self._next(cur, now_s)
+        return cur.states[cur.k]
+
+    @staticmethod
+    def _next(cur: _Cursor, now_s: float) -> None:
+        cur.nominal_start_s += cur.durations_s[cur.k]
+        cur.k = (cur.k + 1) % len(cur.states)
+        cur.shown_at_s = None
+        cur.targeted_at_s = now_s

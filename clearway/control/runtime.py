@@ -1,0 +1,139 @@
+"""The control loop: read state -> controller proposes -> guard approves -> adapter applies.
+
+Written against the ports only (:mod:`clearway.ports`), so unit tests run it with fakes and
+the same loop drives the SUMO twin in evaluation and real controllers in service.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clearway.control.base import Controller
+from clearway.ports import Clock, SignalPort, StateSource
+from clearway.signals.safety.commands import SignalCommand
+from clearway.signals.safety.guard import SafetyGuard, Verdict
+from clearway.signals.timers import SignalTimers
+
+VerdictListener = Callable[[Verdict], None]
+
+#: How many rejected verdicts a loop keeps for inspection (all are counted).
+_KEEP_REJECTIONS = 1000
+
+
+@dataclass
+class LoopStats:
+    """Counters of a control loop's life.
+
+    Attributes
+    ----------
+    ticks
+        Ticks run.
+    proposed, approved, rejected
+        Commands proposed by the controller, approved and rejected by the guard.
+    rejected_by_rule
+        Rejections per rule code (``R1-conflict`` ...); one command may break several rules.
+    rejections
+        The first rejected verdicts, with their reasons.
+    """
+
+    ticks: int = 0
+    proposed: int = 0
+    approved: int = 0
+    rejected: int = 0
+    rejected_by_rule: Counter[str] = field(default_factory=Counter)
+    rejections: list[Verdict] = field(default_factory=list)
+
+
+class ControlLoop:
+    """Runs a controller against signals, every command through the safety guard.
+
+    Parameters
+    ----------
+    signals, state, clock
+        The ports (the SUMO twin implements all three).
+    guard
+        The safety guard every command passes.
+    controller
+        The strategy proposing commands.
+    tick_s
+        Traffic time between two decisions (s).
+    on_verdict
+        Called with every verdict (approved or not): the audit hook.
+    """
+
+    def __init__(
+        self,
+        signals: SignalPort,
+        state: StateSource,
+        clock: Clock,
+        guard: SafetyGuard,
+        controller: Controller,
+        *,
+        tick_s: float = 1.0,
+        on_verdict: VerdictListener | None = None,
+    ) -> None:
+        if tick_s <= 0:
+            raise ValueError(f"tick_s must be positive, got {tick_s}")
+        self.signals = signals
+        self.state = state
+        self.clock = clock
+        self.guard = guard
+        self.controller = controller
+        self.tick_s = float(tick_s)
+        self.on_verdict = on_verdict
+        self.timers: dict[str, SignalTimers] = {}
+        self.stats = LoopStats()
+        controlled = set(guard.intersections)
+        self._signal_ids = [s for s in signals.signal_ids() if s in controlled]
+
+    def tick(self) -> None:
+        """One decision: observe, propose, judge, apply."""
+        now = self.clock.now_s()
+        shown = self.signals.read_signal_states()
+        first = not self.timers
+        for sid in self._signal_ids:
+            state = shown[sid]
+            prev = self.timers.get(sid)
+            self.timers[sid] = prev.observe(state, now) if prev else SignalTimers.start(sid, state, now)
+        if first:
+            self._take_over(now)
+        traffic = self.state.read_traffic_state()
+        for cmd in self.controller.propose(now, self.timers, traffic):
+            self.stats.proposed += 1
+            self._judge_and_apply(cmd)
+        self.stats.ticks += 1
+
+    def run(self, duration_s: float, on_tick: Callable[[float], None] | None = None) -> LoopStats:
+        """Tick until ``duration_s`` of traffic time has passed; returns the counters."""
+        end = self.clock.now_s() + duration_s
+        while self.clock.now_s() + 1e-9 < end:
+            self.tick()
+            self.clock.advance(self.tick_s)
+            if on_tick is not None:
+                on_tick(self.clock.now_s())
+        return self.stats
+
+    def _take_over(self, now: float) -> None:
+        # A signal left alone keeps running its own program, which the guard never saw: hold
+        # what each shows now, through the guard, so from here on only approved states appear.
+        for sid in self._signal_ids:
+            self._judge_and_apply(SignalCommand(sid, self.timers[sid].state, now, source="takeover"))
+
+    def _judge_and_apply(self, cmd: SignalCommand) -> None:
+        verdict = self.guard.check(cmd, self.timers.get(cmd.signal_id))
+        if verdict.approved is not None:
+            self.signals.apply(verdict.approved)
+            self.stats.approved += 1
+            # The state is shown from now on; timing it from the next observation would add a
+            # tick to every interval.
+            self.timers[cmd.signal_id] = self.timers[cmd.signal_id].observe(cmd.state, cmd.time_s)
+        else:
+            self.stats.rejected += 1
+            for reason in verdict.reasons:
+                self.stats.rejected_by_rule[reason.split(":", 1)[0]] += 1
+            if len(self.stats.rejections) < _KEEP_REJECTIONS:
+                self.stats.rejections.append(verdict)
+        if self.on_verdict is not None:
+            self.on_verdict(verdict)

@@ -1,0 +1,83 @@
+"""Move a signal toward a target state as fast as the safety rules allow.
+
+Controllers say *where* they want a signal to be; :func:`step_toward` says what it may show
+*now* on the way there: greens that must end go through yellow once their minimum green is
+served, yellows end after their change interval, and a link turns green only once every
+conflicting link has cleared. Each result is meant to pass the guard unchanged; the guard
+still checks it (defence in depth).
+"""
+
+from __future__ import annotations
+
+from clearway.signals.model import (
+    GREEN_CHARS,
+    PERMISSIVE_CHARS,
+    TIME_EPS_S,
+    Intersection,
+)
+from clearway.signals.timers import SignalTimers, aspect
+
+
+def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: float) -> str:
+    """The state to show at ``now_s`` on the way from the observed state to ``target``.
+
+    Parameters
+    ----------
+    model
+        The intersection.
+    timers
+        Observed history of the signal (its ``state`` is what it shows now).
+    target
+        Desired state string (same length); it must itself be free of conflicting greens.
+    now_s
+        Time of the step (s).
+    """
+    cur = timers.state
+    nxt = list(cur)
+    wants_on: list[int] = []
+    for i, (c, d) in enumerate(zip(cur, target, strict=True)):
+        if i in model.fixed_off:
+            continue
+        a_c = aspect(c)
+        t = model.timings[i]
+        held = timers.elapsed_s(i, now_s) + TIME_EPS_S
+        if a_c == "green":
+            if d in GREEN_CHARS:
+                if d == "G" and c in PERMISSIVE_CHARS:
+                    wants_on.append(i)  # gaining protection needs the foes cleared
+                else:
+                    nxt[i] = d
+            elif held >= t.min_green_s:
+                nxt[i] = "y" if t.yellow_s > 0 else "r"
+        elif a_c == "yellow":
+            if held >= t.yellow_s:
+                nxt[i] = d if aspect(d) == "red" else "r"
+        elif a_c == "red":
+            if d in GREEN_CHARS:
+                wants_on.append(i)
+            elif aspect(d) == "red":
+                nxt[i] = d
+    for i in wants_on:
+        if _may_turn_on(model, timers, nxt, i, target[i], now_s):
+            nxt[i] = target[i]
+    return "".join(nxt)
+
+
+def _may_turn_on(
+    model: Intersection, timers: SignalTimers, nxt: list[str], i: int, c: str, now_s: float
+) -> bool:
+    for j in model.foes_of(i):
+        if j == i:
+            continue
+        if nxt[j] in GREEN_CHARS:
+            if not model.compatible(i, c, j, nxt[j]):
+                return False
+            continue
+        if model.compatible(i, c, j, timers.last_green[j]):
+            continue
+        if aspect(timers.state[j]) != "red":
+            return False
+        if timers.elapsed_s(j, now_s) + TIME_EPS_S < model.timings[j].clearance_s:
+            return False
+    return True
+

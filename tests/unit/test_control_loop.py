@@ -1,0 +1,78 @@
+"""The control loop and the fixed-time controller, with fakes (no SUMO)."""
+
+from __future__ import annotations
+
+from clearway.control.fixed_time import FixedTimeController
+from clearway.control.runtime import ControlLoop
+from clearway.signals.safety import SafetyGuard, SignalCommand
+from tests.fakes.junctions import FakeSignals, four_leg, four_leg_program
+
+
+def changes(history, sid="J"):
+    out, prev = [], None
+    for t, states in history:
+        if states[sid] != prev:
+            out.append((t, states[sid]))
+            prev = states[sid]
+    return out
+
+
+def run_fixed(duration_s=200.0, **timing):
+    model = four_leg(**timing)
+    fake = FakeSignals({"J": "GrgG"})
+    ctrl = FixedTimeController({"J": model}, {"J": four_leg_program()})
+    loop = ControlLoop(fake, fake, fake, SafetyGuard({"J": model}), ctrl)
+    loop.run(duration_s)
+    return loop, fake
+
+
+def test_fixed_time_runs_the_program_with_zero_rejections():
+    loop, fake = run_fixed()
+    assert loop.stats.rejected == 0 and loop.stats.ticks == 200
+    shown = {s for _, s in changes(fake.history)}
+    assert {"GrgG", "yryG", "rGrG", "ryrG"} <= shown
+
+
+def test_fixed_time_lengthens_yellow_and_inserts_all_red_but_keeps_the_cycle():
+    _, fake = run_fixed(yellow_s=3.5, clearance_s=2.0)
+    seq = changes(fake.history)
+    # program yellow is 3 s; the junction needs 3.5 s -> 4 ticks; then 2 s all-red.
+    starts = {s: t for t, s in reversed(seq)}
+    assert starts["rrrG"] - starts["yryG"] == 4.0
+    assert starts["rGrG"] - starts["rrrG"] == 2.0
+    # The extra 3 s per change are won back from the next green: every phase still *ends* on
+    # the program's 46 s cycle, so coordination with neighbours is kept.
+    ends_of_a = [t for t, s in seq if s == "yryG"]
+    assert len(ends_of_a) >= 4
+    assert {b - a for a, b in zip(ends_of_a, ends_of_a[1:], strict=False)} == {46.0}
+
+
+def test_loop_takes_over_every_signal_through_the_guard():
+    loop, fake = run_fixed(duration_s=1.0)
+    assert fake.applied[0].source == "takeover"
+
+
+class _Rogue:
+    name = "rogue"
+
+    def propose(self, now_s, timers, traffic):
+        return [SignalCommand("J", "GGrG", now_s, source=self.name)]
+
+
+def test_unsafe_proposals_never_reach_the_signal_and_are_recorded():
+    model = four_leg()
+    fake = FakeSignals({"J": "GrgG"})
+    seen = []
+    loop = ControlLoop(fake, fake, fake, SafetyGuard({"J": model}), _Rogue(), on_verdict=seen.append)
+    loop.run(10.0)
+    assert all(s["J"] == "GrgG" for _, s in fake.history)
+    assert loop.stats.rejected == 10 and loop.stats.rejected_by_rule["R1-conflict"] == 10
+    assert loop.stats.rejections[0].reasons and len(seen) == 11  # 10 rejections + take-over
+
+
+def test_loop_ignores_signals_the_guard_does_not_know():
+    model = four_leg()
+    fake = FakeSignals({"J": "GrgG", "other": "GG"})
+    loop = ControlLoop(fake, fake, fake, SafetyGuard({"J": model}), _Rogue())
+    loop.tick()
+    assert set(loop.timers) == {"J"}
