@@ -173,7 +173,7 @@ class TrafficLight:
     """A signal controller (SUMO ``tlLogic``) and the junctions it drives.
 
     ``link_count`` is the length of its state strings; ``programs`` are keyed by program id;
-    ``default_program_id`` is the one SUMO starts with (the first in the file).
+    ``default_program_id`` is the one SUMO starts with (the last one loaded for that id).
     """
 
     id: str

@@ -1,0 +1,542 @@
+"""The independent safety monitor: a signal cabinet's conflict monitor, in software.
+
+It watches the states the simulator (or a real cabinet) *actually shows*, after every step, and
+counts every breach of the safety rules of DESIGN.md §3. It is the second line of defence behind
+the safety guard, so it must not share the guard's logic: a bug in the guard's conflict matrix or
+timers would otherwise be invisible to the very check meant to catch it. Hence this module
+
+* re-derives which signal links conflict from the net file's raw right-of-way bits
+  (:meth:`~clearway.network.model.Junction.are_foes` / ``must_yield``) and the traffic light's own
+  programs, never from :class:`~clearway.signals.model.Intersection`'s relation matrix;
+* keeps its own record of what each link showed and since when (no ``SignalTimers``);
+* defines its own state-character classes;
+* reads from an ``Intersection`` only the timing *values* (``timings[i]``), which are
+  configuration, not logic.
+
+Rules checked per traffic light, on the sequence of observed ``(time_s, state)`` samples:
+
+``conflict``
+    Two links green together whose connections are foes in the same junction, unless one of them
+    shows a permissive green (``g``/``s``), yields to the other on every conflicting connection
+    pair, *and* the traffic light's own programs show the pair green together in some phase.
+``min-green``
+    A green (``G``/``g``/``s``; switching among them does not end it) that ends before
+    ``min_green_s``.
+``yellow``
+    Green straight to red while ``yellow_s > 0``; a yellow shorter than ``yellow_s``;
+    yellow back to green; red straight to yellow.
+``clearance``
+    A link turning green (from a non-green aspect, or ``g``/``s`` -> ``G``) while a foe it is not
+    compatible with is yellow, or has been red (or off) for less than that foe's ``clearance_s``.
+``malformed``
+    A state string of the wrong length or with unknown characters, a signal the monitor has no
+    model of, or a time that is not finite or runs backwards.
+
+Durations are measured between observation timestamps: an aspect first seen in the sample at
+``t0`` and replaced in the sample at ``t1`` lasted ``t1 - t0`` (s). At a signal's first sample
+nothing is known of the past, so every link is taken to have just entered its aspect then.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from clearway.errors import ConfigError
+from clearway.network.model import Junction, Link, Network, TrafficLight
+
+if TYPE_CHECKING:  # only for annotations: the monitor never runs the guard's model code
+    from clearway.signals.model import Intersection
+
+#: Rule names, in the order :meth:`SafetyMonitor.counts_by_rule` lists them.
+RULES = ("conflict", "min-green", "yellow", "clearance", "malformed")
+
+#: At most this many :class:`Violation` records are kept; the count stays exact beyond it.
+MAX_KEPT_VIOLATIONS = 1000
+
+#: Comparisons of durations tolerate this much floating-point noise (s).
+TIME_TOLERANCE_S = 1e-6
+
+# Own character classes, on purpose not imported from ``clearway.signals.model`` (independence).
+_GREEN = frozenset("Ggs")
+_PERMISSIVE = frozenset("gs")
+_YELLOW = frozenset("y")
+_RED = frozenset("ru")  # u = red+yellow: still red, nobody may enter
+_OFF = frozenset("oO")
+_KNOWN = _GREEN | _YELLOW | _RED | _OFF
+
+# Aspect classes; durations run per class, so G <-> g or r <-> u do not restart a clock.
+_A_GREEN, _A_YELLOW, _A_RED, _A_OFF = 0, 1, 2, 3
+_ASPECT = {c: _A_GREEN for c in _GREEN} | {"y": _A_YELLOW} | {c: _A_RED for c in _RED}
+_ASPECT |= {c: _A_OFF for c in _OFF}
+_ASPECT_NAME = ("green", "yellow", "red", "off")
+
+# How a foe pair (i, j) may be green together, seen from i: bit 1 = while i shows a permissive
+# green (i yields to j and the programs allow the pair), bit 2 = while j shows one. 0 = never.
+_I_MAY_YIELD = 1
+_J_MAY_YIELD = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One breach of a safety rule seen in the signal states actually shown.
+
+    Attributes
+    ----------
+    time_s
+        Time of the sample in which the breach was seen (s).
+    signal_id
+        The traffic light; ``""`` for a sample-wide problem (e.g. time running backwards).
+    rule
+        ``"conflict"``, ``"min-green"``, ``"yellow"``, ``"clearance"`` or ``"malformed"``.
+    links
+        Signal indices involved: a pair for ``conflict``/``clearance`` (the link turning green
+        first), one link for ``min-green``/``yellow``, none for ``malformed``.
+    detail
+        Human-readable description with the measured and required durations (s).
+    """
+
+    time_s: float
+    signal_id: str
+    rule: str
+    links: tuple[int, ...]
+    detail: str
+
+
+class _ConflictTable:
+    """Per traffic light: foes of each signal index and when a foe pair may share a green.
+
+    Built once from the raw junction data; ``foes[i]`` maps every foe ``j`` of ``i`` to the
+    ``_I_MAY_YIELD``/``_J_MAY_YIELD`` bits of that pair (0: a hard conflict).
+    """
+
+    __slots__ = ("foes",)
+
+    def __init__(self, net: Network, tl: TrafficLight) -> None:
+        n = tl.link_count
+        by_index: list[list[tuple[Junction, Link]]] = [[] for _ in range(n)]
+        for link in net.signal_links(tl.id):
+            if 0 <= link.signal_index < n and link.junction_index >= 0:
+                junction = net.junctions.get(link.junction_id)
+                if junction is not None:
+                    by_index[link.signal_index].append((junction, link))
+        together = _green_together(tl, n)
+
+        foes: list[dict[int, int]] = [{} for _ in range(n)]
+        for i in range(n):
+            for j in range(i + 1, n):
+                yields_ij, yields_ji = _yield_relation(by_index[i], by_index[j])
+                if yields_ij is None:
+                    continue  # no connection of i crosses or merges with one of j
+                # A pair the engineer never let be green together in any of the light's own
+                # programs is a hard conflict, whatever the right-of-way bits say.
+                seen_together = bool(together[i] >> j & 1)
+                mode_ij = 0
+                if seen_together and yields_ij:
+                    mode_ij |= _I_MAY_YIELD
+                if seen_together and yields_ji:
+                    mode_ij |= _J_MAY_YIELD
+                foes[i][j] = mode_ij
+                # The same pair seen from j: the two bits swap roles.
+                mode_ji = 0
+                if mode_ij & _I_MAY_YIELD:
+                    mode_ji |= _J_MAY_YIELD
+                if mode_ij & _J_MAY_YIELD:
+                    mode_ji |= _I_MAY_YIELD
+                foes[j][i] = mode_ji
+        self.foes: tuple[dict[int, int], ...] = tuple(foes)
+
+
+def _yield_relation(
+    links_i: list[tuple[Junction, Link]], links_j: list[tuple[Junction, Link]]
+) -> tuple[bool | None, bool]:
+    """Whether i yields to j, and j to i, on *every* conflicting connection pair.
+
+    Returns ``(None, False)`` when no connection of i is a foe of one of j.
+    """
+    any_foe = False
+    yields_ij = yields_ji = True
+    for junction, a in links_i:
+        for other, b in links_j:
+            if other.id != junction.id:
+                continue  # links of different junctions never share conflict area
+            ia, ib = a.junction_index, b.junction_index
+            # foes is symmetric in a sane net file; checking both directions costs nothing and
+            # keeps a one-sided bit from hiding a conflict.
+            if not (junction.are_foes(ia, ib) or junction.are_foes(ib, ia)):
+                continue
+            any_foe = True
+            yields_ij = yields_ij and junction.must_yield(ia, ib)
+            yields_ji = yields_ji and junction.must_yield(ib, ia)
+    if not any_foe:
+        return None, False
+    return yields_ij, yields_ji
+
+
+def _green_together(tl: TrafficLight, n: int) -> list[int]:
+    """Per signal index, a bit mask of the indices some program phase shows green with it."""
+    together = [0] * n
+    for program in tl.programs.values():
+        for phase in program.phases:
+            if len(phase.state) != n:
+                continue  # a malformed phase says nothing trustworthy about what is allowed
+            greens = [i for i, c in enumerate(phase.state) if c in _GREEN]
+            mask = sum(1 << i for i in greens)
+            for i in greens:
+                together[i] |= mask
+    return together
+
+
+def _compatible(mode: int, c_i: str, c_j: str) -> bool:
+    """Whether foes i, j (pair ``mode`` seen from i) may show greens ``c_i`` and ``c_j`` at once."""
+    return bool(
+        (mode & _I_MAY_YIELD and c_i in _PERMISSIVE) or (mode & _J_MAY_YIELD and c_j in _PERMISSIVE)
+    )
+
+
+class _SignalWatch:
+    """What the monitor knows of one traffic light: its tables, timings and observed history."""
+
+    __slots__ = (
+        "active_conflicts",
+        "clearance_s",
+        "foes",
+        "last_green",
+        "min_green_s",
+        "n",
+        "since_s",
+        "signal_id",
+        "state",
+        "yellow_s",
+    )
+
+    def __init__(self, signal_id: str, table: _ConflictTable, intersection: Intersection) -> None:
+        self.signal_id = signal_id
+        self.n = len(table.foes)
+        self.foes = table.foes
+        timings = intersection.timings
+        self.min_green_s = tuple(float(t.min_green_s) for t in timings)
+        self.yellow_s = tuple(float(t.yellow_s) for t in timings)
+        self.clearance_s = tuple(float(t.clearance_s) for t in timings)
+        self.state: str | None = None
+        self.since_s: list[float] = []
+        # Most protected green of each link's current or last green period ("G" beats "g"/"s"):
+        # vehicles that entered under a protected green may still be clearing the junction.
+        self.last_green: list[str] = []
+        self.active_conflicts: set[tuple[int, int]] = set()
+
+
+class SafetyMonitor:
+    """Counts safety-rule violations in the signal states actually shown, step by step.
+
+    Parameters
+    ----------
+    net
+        The network; its junctions' raw ``foes``/``response`` bits and its traffic lights'
+        programs are where the monitor learns which links conflict.
+    intersections
+        Intersection models keyed by traffic-light id, one per traffic light to watch. Only their
+        ``timings`` (min green, yellow, clearance per link, in s) are read.
+
+    Raises
+    ------
+    UnknownSignalError
+        If an intersection names a traffic light the network does not have.
+    ConfigError
+        If an intersection's key and ``signal_id`` differ, or its timings do not cover exactly
+        the traffic light's links.
+
+    Notes
+    -----
+    :meth:`observe` has the signature of a simulator step listener, so
+    ``twin.add_step_listener(monitor.observe)`` (or equivalent) wires it up. A step costs one
+    string comparison per traffic light when nothing changed; only a traffic light whose state
+    changed is re-checked, and only around the links that changed.
+    """
+
+    def __init__(self, net: Network, intersections: Mapping[str, Intersection]) -> None:
+        self._watches: dict[str, _SignalWatch] = {}
+        for signal_id, intersection in intersections.items():
+            tl = net.traffic_light(signal_id)
+            if intersection.signal_id != signal_id:
+                raise ConfigError(
+                    f"intersection keyed {signal_id!r} is for traffic light "
+                    f"{intersection.signal_id!r}; key the mapping by each model's signal_id"
+                )
+            if len(intersection.timings) != tl.link_count:
+                raise ConfigError(
+                    f"traffic light {signal_id!r} has {tl.link_count} links but its intersection "
+                    f"has timings for {len(intersection.timings)}; rebuild the intersection "
+                    "models from this network"
+                )
+            self._watches[signal_id] = _SignalWatch(
+                signal_id, _ConflictTable(net, tl), intersection
+            )
+        self._count = 0
+        self._counts = dict.fromkeys(RULES, 0)
+        self._violations: list[Violation] = []
+        self._last_time_s: float | None = None
+
+    # -- results ---------------------------------------------------------------------------
+    @property
+    def violation_count(self) -> int:
+        """Number of violations seen so far (exact, even beyond the records kept)."""
+        return self._count
+
+    @property
+    def violations(self) -> list[Violation]:
+        """The first :data:`MAX_KEPT_VIOLATIONS` violations, in the order seen (a copy)."""
+        return list(self._violations)
+
+    def counts_by_rule(self) -> dict[str, int]:
+        """Violations per rule, every rule of :data:`RULES` listed (0 when none)."""
+        return dict(self._counts)
+
+    @property
+    def signal_ids(self) -> tuple[str, ...]:
+        """Ids of the traffic lights watched."""
+        return tuple(self._watches)
+
+    # -- observing -------------------------------------------------------------------------
+    def observe(self, time_s: float, states: Mapping[str, str]) -> None:
+        """Check the signal states shown at ``time_s`` against the history seen so far.
+
+        Parameters
+        ----------
+        time_s
+            Time of the sample (s); must be finite and not before the previous sample.
+        states
+            State string shown by each traffic light, keyed by traffic-light id. A watched light
+            missing from a sample is taken as unobserved (its history simply continues).
+        """
+        if not isinstance(time_s, numbers.Real) or not math.isfinite(time_s):
+            self._record(
+                Violation(
+                    float("nan"),
+                    "",
+                    "malformed",
+                    (),
+                    f"sample time {time_s!r} is not a finite number of seconds",
+                )
+            )
+            return
+        last = self._last_time_s
+        if last is not None and time_s < last - TIME_TOLERANCE_S:
+            self._record(
+                Violation(
+                    time_s,
+                    "",
+                    "malformed",
+                    (),
+                    f"sample time {time_s} s is before the previous sample ({last} s); ignored",
+                )
+            )
+            return
+        self._last_time_s = time_s if last is None else max(last, time_s)
+        watches = self._watches
+        for signal_id, state in states.items():
+            watch = watches.get(signal_id)
+            if watch is None:
+                self._record(
+                    Violation(
+                        time_s,
+                        signal_id,
+                        "malformed",
+                        (),
+                        f"state {state!r} for unknown traffic light {signal_id!r}; "
+                        "give the monitor an intersection model for every light it watches",
+                    )
+                )
+                continue
+            if state == watch.state:
+                continue  # nothing changed: every rule is judged only on change
+            if not self._well_formed(watch, time_s, state):
+                continue
+            if watch.state is None:
+                self._first_sample(watch, time_s, state)
+            else:
+                self._changed(watch, time_s, state)
+
+    def _well_formed(self, watch: _SignalWatch, time_s: float, state: object) -> bool:
+        if not isinstance(state, str) or len(state) != watch.n:
+            got = f"{len(state)} characters" if isinstance(state, str) else type(state).__name__
+            detail = f"state must have {watch.n} characters, got {got}: {state!r}"
+        elif not _KNOWN.issuperset(state):
+            bad = "".join(sorted(set(state) - _KNOWN))
+            detail = f"unknown state characters {bad!r} in {state!r} (allowed: GgsyurOo)"
+        else:
+            return True
+        # The history is kept as it was: the next good sample is judged against the last one.
+        self._record(Violation(time_s, watch.signal_id, "malformed", (), detail))
+        return False
+
+    def _first_sample(self, watch: _SignalWatch, time_s: float, state: str) -> None:
+        # Nothing is known of the past: every link "just" entered its aspect, and a link whose
+        # last green is unknown is assumed to have shown a protected one.
+        watch.state = state
+        watch.since_s = [time_s] * watch.n
+        watch.last_green = [c if c in _GREEN else "G" for c in state]
+        self._check_conflicts(watch, time_s, state, range(watch.n))
+
+    def _changed(self, watch: _SignalWatch, time_s: float, state: str) -> None:
+        old = watch.state
+        assert old is not None
+        since = watch.since_s
+        last_green = watch.last_green
+        changed: list[int] = []
+        turning_on: list[int] = []
+        for i, (c_old, c_new) in enumerate(zip(old, state, strict=True)):
+            if c_old == c_new:
+                continue
+            changed.append(i)
+            a_old, a_new = _ASPECT[c_old], _ASPECT[c_new]
+            if a_old == a_new:
+                if a_new == _A_GREEN and c_new == "G":
+                    last_green[i] = "G"
+                    if c_old in _PERMISSIVE:
+                        turning_on.append(i)  # gains protection: foes must have cleared
+                continue
+            held_s = time_s - since[i]
+            self._check_change(watch, time_s, i, a_old, a_new, held_s)
+            since[i] = time_s
+            if a_new == _A_GREEN:
+                last_green[i] = c_new
+                turning_on.append(i)
+        watch.state = state
+        self._check_conflicts(watch, time_s, state, changed)
+        for i in turning_on:
+            self._check_clearance(watch, time_s, state, i)
+
+    def _check_change(
+        self, watch: _SignalWatch, time_s: float, i: int, a_old: int, a_new: int, held_s: float
+    ) -> None:
+        """Rules min-green and yellow for link ``i`` leaving aspect ``a_old`` after ``held_s``."""
+        sid = watch.signal_id
+        if a_old == _A_GREEN:
+            need = watch.min_green_s[i]
+            if held_s + TIME_TOLERANCE_S < need:
+                self._record(
+                    Violation(
+                        time_s,
+                        sid,
+                        "min-green",
+                        (i,),
+                        f"link {i} green for {held_s:.3f} s, minimum {need:.3f} s",
+                    )
+                )
+            if a_new == _A_RED and watch.yellow_s[i] > 0:
+                self._record(
+                    Violation(
+                        time_s,
+                        sid,
+                        "yellow",
+                        (i,),
+                        f"link {i} went from green straight to red, skipping its "
+                        f"{watch.yellow_s[i]:.3f} s yellow",
+                    )
+                )
+        elif a_old == _A_YELLOW:
+            if a_new == _A_GREEN:
+                self._record(
+                    Violation(
+                        time_s,
+                        sid,
+                        "yellow",
+                        (i,),
+                        f"link {i} went from yellow back to green after {held_s:.3f} s",
+                    )
+                )
+            else:
+                need = watch.yellow_s[i]
+                if held_s + TIME_TOLERANCE_S < need:
+                    self._record(
+                        Violation(
+                            time_s,
+                            sid,
+                            "yellow",
+                            (i,),
+                            f"link {i} yellow for {held_s:.3f} s, minimum {need:.3f} s",
+                        )
+                    )
+        elif a_old == _A_RED and a_new == _A_YELLOW:
+            self._record(
+                Violation(time_s, sid, "yellow", (i,), f"link {i} went from red to yellow")
+            )
+
+    def _check_conflicts(
+        self, watch: _SignalWatch, time_s: float, state: str, changed: range | list[int]
+    ) -> None:
+        """Rule conflict, for pairs with at least one link in ``changed``.
+
+        A pair that stays in conflict over many samples is one violation, counted when it starts;
+        pairs of unchanged links were judged when they last changed.
+        """
+        changed_set = set(changed)
+        now: set[tuple[int, int]] = set()
+        for i in changed:
+            c_i = state[i]
+            if c_i not in _GREEN:
+                continue
+            for j, mode in watch.foes[i].items():
+                c_j = state[j]
+                if c_j in _GREEN and not _compatible(mode, c_i, c_j):
+                    now.add((i, j) if i < j else (j, i))
+        before = watch.active_conflicts
+        for pair in sorted(now - before):
+            i, j = pair
+            self._record(
+                Violation(
+                    time_s,
+                    watch.signal_id,
+                    "conflict",
+                    pair,
+                    f"links {i} ({state[i]}) and {j} ({state[j]}) conflict and are green together",
+                )
+            )
+        if before or now:
+            kept = {p for p in before if p[0] not in changed_set and p[1] not in changed_set}
+            watch.active_conflicts = kept | now
+
+    def _check_clearance(self, watch: _SignalWatch, time_s: float, state: str, i: int) -> None:
+        """Rule clearance for link ``i``, which turned green (or protected) at ``time_s``."""
+        c_i = state[i]
+        for j, mode in watch.foes[i].items():
+            c_j = state[j]
+            if c_j in _GREEN:
+                continue  # a foe green right now is judged by the conflict rule
+            if _compatible(mode, c_i, watch.last_green[j]):
+                continue  # i yields to whatever is still leaving j
+            a_j = _ASPECT[c_j]
+            if a_j == _A_YELLOW:
+                self._record(
+                    Violation(
+                        time_s,
+                        watch.signal_id,
+                        "clearance",
+                        (i, j),
+                        f"link {i} turned green ({c_i}) while conflicting link {j} is yellow",
+                    )
+                )
+                continue
+            stopped_s = time_s - watch.since_s[j]
+            need = watch.clearance_s[j]
+            if stopped_s + TIME_TOLERANCE_S < need:
+                self._record(
+                    Violation(
+                        time_s,
+                        watch.signal_id,
+                        "clearance",
+                        (i, j),
+                        f"link {i} turned green ({c_i}) when conflicting link {j} had been "
+                        f"{_ASPECT_NAME[a_j]} for {stopped_s:.3f} s, clearance {need:.3f} s",
+                    )
+                )
+
+    def _record(self, violation: Violation) -> None:
+        self._count += 1
+        self._counts[violation.rule] += 1
+        if len(self._violations) < MAX_KEPT_VIOLATIONS:
+            self._violations.append(violation)
