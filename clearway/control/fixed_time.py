@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clearway.network.model import SignalProgram
-from clearway.signals.model import GREEN_CHARS, Intersection, Relation
+from clearway.signals.model import GREEN_CHARS, HARD, YIELDS, Intersection
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
 from clearway.signals.transition import step_toward
@@ -35,7 +35,7 @@ def safe_phase_states(model: Intersection, program: SignalProgram) -> tuple[str,
             for j in range(len(s)):
                 if i != j and s[i] == "G" and s[j] in GREEN_CHARS and not model.compatible(i, "G", j, s[j]):
                     rel = model.relation[i][j]
-                    if rel & Relation.YIELDS and not rel & Relation.HARD:
+                    if rel & YIELDS and not rel & HARD:
                         s[i] = "g"
         out.append("".join(s))
     return tuple(out)
@@ -96,6 +96,8 @@ class FixedTimeController:
             model = self._models[sid]
             cur = self._cursors.get(sid) or self._start(sid, model, program, t, now_s)
             target = self._advance(cur, t.state, now_s)
+            if target == t.state:
+                continue  # holding a phase: nothing to change
             nxt = step_toward(model, t, target, now_s)
             if nxt != t.state:
                 commands.append(SignalCommand(sid, nxt, now_s, source=self.name))

@@ -36,6 +36,10 @@ def is_red(c: str) -> bool:
     return c in RED_CHARS
 
 
+#: Plain-int twins of :class:`Relation` for hot paths (IntFlag arithmetic is slow).
+FOE, HARD, YIELDS = 1, 2, 4
+
+
 class Relation(IntFlag):
     """How link i relates to link j (``Intersection.relation[i][j]``).
 
@@ -97,6 +101,14 @@ class Intersection:
     timings: tuple[LinkTimings, ...]
     is_crossing: tuple[bool, ...]
     fixed_off: frozenset[int] = frozenset()
+    _foes: tuple[tuple[int, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.relation)
+        if any(len(row) != n for row in self.relation) or len(self.timings) != n:
+            raise ValueError(f"signal {self.signal_id!r}: relation and timings must cover {n} links")
+        foes = tuple(tuple(j for j, r in enumerate(row) if r & FOE) for row in self.relation)
+        object.__setattr__(self, "_foes", foes)
 
     @property
     def link_count(self) -> int:
@@ -105,19 +117,18 @@ class Intersection:
 
     def conflicts(self, i: int, j: int) -> bool:
         """True if links i and j are foes (paths cross or merge)."""
-        return bool(self.relation[i][j] & Relation.FOE)
+        return bool(self.relation[i][j] & FOE)
 
     def compatible(self, i: int, state_i: str, j: int, state_j: str) -> bool:
         """Whether links i and j may show greens ``state_i`` and ``state_j`` at once."""
         r_ij = self.relation[i][j]
-        if not r_ij & Relation.FOE:
+        if not r_ij & FOE:
             return True
-        if r_ij & Relation.HARD:
+        if r_ij & HARD:
             return False
-        r_ji = self.relation[j][i]
         return bool(
-            (r_ij & Relation.YIELDS and state_i in PERMISSIVE_CHARS)
-            or (r_ji & Relation.YIELDS and state_j in PERMISSIVE_CHARS)
+            (r_ij & YIELDS and state_i in PERMISSIVE_CHARS)
+            or (self.relation[j][i] & YIELDS and state_j in PERMISSIVE_CHARS)
         )
 
     def conflicting_greens(self, state: str) -> list[tuple[int, int]]:
@@ -132,8 +143,7 @@ class Intersection:
 
     def foes_of(self, i: int) -> tuple[int, ...]:
         """Links whose paths cross or merge with link i."""
-        row = self.relation[i]
-        return tuple(j for j, r in enumerate(row) if r & Relation.FOE)
+        return self._foes[i]
 
     @property
     def max_clearance_s(self) -> float:

@@ -61,6 +61,8 @@ class SignalTimers:
 
     def observe(self, state: str, time_s: float) -> SignalTimers:
         """Timers after observing ``state`` at ``time_s`` (s)."""
+        if state == self.state:
+            return SignalTimers(self.signal_id, state, time_s, self.since_s, self.last_green)
         if len(state) != len(self.state):
             raise ValueError(
                 f"signal {self.signal_id!r}: observed {len(state)} links, expected {len(self.state)}"

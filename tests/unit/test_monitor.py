@@ -433,7 +433,8 @@ def test_timings_of_the_wrong_length_are_refused() -> None:
     from clearway.errors import ConfigError
 
     good = make_intersection()
-    bad = Intersection("T", ("C",), good.relation, good.timings[:3], good.is_crossing)
+    three = tuple(row[:3] for row in good.relation[:3])
+    bad = Intersection("T", ("C",), three, good.timings[:3], good.is_crossing[:3])
     with pytest.raises(ConfigError, match="4 links"):
         SafetyMonitor(make_network(), {"T": bad})
     with pytest.raises(ConfigError, match="keyed"):
