@@ -5,6 +5,7 @@ libsumo (which would point it at a folder without SUMO's tools) is imported.
 """
 
 from clearway.sim import sumo_env  # isort: split
+
 from clearway.sim.scenario import (
     DETECTOR_PREFIX,
     LOAD_VPH_PER_ENTRY,

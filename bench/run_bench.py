@@ -1,0 +1,175 @@
+"""``make bench``: speed and memory of clearway, measured side by side in one run.
+
+Every case runs in its own process (one libsumo simulation per process; clean peak memory).
+Writes ``bench/results.json`` and ``bench/results.md`` and prints the table.
+
+Cases
+-----
+sumo-bare        the ``sumo`` binary alone on the scenario (its own fixed-time programs)
+loop-libsumo     clearway's control loop, fixed-time through the guard, monitor on, libsumo
+loop-traci       the same through TraCI
+load-network     load_network + build_intersections of a real city (Berlin, SUMO wheel)
+guard-checks     SafetyGuard.check throughput on the grid's junctions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+
+def _scenario(size: str, load: str, end_s: float):
+    from clearway.sim.scenario import grid_scenario
+
+    return grid_scenario(OUT / "scenarios", size=size, seed=1, end_s=end_s, load=load)
+
+
+def case_sumo_bare(size: str, load: str, end_s: float) -> dict:
+    from clearway.sim.launch import sumo_command
+
+    sc = _scenario(size, load, end_s)
+    cmd = sumo_command(sc, 1.0, OUT / f"bare-{sc.name}.tripinfo.xml", OUT / "bare.log", ())
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"scenario": sc.name, "sim_s": end_s, "wall_s": wall, "sim_s_per_wall_s": end_s / wall, "peak_mb": peak}
+
+
+def case_loop(size: str, load: str, end_s: float, backend: str) -> dict:
+    from clearway.evaluation.run import run_scenario
+
+    sc = _scenario(size, load, end_s)
+    r = run_scenario(sc, backend=backend, duration_s=end_s, out_dir=OUT / "runs")
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "scenario": sc.name,
+        "sim_s": r.sim_s,
+        "wall_s": r.wall_s,
+        "sim_s_per_wall_s": r.sim_s_per_wall_s,
+        "peak_mb": peak_self + (peak_child if backend == "traci" else 0.0),
+        "safety_violations": r.safety_violations,
+        "guard_rejections": r.guard_rejections,
+        "teleports": r.teleports,
+        "arrived": r.arrived,
+    }
+
+
+def case_load_network() -> dict:
+    import sumo
+
+    from clearway.network import load_network
+    from clearway.signals.build import build_intersections
+
+    path = Path(sumo.SUMO_HOME) / "tools" / "game" / "DRT" / "osm.net.xml"
+    t0 = time.perf_counter()
+    net = load_network(path)
+    t1 = time.perf_counter()
+    models = build_intersections(net)
+    t2 = time.perf_counter()
+    return {
+        "network": "Berlin DRT/osm.net.xml",
+        "junctions": len(net.junctions),
+        "signals": len(models),
+        "load_s": t1 - t0,
+        "build_intersections_s": t2 - t1,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def case_guard_checks(size: str) -> dict:
+    from clearway.network import load_network
+    from clearway.signals.build import build_intersections
+    from clearway.signals.safety import SafetyGuard, SignalCommand
+    from clearway.signals.timers import SignalTimers
+    from clearway.signals.transition import step_toward
+
+    sc = _scenario(size, "moderate", 60.0)
+    net = load_network(sc.net_file)
+    models = build_intersections(net)
+    guard = SafetyGuard(models)
+    cases = []
+    for sid, model in models.items():
+        phases = [p.state for p in net.traffic_lights[sid].default_program.phases]
+        timers = SignalTimers.start(sid, phases[0], 0.0).observe(phases[0], 60.0)
+        for target in phases:
+            cases.append((SignalCommand(sid, step_toward(model, timers, target, 60.0), 60.0), timers))
+    n = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 2.0:
+        for cmd, timers in cases:
+            guard.check(cmd, timers)
+        n += len(cases)
+    wall = time.perf_counter() - t0
+    return {"checks": n, "checks_per_s": n / wall, "us_per_check": 1e6 * wall / n}
+
+
+CASES = {
+    "sumo-bare": lambda a: case_sumo_bare(a.size, a.load, a.end_s),
+    "loop-libsumo": lambda a: case_loop(a.size, a.load, a.end_s, "libsumo"),
+    "loop-traci": lambda a: case_loop(a.size, a.load, a.end_s, "traci"),
+    "load-network": lambda a: case_load_network(),
+    "guard-checks": lambda a: case_guard_checks(a.size),
+}
+
+
+def _run_case(name: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--case", name, "--size", args.size, "--load", args.load,
+           "--end-s", str(args.end_s)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench case {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--case", choices=sorted(CASES))
+    ap.add_argument("--size", default="5x5")
+    ap.add_argument("--load", default="moderate")
+    ap.add_argument("--end-s", type=float, default=1800.0)
+    args = ap.parse_args()
+    if args.case:
+        print(json.dumps(CASES[args.case](args)))
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    _scenario(args.size, args.load, args.end_s)  # build once, outside the timings
+    results = {name: _run_case(name, args) for name in CASES}
+    bare = results["sumo-bare"]["sim_s_per_wall_s"]
+    for name in ("loop-libsumo", "loop-traci"):
+        results[name]["ratio_to_bare_sumo"] = results[name]["sim_s_per_wall_s"] / bare
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [
+        f"# clearway bench — grid {args.size} {args.load}, {args.end_s:.0f} s, seed 1",
+        "",
+        "| case | sim s / wall s | wall (s) | ratio to bare sumo | peak MB |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in ("sumo-bare", "loop-libsumo", "loop-traci"):
+        r = results[name]
+        ratio = r.get("ratio_to_bare_sumo", 1.0)
+        lines.append(
+            f"| {name} | {r['sim_s_per_wall_s']:.0f} | {r['wall_s']:.2f} | {ratio:.2f} | {r['peak_mb']:.0f} |"
+        )
+    ln, g = results["load-network"], results["guard-checks"]
+    lines += [
+        "",
+        f"- load-network: {ln['network']} ({ln['junctions']} junctions, {ln['signals']} signals): "
+        f"load {ln['load_s']:.2f} s, build intersections {ln['build_intersections_s']:.2f} s",
+        f"- guard-checks: {g['checks_per_s']:.0f} checks/s ({g['us_per_check']:.1f} µs per check)",
+    ]
+    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

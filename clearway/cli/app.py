@@ -1,0 +1,151 @@
+"""The ``clearway`` command line (typer + rich): run, demo, network info."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from clearway.cli.tables import network_table, problems_table, results_table
+from clearway.errors import ClearwayError
+
+app = typer.Typer(
+    name="clearway",
+    help="Free passage for emergency vehicles through a city's signals, from aggregate data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+network_app = typer.Typer(help="Inspect road networks.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_OUT = Path("clearway-out")
+
+
+def main() -> None:
+    """Entry point of the ``clearway`` console script: clean errors instead of tracebacks."""
+    try:
+        app()
+    except ClearwayError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None
+
+
+@app.command()
+def run(
+    net: Annotated[Path | None, typer.Option(help="SUMO network (.net.xml or .net.xml.gz).")] = None,
+    routes: Annotated[
+        list[Path] | None, typer.Option(help="SUMO route/trip files for --net (repeatable).")
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="Built-in scenario, e.g. grid:5x5 or grid:5x5:heavy.")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="Signal strategy.")] = "fixed-time",
+    backend: Annotated[str, typer.Option(help="libsumo (in-process) or traci.")] = "libsumo",
+    seed: Annotated[int, typer.Option(help="Random seed of demand and simulation.")] = 1,
+    duration_s: Annotated[float, typer.Option(help="Simulated time to run (s).")] = 1800.0,
+    timings: Annotated[
+        Path | None, typer.Option(help="TOML file of per-junction safety-timing overrides.")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option(help="Where scenario files and outputs go.")] = DEFAULT_OUT,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
+    ] = None,
+) -> None:
+    """Run a signal strategy on a network in the SUMO twin and print its results."""
+    from clearway.cli.scenarios import resolve_scenario
+    from clearway.evaluation.run import run_scenario
+
+    if backend not in ("libsumo", "traci"):
+        raise typer.BadParameter(f"backend must be libsumo or traci, not {backend!r}")
+    sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=duration_s, out_dir=out_dir)
+    result = _run_with_progress(
+        lambda on_tick: run_scenario(
+            sc,
+            strategy=strategy,
+            backend=backend,
+            duration_s=duration_s,
+            timing_file=timings,
+            out_dir=out_dir / "runs",
+            on_tick=on_tick,
+        ),
+        f"{sc.name} · {strategy}",
+        duration_s,
+    )
+    console.print(results_table([result]))
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"results written to {json_path}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option(help="Where results go.")] = Path("demo-results"),
+    duration_s: Annotated[float, typer.Option(help="Simulated time per run (s).")] = 1800.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Run fixed-time control on the bundled 5x5 grid and on a real city network."""
+    from clearway.cli.scenarios import demo_scenarios
+    from clearway.evaluation.run import run_scenario
+
+    results = []
+    for sc in demo_scenarios(out_dir, seed=seed, end_s=duration_s):
+        result = _run_with_progress(
+            lambda on_tick, sc=sc: run_scenario(
+                sc, duration_s=duration_s, out_dir=out_dir / "runs", on_tick=on_tick
+            ),
+            sc.name,
+            duration_s,
+        )
+        console.print(results_table([result], title=f"clearway demo — {sc.name}"))
+        results.append(result)
+        (out_dir / f"{sc.name}.json").write_text(
+            json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
+        )
+    console.print(f"results written to {out_dir}/")
+
+
+@network_app.command("info")
+def network_info(
+    path: Annotated[Path, typer.Argument(help="SUMO network file.")],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON.")] = None,
+) -> None:
+    """Junction and signal counts of a network, and any problems found in it."""
+    from clearway.network import load_network
+    from clearway.network.diagnostics import network_problems, network_summary
+
+    net = load_network(path)
+    summary = network_summary(net)
+    problems = network_problems(net)
+    console.print(network_table(path, summary))
+    console.print(problems_table(problems))
+    if json_path is not None:
+        json_path.write_text(json.dumps({"summary": summary, "problems": problems}, indent=2) + "\n")
+
+
+def _run_with_progress(fn, label: str, duration_s: float):
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s simulated"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=duration_s)
+        start: list[float] = []
+
+        def on_tick(now_s: float) -> None:
+            if not start:
+                start.append(now_s - 1.0)
+            progress.update(task, completed=now_s - start[0])
+
+        return fn(on_tick)

@@ -1,0 +1,1 @@
+"""Evaluation: runs, metrics and reports on seeded scenarios."""
