@@ -51,13 +51,16 @@ def open_twin_run(
     timing_file: Path | None = None,
     tripinfo_path: Path | None = None,
     tick_s: float = 1.0,
+    net: Network | None = None,
 ) -> Iterator[WiredRun]:
     """Load the network, build the guard, start the twin and wire the control loop.
 
     The independent safety monitor listens to every simulation step. The twin is closed on
-    exit (which also flushes SUMO's outputs).
+    exit (which also flushes SUMO's outputs). ``net`` saves re-reading a network the caller
+    has already loaded from ``scenario.net_file``.
     """
-    net = load_network(scenario.net_file)
+    if net is None:
+        net = load_network(scenario.net_file)
     require_traffic_lights(net)
     models = build_intersections(net, timing_file)
     guard = SafetyGuard(models)
@@ -65,7 +68,12 @@ def open_twin_run(
     monitor = SafetyMonitor(net, models)
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
-        twin.add_step_listener(monitor.observe)
+        # SUMO also lists rail signals, which run themselves and have no program to model:
+        # the monitor watches exactly the signals the guard controls.
+        watched = tuple(models)
+        twin.add_step_listener(
+            lambda t, states: monitor.observe(t, {sid: states[sid] for sid in watched})
+        )
         loop = ControlLoop(twin, twin, twin, guard, controller, tick_s=tick_s)
         yield WiredRun(net, guard, twin, monitor, loop)
     finally:

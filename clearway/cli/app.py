@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from clearway.bootstrap import STRATEGIES
 from clearway.cli.tables import network_table, problems_table, results_table
 from clearway.errors import ClearwayError
 
@@ -62,9 +63,22 @@ def run(
     """Run a signal strategy on a network in the SUMO twin and print its results."""
     from clearway.cli.scenarios import resolve_scenario
     from clearway.evaluation.run import run_scenario
+    from clearway.network import load_network
+    from clearway.network.loader import require_traffic_lights
+    from clearway.signals.timings import load_overrides
 
     if backend not in ("libsumo", "traci"):
         raise typer.BadParameter(f"backend must be libsumo or traci, not {backend!r}")
+    if strategy not in STRATEGIES:
+        raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+    network = None
+    if net is not None:
+        # Read and check the network first: a broken file should be named before any demand
+        # is generated for it.
+        network = load_network(net)
+        require_traffic_lights(network)
+    if timings is not None:
+        load_overrides(timings)  # refuse an unsafe or malformed timing file up front
     sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=duration_s, out_dir=out_dir)
     result = _run_with_progress(
         lambda on_tick: run_scenario(
@@ -75,6 +89,7 @@ def run(
             timing_file=timings,
             out_dir=out_dir / "runs",
             on_tick=on_tick,
+            net=network,
         ),
         f"{sc.name} · {strategy}",
         duration_s,
@@ -121,10 +136,20 @@ def network_info(
     """Junction and signal counts of a network, and any problems found in it."""
     from clearway.network import load_network
     from clearway.network.diagnostics import network_problems, network_summary
+    from clearway.signals.build import build_intersections
+    from clearway.signals.programs import unsafe_phases
 
     net = load_network(path)
     summary = network_summary(net)
     problems = network_problems(net)
+    try:
+        models = build_intersections(net)
+    except ClearwayError as exc:
+        problems.append(f"intersection models could not be built: {exc}")
+    else:
+        for sid, model in models.items():
+            for program in net.traffic_lights[sid].programs.values():
+                problems.extend(unsafe_phases(model, program))
     console.print(network_table(path, summary))
     console.print(problems_table(problems))
     if json_path is not None:

@@ -14,6 +14,7 @@ _GRID = re.compile(r"^grid:(\d+)x(\d+)(?::(moderate|heavy|light))?$")
 #: The real city of the demo: Berlin (Adlershof area) from OpenStreetMap, shipped in the
 #: eclipse-sumo wheel; 1,911 junctions, 15 signals.
 DEMO_CITY_NET = Path("tools/game/DRT/osm.net.xml")
+DEMO_CITY_NAME = "berlin-adlershof-osm"
 #: Mean seconds between two departures of the demo city's random demand.
 DEMO_CITY_PERIOD_S = 2.0
 
@@ -53,5 +54,7 @@ def demo_scenarios(out_dir: Path, *, seed: int, end_s: float) -> list[Scenario]:
     demand = random_demand(
         city_net, out_dir / "scenarios", seed=seed, end_s=end_s, period_s=DEMO_CITY_PERIOD_S
     )
-    city = user_scenario(city_net, [demand], out_dir / "scenarios", seed=seed, end_s=end_s)
+    city = user_scenario(
+        city_net, [demand], out_dir / "scenarios", seed=seed, end_s=end_s, name=DEMO_CITY_NAME
+    )
     return [grid, city]

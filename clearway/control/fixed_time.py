@@ -14,31 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clearway.network.model import SignalProgram
-from clearway.signals.model import GREEN_CHARS, HARD, YIELDS, Intersection
+from clearway.signals.model import Intersection
+from clearway.signals.programs import safe_phase_states
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
 from clearway.signals.transition import step_toward
 from clearway.state.traffic import TrafficState
-
-
-def safe_phase_states(model: Intersection, program: SignalProgram) -> tuple[str, ...]:
-    """The program's phase states with conflicting protected greens made permissive.
-
-    Some programs show ``G`` on two foes where one yields to the other by right of way; the
-    yielding one is shown as ``g`` (what SUMO does at run time anyway). Conflicts that cannot be
-    resolved that way are left for the guard to refuse.
-    """
-    out = []
-    for phase in program.phases:
-        s = list(phase.state)
-        for i in range(len(s)):
-            for j in range(len(s)):
-                if i != j and s[i] == "G" and s[j] in GREEN_CHARS and not model.compatible(i, "G", j, s[j]):
-                    rel = model.relation[i][j]
-                    if rel & YIELDS and not rel & HARD:
-                        s[i] = "g"
-        out.append("".join(s))
-    return tuple(out)
 
 
 @dataclass
@@ -108,7 +89,8 @@ class FixedTimeController:
     ) -> _Cursor:
         states = safe_phase_states(model, program)
         # Begin with the phase the signal shows, so taking over is seamless.
-        k = states.index(t.state) if t.state in states else 0
+        raw = [p.state for p in program.phases]
+        k = raw.index(t.state) if t.state in raw else 0
         cur = _Cursor(states, tuple(p.duration_s for p in program.phases), k, now_s, now_s)
         self._cursors[sid] = cur
         return cur

@@ -36,6 +36,9 @@ class LoopStats:
         Rejections per rule code (``R1-conflict`` ...); one command may break several rules.
     rejections
         The first rejected verdicts, with their reasons.
+    not_taken_over
+        Signals whose state at start the guard refused to hold and the controller could not
+        make safe: they still run their own program (see :attr:`ControlLoop.controlled`).
     """
 
     ticks: int = 0
@@ -44,6 +47,7 @@ class LoopStats:
     rejected: int = 0
     rejected_by_rule: Counter[str] = field(default_factory=Counter)
     rejections: list[Verdict] = field(default_factory=list)
+    not_taken_over: list[str] = field(default_factory=list)
 
 
 class ControlLoop:
@@ -87,6 +91,12 @@ class ControlLoop:
         self.stats = LoopStats()
         controlled = set(guard.intersections)
         self._signal_ids = [s for s in signals.signal_ids() if s in controlled]
+        self._controlled: set[str] = set()
+
+    @property
+    def controlled(self) -> frozenset[str]:
+        """Signals that have shown only guard-approved states since the loop took them over."""
+        return frozenset(self._controlled)
 
     def tick(self) -> None:
         """One decision: observe, propose, judge, apply."""
@@ -97,12 +107,14 @@ class ControlLoop:
             state = shown[sid]
             prev = self.timers.get(sid)
             self.timers[sid] = prev.observe(state, now) if prev else SignalTimers.start(sid, state, now)
-        if first:
-            self._take_over(now)
         traffic = self.state.read_traffic_state()
+        commanded = set()
         for cmd in self.controller.propose(now, self.timers, traffic):
             self.stats.proposed += 1
-            self._judge_and_apply(cmd)
+            if self._judge_and_apply(cmd):
+                commanded.add(cmd.signal_id)
+        if first:
+            self._take_over(now, commanded)
         self.stats.ticks += 1
 
     def run(self, duration_s: float, on_tick: Callable[[float], None] | None = None) -> LoopStats:
@@ -115,13 +127,19 @@ class ControlLoop:
                 on_tick(self.clock.now_s())
         return self.stats
 
-    def _take_over(self, now: float) -> None:
-        # A signal left alone keeps running its own program, which the guard never saw: hold
-        # what each shows now, through the guard, so from here on only approved states appear.
+    def _take_over(self, now: float, commanded: set[str]) -> None:
+        # A signal left alone keeps running its own program, which the guard never saw: every
+        # signal the controller did not command on the first tick holds what it shows, through
+        # the guard, so from here on only approved states appear. A signal whose current state
+        # the guard refuses stays with its own program and is reported.
         for sid in self._signal_ids:
-            self._judge_and_apply(SignalCommand(sid, self.timers[sid].state, now, source="takeover"))
+            if sid in commanded:
+                continue
+            hold = SignalCommand(sid, self.timers[sid].state, now, source="takeover")
+            if not self._judge_and_apply(hold):
+                self.stats.not_taken_over.append(sid)
 
-    def _judge_and_apply(self, cmd: SignalCommand) -> None:
+    def _judge_and_apply(self, cmd: SignalCommand) -> bool:
         verdict = self.guard.check(cmd, self.timers.get(cmd.signal_id))
         if verdict.approved is not None:
             self.signals.apply(verdict.approved)
@@ -129,6 +147,7 @@ class ControlLoop:
             # The state is shown from now on; timing it from the next observation would add a
             # tick to every interval.
             self.timers[cmd.signal_id] = self.timers[cmd.signal_id].observe(cmd.state, cmd.time_s)
+            self._controlled.add(cmd.signal_id)
         else:
             self.stats.rejected += 1
             for reason in verdict.reasons:
@@ -137,3 +156,4 @@ class ControlLoop:
                 self.stats.rejections.append(verdict)
         if self.on_verdict is not None:
             self.on_verdict(verdict)
+        return verdict.ok

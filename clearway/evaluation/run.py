@@ -12,6 +12,7 @@ from pathlib import Path
 
 from clearway.bootstrap import STRATEGIES, open_twin_run
 from clearway.evaluation.metrics import read_tripinfo
+from clearway.network import Network
 from clearway.sim.scenario import Scenario
 
 
@@ -76,6 +77,7 @@ def run_scenario(
     timing_file: Path | None = None,
     out_dir: Path,
     on_tick: Callable[[float], None] | None = None,
+    net: Network | None = None,
 ) -> RunResult:
     """Run ``strategy`` on ``scenario`` in the SUMO twin and measure it.
 
@@ -95,6 +97,8 @@ def run_scenario(
         Where SUMO writes its outputs (tripinfo).
     on_tick
         Called after every tick with the simulated time (s): progress bars.
+    net
+        The scenario's network if the caller has loaded it already.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
@@ -102,7 +106,12 @@ def run_scenario(
     tripinfo = out_dir / f"tripinfo-{scenario.name}-{strategy}-{scenario.seed}.xml"
     duration = scenario.end_s if duration_s is None else duration_s
     with open_twin_run(
-        scenario, strategy=strategy, backend=backend, timing_file=timing_file, tripinfo_path=tripinfo
+        scenario,
+        strategy=strategy,
+        backend=backend,
+        timing_file=timing_file,
+        tripinfo_path=tripinfo,
+        net=net,
     ) as wired:
         start_sim = wired.twin.now_s()
         t0 = time.perf_counter()

@@ -63,14 +63,14 @@ TIME_TOLERANCE_S = 1e-6
 # Own character classes, on purpose not imported from ``clearway.signals.model`` (independence).
 _GREEN = frozenset("Ggs")
 _PERMISSIVE = frozenset("gs")
-_YELLOW = frozenset("y")
+_YELLOW = frozenset("yY")  # Y: SUMO's yellow for a major link
 _RED = frozenset("ru")  # u = red+yellow: still red, nobody may enter
 _OFF = frozenset("oO")
 _KNOWN = _GREEN | _YELLOW | _RED | _OFF
 
 # Aspect classes; durations run per class, so G <-> g or r <-> u do not restart a clock.
 _A_GREEN, _A_YELLOW, _A_RED, _A_OFF = 0, 1, 2, 3
-_ASPECT = {c: _A_GREEN for c in _GREEN} | {"y": _A_YELLOW} | {c: _A_RED for c in _RED}
+_ASPECT = {c: _A_GREEN for c in _GREEN} | {c: _A_YELLOW for c in _YELLOW} | {c: _A_RED for c in _RED}
 _ASPECT |= {c: _A_OFF for c in _OFF}
 _ASPECT_NAME = ("green", "yellow", "red", "off")
 
@@ -366,7 +366,7 @@ class SafetyMonitor:
             detail = f"state must have {watch.n} characters, got {got}: {state!r}"
         elif not _KNOWN.issuperset(state):
             bad = "".join(sorted(set(state) - _KNOWN))
-            detail = f"unknown state characters {bad!r} in {state!r} (allowed: GgsyurOo)"
+            detail = f"unknown state characters {bad!r} in {state!r} (allowed: GgsyYurOo)"
         else:
             return True
         # The history is kept as it was: the next good sample is judged against the last one.

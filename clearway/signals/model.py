@@ -6,7 +6,8 @@ into these models.
 
 Signal states are SUMO's characters, one per link of the traffic light:
 ``G`` protected green, ``g`` permissive green (yields by right of way), ``s`` green after
-stopping (treated like ``g``), ``y`` yellow, ``u`` red+yellow (about to go green; still red),
+stopping (treated like ``g``), ``y``/``Y`` yellow (minor/major; some programs use both),
+``u`` red+yellow (about to go green; still red),
 ``r`` red, ``o``/``O`` signal off (only allowed on a link the programs never drive otherwise).
 """
 
@@ -20,7 +21,7 @@ TIME_EPS_S = 1e-6
 
 GREEN_CHARS = frozenset("Ggs")
 PERMISSIVE_CHARS = frozenset("gs")
-YELLOW_CHARS = frozenset("y")
+YELLOW_CHARS = frozenset("yY")
 RED_CHARS = frozenset("ru")
 OFF_CHARS = frozenset("oO")
 ALL_CHARS = GREEN_CHARS | YELLOW_CHARS | RED_CHARS | OFF_CHARS

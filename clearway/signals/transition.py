@@ -13,6 +13,7 @@ from clearway.signals.model import (
     GREEN_CHARS,
     PERMISSIVE_CHARS,
     TIME_EPS_S,
+    YELLOW_CHARS,
     Intersection,
 )
 from clearway.signals.timers import SignalTimers, aspect
@@ -48,9 +49,14 @@ def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: f
                 else:
                     nxt[i] = d
             elif held >= t.min_green_s:
-                nxt[i] = "y" if t.yellow_s > 0 else "r"
+                if d in YELLOW_CHARS:
+                    nxt[i] = d
+                else:
+                    nxt[i] = "y" if t.yellow_s > 0 else "r"
         elif a_c == "yellow":
-            if held >= t.yellow_s:
+            if d in YELLOW_CHARS:
+                nxt[i] = d
+            elif held >= t.yellow_s:
                 nxt[i] = d if aspect(d) == "red" else "r"
         elif a_c == "red":
             if d in GREEN_CHARS:

@@ -286,8 +286,11 @@ def user_scenario(
     end_s: float = 3600.0,
     *,
     additional_files: Iterable[str | os.PathLike[str]] = (),
+    name: str | None = None,
 ) -> Scenario:
     """A scenario on any SUMO network with the user's own demand; detectors go to ``out_dir``.
+
+    ``name`` labels the scenario in results (default: the network file's stem).
 
     Raises
     ------
@@ -304,7 +307,7 @@ def user_scenario(
         )
     detectors = _cached_detectors(net, out_dir)
     return Scenario(
-        name=file_stem(net),
+        name=name or file_stem(net),
         net_file=net.resolve(),
         route_files=tuple(Path(p).resolve() for p in route_files),
         additional_files=tuple(Path(p).resolve() for p in additional_files),

@@ -41,7 +41,7 @@ def malformed(
         return [f"R5-malformed: state must have {n} characters for {model.signal_id!r}, got {got}"]
     bad = sorted({c for c in cmd.state if c not in ALL_CHARS})
     if bad:
-        return [f"R5-malformed: unknown state characters {''.join(bad)!r} (allowed: GgsyurOo)"]
+        return [f"R5-malformed: unknown state characters {''.join(bad)!r} (allowed: GgsyYurOo)"]
     if not isinstance(cmd.time_s, int | float) or not math.isfinite(cmd.time_s):
         return [f"R5-malformed: command time {cmd.time_s!r} is not a finite number of seconds"]
     if timers is None:
