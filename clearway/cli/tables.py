@@ -9,7 +9,6 @@ from rich.table import Table
 
 from clearway.evaluation.run import RunResult
 
-
 _RESULT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("strategy", "strategy", "{}"),
     ("backend", "backend", "{}"),

@@ -14,6 +14,9 @@ class Controller(Protocol):
     """Proposes commands; never applies them (the loop passes each through the guard)."""
 
     name: str
+    #: False for controllers that ignore detector data (fixed-time): the loop then skips
+    #: reading it, which is most of a tick's cost on a city with thousands of detectors.
+    uses_traffic_state: bool
 
     def propose(
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState

@@ -50,6 +50,7 @@ class FixedTimeController:
     """
 
     name = "fixed-time"
+    uses_traffic_state = False
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from clearway.ports import Clock, SignalPort, StateSource
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.safety.guard import SafetyGuard, Verdict
 from clearway.signals.timers import SignalTimers
+from clearway.state.traffic import TrafficState
 
 VerdictListener = Callable[[Verdict], None]
 
@@ -107,7 +108,10 @@ class ControlLoop:
             state = shown[sid]
             prev = self.timers.get(sid)
             self.timers[sid] = prev.observe(state, now) if prev else SignalTimers.start(sid, state, now)
-        traffic = self.state.read_traffic_state()
+        if getattr(self.controller, "uses_traffic_state", True):
+            traffic = self.state.read_traffic_state()
+        else:
+            traffic = TrafficState.empty(now)
         commanded = set()
         for cmd in self.controller.propose(now, self.timers, traffic):
             self.stats.proposed += 1

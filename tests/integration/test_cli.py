@@ -32,7 +32,7 @@ def test_run_grid_writes_documented_json_and_prints_the_table(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert JSON_FIELDS <= set(data)
+    assert set(data) >= JSON_FIELDS
     assert data["safety_violations"] == 0 and data["guard_rejections"] == 0
     assert data["arrived"] > 0 and data["sim_s"] == 300
     for label in ("vehicles arrived", "95th percentile time loss", "safety-monitor violations",

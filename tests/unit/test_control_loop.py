@@ -54,6 +54,7 @@ def test_loop_takes_over_every_signal_through_the_guard():
 
 class _Rogue:
     name = "rogue"
+    uses_traffic_state = True
 
     def propose(self, now_s, timers, traffic):
         return [SignalCommand("J", "GGrG", now_s, source=self.name)]
@@ -76,3 +77,22 @@ def test_loop_ignores_signals_the_guard_does_not_know():
     loop = ControlLoop(fake, fake, fake, SafetyGuard({"J": model}), _Rogue())
     loop.tick()
     assert set(loop.timers) == {"J"}
+
+
+class _CountingSignals(FakeSignals):
+    reads = 0
+
+    def read_traffic_state(self):
+        self.reads += 1
+        return super().read_traffic_state()
+
+
+def test_detector_data_is_read_only_for_controllers_that_use_it():
+    model = four_leg()
+    for controller, expected in (
+        (FixedTimeController({"J": model}, {"J": four_leg_program()}), 0),
+        (_Rogue(), 5),
+    ):
+        fake = _CountingSignals({"J": "GrgG"})
+        ControlLoop(fake, fake, fake, SafetyGuard({"J": model}), controller).run(5.0)
+        assert fake.reads == expected
