@@ -35,13 +35,25 @@ def _scenario(size: str, load: str, end_s: float):
 def case_sumo_bare(size: str, load: str, end_s: float) -> dict:
     from clearway.sim.launch import sumo_command
 
+    from clearway.evaluation.metrics import read_tripinfo
+
     sc = _scenario(size, load, end_s)
-    cmd = sumo_command(sc, 1.0, OUT / f"bare-{sc.name}.tripinfo.xml", OUT / "bare.log", ())
+    tripinfo = OUT / f"bare-{sc.name}.tripinfo.xml"
+    cmd = sumo_command(sc, 1.0, tripinfo, OUT / "bare.log", ())
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"scenario": sc.name, "sim_s": end_s, "wall_s": wall, "sim_s_per_wall_s": end_s / wall, "peak_mb": peak}
+    trips = read_tripinfo(tripinfo)
+    return {
+        "scenario": sc.name,
+        "sim_s": end_s,
+        "wall_s": wall,
+        "sim_s_per_wall_s": end_s / wall,
+        "peak_mb": peak,
+        "arrived": trips.arrived,
+        "mean_time_loss_s": trips.mean_time_loss_s,
+    }
 
 
 def case_loop(size: str, load: str, end_s: float, backend: str) -> dict:
@@ -61,6 +73,7 @@ def case_loop(size: str, load: str, end_s: float, backend: str) -> dict:
         "guard_rejections": r.guard_rejections,
         "teleports": r.teleports,
         "arrived": r.arrived,
+        "mean_time_loss_s": r.mean_time_loss_s,
     }
 
 
@@ -114,7 +127,7 @@ def case_guard_checks(size: str) -> dict:
 
 
 CASES = {
-    "sumo-bare": lambda a: case_sumo_bare(a.size, a.load, a.end_s),
+    "sumo-bare": lambda a: case_sumo_bare(a.size, a.load, a.end_s),  # SUMO's own programs
     "loop-libsumo": lambda a: case_loop(a.size, a.load, a.end_s, "libsumo"),
     "loop-traci": lambda a: case_loop(a.size, a.load, a.end_s, "traci"),
     "load-network": lambda a: case_load_network(),
@@ -151,14 +164,15 @@ def main() -> None:
     lines = [
         f"# clearway bench — grid {args.size} {args.load}, {args.end_s:.0f} s, seed 1",
         "",
-        "| case | sim s / wall s | wall (s) | ratio to bare sumo | peak MB |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| case | sim s / wall s | wall (s) | ratio to bare sumo | peak MB | arrived | mean time loss (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in ("sumo-bare", "loop-libsumo", "loop-traci"):
         r = results[name]
         ratio = r.get("ratio_to_bare_sumo", 1.0)
         lines.append(
-            f"| {name} | {r['sim_s_per_wall_s']:.0f} | {r['wall_s']:.2f} | {ratio:.2f} | {r['peak_mb']:.0f} |"
+            f"| {name} | {r['sim_s_per_wall_s']:.0f} | {r['wall_s']:.2f} | {ratio:.2f} "
+            f"| {r['peak_mb']:.0f} | {r['arrived']} | {r['mean_time_loss_s']:.1f} |"
         )
     ln, g = results["load-network"], results["guard-checks"]
     lines += [
