@@ -46,7 +46,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from clearway.errors import ConfigError
-from clearway.network.model import Junction, Link, Network, TrafficLight
+from clearway.monitor.conflict_table import (
+    A_GREEN,
+    A_RED,
+    A_YELLOW,
+    ASPECT,
+    ASPECT_NAME,
+    GREEN,
+    KNOWN,
+    PERMISSIVE,
+    ConflictTable,
+    compatible,
+)
+from clearway.network.model import Network
 
 if TYPE_CHECKING:  # only for annotations: the monitor never runs the guard's model code
     from clearway.signals.model import Intersection
@@ -59,25 +71,6 @@ MAX_KEPT_VIOLATIONS = 1000
 
 #: Comparisons of durations tolerate this much floating-point noise (s).
 TIME_TOLERANCE_S = 1e-6
-
-# Own character classes, on purpose not imported from ``clearway.signals.model`` (independence).
-_GREEN = frozenset("Ggs")
-_PERMISSIVE = frozenset("gs")
-_YELLOW = frozenset("yY")  # Y: SUMO's yellow for a major link
-_RED = frozenset("ru")  # u = red+yellow: still red, nobody may enter
-_OFF = frozenset("oO")
-_KNOWN = _GREEN | _YELLOW | _RED | _OFF
-
-# Aspect classes; durations run per class, so G <-> g or r <-> u do not restart a clock.
-_A_GREEN, _A_YELLOW, _A_RED, _A_OFF = 0, 1, 2, 3
-_ASPECT = {c: _A_GREEN for c in _GREEN} | {c: _A_YELLOW for c in _YELLOW} | {c: _A_RED for c in _RED}
-_ASPECT |= {c: _A_OFF for c in _OFF}
-_ASPECT_NAME = ("green", "yellow", "red", "off")
-
-# How a foe pair (i, j) may be green together, seen from i: bit 1 = while i shows a permissive
-# green (i yields to j and the programs allow the pair), bit 2 = while j shows one. 0 = never.
-_I_MAY_YIELD = 1
-_J_MAY_YIELD = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,97 +99,6 @@ class Violation:
     detail: str
 
 
-class _ConflictTable:
-    """Per traffic light: foes of each signal index and when a foe pair may share a green.
-
-    Built once from the raw junction data; ``foes[i]`` maps every foe ``j`` of ``i`` to the
-    ``_I_MAY_YIELD``/``_J_MAY_YIELD`` bits of that pair (0: a hard conflict).
-    """
-
-    __slots__ = ("foes",)
-
-    def __init__(self, net: Network, tl: TrafficLight) -> None:
-        n = tl.link_count
-        by_index: list[list[tuple[Junction, Link]]] = [[] for _ in range(n)]
-        for link in net.signal_links(tl.id):
-            if 0 <= link.signal_index < n and link.junction_index >= 0:
-                junction = net.junctions.get(link.junction_id)
-                if junction is not None:
-                    by_index[link.signal_index].append((junction, link))
-        together = _green_together(tl, n)
-
-        foes: list[dict[int, int]] = [{} for _ in range(n)]
-        for i in range(n):
-            for j in range(i + 1, n):
-                yields_ij, yields_ji = _yield_relation(by_index[i], by_index[j])
-                if yields_ij is None:
-                    continue  # no connection of i crosses or merges with one of j
-                # A pair the engineer never let be green together in any of the light's own
-                # programs is a hard conflict, whatever the right-of-way bits say.
-                seen_together = bool(together[i] >> j & 1)
-                mode_ij = 0
-                if seen_together and yields_ij:
-                    mode_ij |= _I_MAY_YIELD
-                if seen_together and yields_ji:
-                    mode_ij |= _J_MAY_YIELD
-                foes[i][j] = mode_ij
-                # The same pair seen from j: the two bits swap roles.
-                mode_ji = 0
-                if mode_ij & _I_MAY_YIELD:
-                    mode_ji |= _J_MAY_YIELD
-                if mode_ij & _J_MAY_YIELD:
-                    mode_ji |= _I_MAY_YIELD
-                foes[j][i] = mode_ji
-        self.foes: tuple[dict[int, int], ...] = tuple(foes)
-
-
-def _yield_relation(
-    links_i: list[tuple[Junction, Link]], links_j: list[tuple[Junction, Link]]
-) -> tuple[bool | None, bool]:
-    """Whether i yields to j, and j to i, on *every* conflicting connection pair.
-
-    Returns ``(None, False)`` when no connection of i is a foe of one of j.
-    """
-    any_foe = False
-    yields_ij = yields_ji = True
-    for junction, a in links_i:
-        for other, b in links_j:
-            if other.id != junction.id:
-                continue  # links of different junctions never share conflict area
-            ia, ib = a.junction_index, b.junction_index
-            # foes is symmetric in a sane net file; checking both directions costs nothing and
-            # keeps a one-sided bit from hiding a conflict.
-            if not (junction.are_foes(ia, ib) or junction.are_foes(ib, ia)):
-                continue
-            any_foe = True
-            yields_ij = yields_ij and junction.must_yield(ia, ib)
-            yields_ji = yields_ji and junction.must_yield(ib, ia)
-    if not any_foe:
-        return None, False
-    return yields_ij, yields_ji
-
-
-def _green_together(tl: TrafficLight, n: int) -> list[int]:
-    """Per signal index, a bit mask of the indices some program phase shows green with it."""
-    together = [0] * n
-    for program in tl.programs.values():
-        for phase in program.phases:
-            if len(phase.state) != n:
-                continue  # a malformed phase says nothing trustworthy about what is allowed
-            greens = [i for i, c in enumerate(phase.state) if c in _GREEN]
-            mask = sum(1 << i for i in greens)
-            for i in greens:
-                together[i] |= mask
-    return together
-
-
-def _compatible(mode: int, c_i: str, c_j: str) -> bool:
-    """Whether foes i, j (pair ``mode`` seen from i) may show greens ``c_i`` and ``c_j`` at once."""
-    return bool(
-        (mode & _I_MAY_YIELD and c_i in _PERMISSIVE) or (mode & _J_MAY_YIELD and c_j in _PERMISSIVE)
-    )
-
-
 class _SignalWatch:
     """What the monitor knows of one traffic light: its tables, timings and observed history."""
 
@@ -213,7 +115,7 @@ class _SignalWatch:
         "yellow_s",
     )
 
-    def __init__(self, signal_id: str, table: _ConflictTable, intersection: Intersection) -> None:
+    def __init__(self, signal_id: str, table: ConflictTable, intersection: Intersection) -> None:
         self.signal_id = signal_id
         self.n = len(table.foes)
         self.foes = table.foes
@@ -272,9 +174,7 @@ class SafetyMonitor:
                     f"has timings for {len(intersection.timings)}; rebuild the intersection "
                     "models from this network"
                 )
-            self._watches[signal_id] = _SignalWatch(
-                signal_id, _ConflictTable(net, tl), intersection
-            )
+            self._watches[signal_id] = _SignalWatch(signal_id, ConflictTable(net, tl), intersection)
         self._count = 0
         self._counts = dict.fromkeys(RULES, 0)
         self._violations: list[Violation] = []
@@ -313,26 +213,22 @@ class SafetyMonitor:
             missing from a sample is taken as unobserved (its history simply continues).
         """
         if not isinstance(time_s, numbers.Real) or not math.isfinite(time_s):
-            self._record(
-                Violation(
-                    float("nan"),
-                    "",
-                    "malformed",
-                    (),
-                    f"sample time {time_s!r} is not a finite number of seconds",
-                )
+            self._flag(
+                float("nan"),
+                "",
+                "malformed",
+                (),
+                f"sample time {time_s!r} is not a finite number of seconds",
             )
             return
         last = self._last_time_s
         if last is not None and time_s < last - TIME_TOLERANCE_S:
-            self._record(
-                Violation(
-                    time_s,
-                    "",
-                    "malformed",
-                    (),
-                    f"sample time {time_s} s is before the previous sample ({last} s); ignored",
-                )
+            self._flag(
+                time_s,
+                "",
+                "malformed",
+                (),
+                f"sample time {time_s} s is before the previous sample ({last} s); ignored",
             )
             return
         self._last_time_s = time_s if last is None else max(last, time_s)
@@ -340,15 +236,13 @@ class SafetyMonitor:
         for signal_id, state in states.items():
             watch = watches.get(signal_id)
             if watch is None:
-                self._record(
-                    Violation(
-                        time_s,
-                        signal_id,
-                        "malformed",
-                        (),
-                        f"state {state!r} for unknown traffic light {signal_id!r}; "
-                        "give the monitor an intersection model for every light it watches",
-                    )
+                self._flag(
+                    time_s,
+                    signal_id,
+                    "malformed",
+                    (),
+                    f"state {state!r} for unknown traffic light {signal_id!r}; "
+                    "give the monitor an intersection model for every light it watches",
                 )
                 continue
             if state == watch.state:
@@ -364,13 +258,13 @@ class SafetyMonitor:
         if not isinstance(state, str) or len(state) != watch.n:
             got = f"{len(state)} characters" if isinstance(state, str) else type(state).__name__
             detail = f"state must have {watch.n} characters, got {got}: {state!r}"
-        elif not _KNOWN.issuperset(state):
-            bad = "".join(sorted(set(state) - _KNOWN))
+        elif not KNOWN.issuperset(state):
+            bad = "".join(sorted(set(state) - KNOWN))
             detail = f"unknown state characters {bad!r} in {state!r} (allowed: GgsyYurOo)"
         else:
             return True
         # The history is kept as it was: the next good sample is judged against the last one.
-        self._record(Violation(time_s, watch.signal_id, "malformed", (), detail))
+        self._flag(time_s, watch.signal_id, "malformed", (), detail)
         return False
 
     def _first_sample(self, watch: _SignalWatch, time_s: float, state: str) -> None:
@@ -378,7 +272,7 @@ class SafetyMonitor:
         # last green is unknown is assumed to have shown a protected one.
         watch.state = state
         watch.since_s = [time_s] * watch.n
-        watch.last_green = [c if c in _GREEN else "G" for c in state]
+        watch.last_green = [c if c in GREEN else "G" for c in state]
         self._check_conflicts(watch, time_s, state, range(watch.n))
 
     def _changed(self, watch: _SignalWatch, time_s: float, state: str) -> None:
@@ -392,17 +286,17 @@ class SafetyMonitor:
             if c_old == c_new:
                 continue
             changed.append(i)
-            a_old, a_new = _ASPECT[c_old], _ASPECT[c_new]
+            a_old, a_new = ASPECT[c_old], ASPECT[c_new]
             if a_old == a_new:
-                if a_new == _A_GREEN and c_new == "G":
+                if a_new == A_GREEN and c_new == "G":
                     last_green[i] = "G"
-                    if c_old in _PERMISSIVE:
+                    if c_old in PERMISSIVE:
                         turning_on.append(i)  # gains protection: foes must have cleared
                 continue
             held_s = time_s - since[i]
             self._check_change(watch, time_s, i, a_old, a_new, held_s)
             since[i] = time_s
-            if a_new == _A_GREEN:
+            if a_new == A_GREEN:
                 last_green[i] = c_new
                 turning_on.append(i)
         watch.state = state
@@ -415,56 +309,46 @@ class SafetyMonitor:
     ) -> None:
         """Rules min-green and yellow for link ``i`` leaving aspect ``a_old`` after ``held_s``."""
         sid = watch.signal_id
-        if a_old == _A_GREEN:
+        if a_old == A_GREEN:
             need = watch.min_green_s[i]
             if held_s + TIME_TOLERANCE_S < need:
-                self._record(
-                    Violation(
-                        time_s,
-                        sid,
-                        "min-green",
-                        (i,),
-                        f"link {i} green for {held_s:.3f} s, minimum {need:.3f} s",
-                    )
+                self._flag(
+                    time_s,
+                    sid,
+                    "min-green",
+                    (i,),
+                    f"link {i} green for {held_s:.3f} s, minimum {need:.3f} s",
                 )
-            if a_new == _A_RED and watch.yellow_s[i] > 0:
-                self._record(
-                    Violation(
-                        time_s,
-                        sid,
-                        "yellow",
-                        (i,),
-                        f"link {i} went from green straight to red, skipping its "
-                        f"{watch.yellow_s[i]:.3f} s yellow",
-                    )
+            if a_new == A_RED and watch.yellow_s[i] > 0:
+                self._flag(
+                    time_s,
+                    sid,
+                    "yellow",
+                    (i,),
+                    f"link {i} went from green straight to red, skipping its "
+                    f"{watch.yellow_s[i]:.3f} s yellow",
                 )
-        elif a_old == _A_YELLOW:
-            if a_new == _A_GREEN:
-                self._record(
-                    Violation(
-                        time_s,
-                        sid,
-                        "yellow",
-                        (i,),
-                        f"link {i} went from yellow back to green after {held_s:.3f} s",
-                    )
+        elif a_old == A_YELLOW:
+            if a_new == A_GREEN:
+                self._flag(
+                    time_s,
+                    sid,
+                    "yellow",
+                    (i,),
+                    f"link {i} went from yellow back to green after {held_s:.3f} s",
                 )
             else:
                 need = watch.yellow_s[i]
                 if held_s + TIME_TOLERANCE_S < need:
-                    self._record(
-                        Violation(
-                            time_s,
-                            sid,
-                            "yellow",
-                            (i,),
-                            f"link {i} yellow for {held_s:.3f} s, minimum {need:.3f} s",
-                        )
+                    self._flag(
+                        time_s,
+                        sid,
+                        "yellow",
+                        (i,),
+                        f"link {i} yellow for {held_s:.3f} s, minimum {need:.3f} s",
                     )
-        elif a_old == _A_RED and a_new == _A_YELLOW:
-            self._record(
-                Violation(time_s, sid, "yellow", (i,), f"link {i} went from red to yellow")
-            )
+        elif a_old == A_RED and a_new == A_YELLOW:
+            self._flag(time_s, sid, "yellow", (i,), f"link {i} went from red to yellow")
 
     def _check_conflicts(
         self, watch: _SignalWatch, time_s: float, state: str, changed: range | list[int]
@@ -478,23 +362,21 @@ class SafetyMonitor:
         now: set[tuple[int, int]] = set()
         for i in changed:
             c_i = state[i]
-            if c_i not in _GREEN:
+            if c_i not in GREEN:
                 continue
             for j, mode in watch.foes[i].items():
                 c_j = state[j]
-                if c_j in _GREEN and not _compatible(mode, c_i, c_j):
+                if c_j in GREEN and not compatible(mode, c_i, c_j):
                     now.add((i, j) if i < j else (j, i))
         before = watch.active_conflicts
         for pair in sorted(now - before):
             i, j = pair
-            self._record(
-                Violation(
-                    time_s,
-                    watch.signal_id,
-                    "conflict",
-                    pair,
-                    f"links {i} ({state[i]}) and {j} ({state[j]}) conflict and are green together",
-                )
+            self._flag(
+                time_s,
+                watch.signal_id,
+                "conflict",
+                pair,
+                f"links {i} ({state[i]}) and {j} ({state[j]}) conflict and are green together",
             )
         if before or now:
             kept = {p for p in before if p[0] not in changed_set and p[1] not in changed_set}
@@ -505,35 +387,36 @@ class SafetyMonitor:
         c_i = state[i]
         for j, mode in watch.foes[i].items():
             c_j = state[j]
-            if c_j in _GREEN:
+            if c_j in GREEN:
                 continue  # a foe green right now is judged by the conflict rule
-            if _compatible(mode, c_i, watch.last_green[j]):
+            if compatible(mode, c_i, watch.last_green[j]):
                 continue  # i yields to whatever is still leaving j
-            a_j = _ASPECT[c_j]
-            if a_j == _A_YELLOW:
-                self._record(
-                    Violation(
-                        time_s,
-                        watch.signal_id,
-                        "clearance",
-                        (i, j),
-                        f"link {i} turned green ({c_i}) while conflicting link {j} is yellow",
-                    )
+            a_j = ASPECT[c_j]
+            if a_j == A_YELLOW:
+                self._flag(
+                    time_s,
+                    watch.signal_id,
+                    "clearance",
+                    (i, j),
+                    f"link {i} turned green ({c_i}) while conflicting link {j} is yellow",
                 )
                 continue
             stopped_s = time_s - watch.since_s[j]
             need = watch.clearance_s[j]
             if stopped_s + TIME_TOLERANCE_S < need:
-                self._record(
-                    Violation(
-                        time_s,
-                        watch.signal_id,
-                        "clearance",
-                        (i, j),
-                        f"link {i} turned green ({c_i}) when conflicting link {j} had been "
-                        f"{_ASPECT_NAME[a_j]} for {stopped_s:.3f} s, clearance {need:.3f} s",
-                    )
+                self._flag(
+                    time_s,
+                    watch.signal_id,
+                    "clearance",
+                    (i, j),
+                    f"link {i} turned green ({c_i}) when conflicting link {j} had been "
+                    f"{ASPECT_NAME[a_j]} for {stopped_s:.3f} s, clearance {need:.3f} s",
                 )
+
+    def _flag(
+        self, time_s: float, signal_id: str, rule: str, links: tuple[int, ...], detail: str
+    ) -> None:
+        self._record(Violation(time_s, signal_id, rule, links, detail))
 
     def _record(self, violation: Violation) -> None:
         self._count += 1
