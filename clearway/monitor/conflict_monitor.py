@@ -109,6 +109,7 @@ class _SignalWatch:
         "last_green",
         "min_green_s",
         "n",
+        "protection_dropped_s",
         "since_s",
         "signal_id",
         "state",
@@ -128,6 +129,9 @@ class _SignalWatch:
         # Most protected green of each link's current or last green period ("G" beats "g"/"s"):
         # vehicles that entered under a protected green may still be clearing the junction.
         self.last_green: list[str] = []
+        # When a link that stayed green last went from G to a permissive green (None: not in
+        # its current green): arrow traffic still needs its yellow + clearance from then.
+        self.protection_dropped_s: list[float | None] = []
         self.active_conflicts: set[tuple[int, int]] = set()
 
 
@@ -272,7 +276,8 @@ class SafetyMonitor:
         # last green is unknown is assumed to have shown a protected one.
         watch.state = state
         watch.since_s = [time_s] * watch.n
-        watch.last_green = [c if c in GREEN else "G" for c in state]
+        watch.last_green = ["G"] * watch.n
+        watch.protection_dropped_s = [time_s if c in PERMISSIVE else None for c in state]
         self._check_conflicts(watch, time_s, state, range(watch.n))
 
     def _changed(self, watch: _SignalWatch, time_s: float, state: str) -> None:
@@ -292,10 +297,13 @@ class SafetyMonitor:
                     last_green[i] = "G"
                     if c_old in PERMISSIVE:
                         turning_on.append(i)  # gains protection: foes must have cleared
+                elif a_new == A_GREEN and c_old == "G":
+                    watch.protection_dropped_s[i] = time_s
                 continue
             held_s = time_s - since[i]
             self._check_change(watch, time_s, i, a_old, a_new, held_s)
             since[i] = time_s
+            watch.protection_dropped_s[i] = None
             if a_new == A_GREEN:
                 last_green[i] = c_new
                 turning_on.append(i)
@@ -388,7 +396,22 @@ class SafetyMonitor:
         for j, mode in watch.foes[i].items():
             c_j = state[j]
             if c_j in GREEN:
-                continue  # a foe green right now is judged by the conflict rule
+                # A foe green right now is judged by the conflict rule, unless it was
+                # protected until lately and would conflict with i as such.
+                dropped = watch.protection_dropped_s[j]
+                if c_j != "G" and dropped is not None and not compatible(mode, c_i, "G"):
+                    need = watch.yellow_s[j] + watch.clearance_s[j]
+                    if time_s - dropped + TIME_TOLERANCE_S < need:
+                        self._flag(
+                            time_s,
+                            watch.signal_id,
+                            "clearance",
+                            (i, j),
+                            f"link {i} turned green ({c_i}) {time_s - dropped:.3f} s after "
+                            f"conflicting link {j} lost its protected green; it needs "
+                            f"{need:.3f} s to clear",
+                        )
+                continue
             if compatible(mode, c_i, watch.last_green[j]):
                 continue  # i yields to whatever is still leaving j
             a_j = ASPECT[c_j]

@@ -16,6 +16,7 @@ from clearway.signals.model import (
     YELLOW_CHARS,
     Intersection,
 )
+from clearway.signals.safety.rules import protection_cleared
 from clearway.signals.timers import SignalTimers, aspect
 
 
@@ -77,6 +78,8 @@ def _may_turn_on(
             continue
         if nxt[j] in GREEN_CHARS:
             if not model.compatible(i, c, j, nxt[j]):
+                return False
+            if not protection_cleared(model, timers, i, c, j, nxt[j], now_s):
                 return False
             continue
         if model.compatible(i, c, j, timers.last_green[j]):

@@ -23,7 +23,9 @@ R2-yellow      green -> red while yellow_s > 0; a yellow ending before yellow_s;
 R3-clearance   a link turning green (from non-green, or g/s -> G) while a foe it is not
                compatible with (R1, judged with the foe's most protected char of its last green,
                'G' when none was seen) is green or yellow and not green in the new state, or has
-               been red for less than the foe's clearance_s.
+               been red for less than the foe's clearance_s; or while a foe green in the new
+               state, which would conflict with it as 'G', dropped from 'G' to a permissive
+               green less than its yellow_s + clearance_s ago (or drops now).
 R5-malformed   unknown signal, wrong length, unknown characters, off on a driven link (or
                driven on a link every program shows off), non-finite time, no history, a
                command older than the history or more than max_age_s newer.
@@ -41,7 +43,7 @@ from clearway.network.model import Network
 # Own character classes (independence from clearway.signals.model).
 GREEN = frozenset("Ggs")
 PERMISSIVE = frozenset("gs")
-YELLOW = frozenset("y")
+YELLOW = frozenset("yY")
 RED = frozenset("ru")
 OFF = frozenset("oO")
 KNOWN = GREEN | YELLOW | RED | OFF
@@ -159,35 +161,44 @@ def build_oracle(net: Network, tl_id: str, timings: Sequence[object]) -> OracleS
 
 @dataclass(frozen=True)
 class History:
-    """What one signal showed: last state, when, since when each link is in its aspect, and the
-    most protected green of each link's last green ('G' when none was seen)."""
+    """What one signal showed: last state, when, since when each link is in its aspect, the
+    most protected green of each link's last green ('G' when unknown), and when a link that
+    stayed green last stopped being protected (G -> g/s; None if not in its current green)."""
 
     state: str
     time_s: float
     since_s: tuple[float, ...]
     last_green: str
+    protection_ended_s: tuple[float | None, ...]
 
     @classmethod
     def start(cls, state: str, time_s: float) -> History:
+        # Unknown past: every link may have shown G, and a permissive green may just have
+        # stopped being protected.
         return cls(
             state,
             time_s,
             (time_s,) * len(state),
-            "".join(c if c in GREEN else "G" for c in state),
+            "G" * len(state),
+            tuple(time_s if c in PERMISSIVE else None for c in state),
         )
 
     def observe(self, state: str, time_s: float) -> History:
         assert len(state) == len(self.state)
         since = list(self.since_s)
         last = list(self.last_green)
+        ended = list(self.protection_ended_s)
         for i, (old, new) in enumerate(zip(self.state, state, strict=True)):
             if aspect_of(old) != aspect_of(new):
                 since[i] = time_s
+                ended[i] = None
                 if new in GREEN:
                     last[i] = new
             elif new == "G":
                 last[i] = "G"
-        return History(state, time_s, tuple(since), "".join(last))
+            elif old == "G" and new in PERMISSIVE:
+                ended[i] = time_s
+        return History(state, time_s, tuple(since), "".join(last), tuple(ended))
 
 
 def judge(
@@ -247,7 +258,14 @@ def judge(
             continue
         for j in sig.foes(i):
             if state[j] in GREEN:
-                continue  # green together in the new state: R1's business
+                # Green together in the new state is R1's business, except a foe that was
+                # protected: it keeps R3 until its yellow + clearance would have passed.
+                if state[j] == "G" or sig.may_be_green_together(i, new, j, "G"):
+                    continue
+                ended = t if hist.state[j] == "G" else hist.protection_ended_s[j]
+                if ended is not None and t - ended < sig.yellow_s[j] + sig.clearance_s[j] - EPS_S:
+                    codes.add(R3)
+                continue
             if sig.may_be_green_together(i, new, j, hist.last_green[j]):
                 continue
             a_j = aspect_of(hist.state[j])

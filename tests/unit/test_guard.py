@@ -134,3 +134,19 @@ def test_every_rejection_lists_every_broken_rule(guard):
     # Straight to a conflicting state from a fresh green: conflict, min green and skipped yellow.
     v = guard.check(cmd("rGGG", 1.0), timers("GrgG", 0.0, 1.0))
     assert {"R1-conflict", "R2-min-green", "R2-yellow", "R3-clearance"} <= codes(v)
+
+
+def test_dropping_a_protected_left_does_not_let_the_opposing_through_start_at_once(guard):
+    # Link 2 (the left) showed a protected arrow; going permissive while the opposing through
+    # (0) starts would leave arrow traffic in the junction: it needs yellow + clearance first.
+    t = timers("rrGG", 0.0, 30.0)
+    v = guard.check(cmd("GrgG", 30.0), t)
+    assert not v.ok and "R3-clearance" in codes(v)
+    t = t.observe("rrgG", 30.0)
+    assert "R3-clearance" in codes(guard.check(cmd("GrgG", 35.4), t.observe("rrgG", 35.4)))
+    assert guard.check(cmd("GrgG", 35.5), t.observe("rrgG", 35.5)).ok
+
+
+def test_a_permissive_green_seen_first_counts_as_just_unprotected(guard):
+    t = timers("rrgG", 0.0, 0.0)
+    assert "R3-clearance" in codes(guard.check(cmd("GrgG", 1.0), t.observe("rrgG", 1.0)))

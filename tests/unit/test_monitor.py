@@ -338,6 +338,19 @@ def test_green_must_wait_for_a_foe_that_was_protected_to_clear(greens: tuple[str
     assert rules_of(feed(make_monitor(), samples)) == [("clearance", (0, 2))]
 
 
+def test_through_may_not_start_as_the_opposing_protected_left_goes_permissive() -> None:
+    samples = [(0.0, "rrrr"), (10.0, "rrGG"), (20.0, "GrgG")]
+    assert rules_of(feed(make_monitor(), samples)) == [("clearance", (0, 2))]
+
+
+@pytest.mark.parametrize("gap_s, flagged", [(4.9, True), (5.0, False)])
+def test_through_waits_yellow_plus_clearance_after_the_left_goes_permissive(
+    gap_s: float, flagged: bool
+) -> None:
+    samples = [(0.0, "rrrr"), (10.0, "rrGG"), (20.0, "rrgG"), (20.0 + gap_s, "GrgG")]
+    assert bool(feed(make_monitor(), samples).violation_count) is flagged
+
+
 # -- first sample --------------------------------------------------------------------------
 
 

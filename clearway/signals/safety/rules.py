@@ -116,8 +116,13 @@ def clearance(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -> 
     t = cmd.time_s
     for i in turning_on(timers, cmd):
         for j in model.foes_of(i):
-            if j == i or cmd.state[j] in GREEN_CHARS:
-                continue  # a foe green in the new state is judged by R1
+            if j == i:
+                continue
+            if cmd.state[j] in GREEN_CHARS:
+                # R1 judges the pair as shown; a foe that was protected a moment ago still
+                # has vehicles to clear (its "yellow arrow" interval).
+                reasons += _protection_not_cleared(model, timers, cmd, i, j)
+                continue
             if model.compatible(i, cmd.state[i], j, timers.last_green[j]):
                 continue  # i yields to whatever is still leaving j
             old_j = aspect(timers.state[j])
@@ -132,3 +137,29 @@ def clearance(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -> 
                     f"{red_for:.1f} s, clearance {need:.1f} s"
                 )
     return reasons
+
+
+def protection_cleared(
+    model: Intersection, timers: SignalTimers, i: int, c_i: str, j: int, c_j: str, t: float
+) -> bool:
+    """Whether green foe ``j`` (now ``c_j``) has cleared any protected green it showed, so
+    that ``i`` may show ``c_i``: a ``G`` dropped to ``g`` counts as ended only after
+    ``yellow_s + clearance_s`` of ``j``."""
+    if c_j == "G" or model.compatible(i, c_i, j, "G"):
+        return True  # still protected (R1 decides) or never in i's way when protected
+    if timers.state[j] == "G":
+        return False  # dropping protection at this very moment
+    need = model.timings[j].yellow_s + model.timings[j].clearance_s
+    return t - timers.unprotected_since_s[j] + TIME_EPS_S >= need
+
+
+def _protection_not_cleared(
+    model: Intersection, timers: SignalTimers, cmd: SignalCommand, i: int, j: int
+) -> list[str]:
+    if protection_cleared(model, timers, i, cmd.state[i], j, cmd.state[j], cmd.time_s):
+        return []
+    return [
+        f"R3-clearance: link {i} may not turn green: conflicting link {j} showed a protected "
+        f"green until {max(timers.unprotected_since_s[j], timers.time_s):.1f} s and needs "
+        f"{model.timings[j].yellow_s + model.timings[j].clearance_s:.1f} s to clear it"
+    ]
