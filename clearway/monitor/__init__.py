@@ -4,11 +4,7 @@ Deliberately independent of the safety guard (``clearway.signals.safety``) it do
 see :mod:`clearway.monitor.conflict_monitor`.
 """
 
-from clearway.monitor.conflict_monitor import (
-    MAX_KEPT_VIOLATIONS,
-    RULES,
-    SafetyMonitor,
-    Violation,
-)
+from clearway.monitor.conflict_monitor import SafetyMonitor
+from clearway.monitor.violations import MAX_KEPT_VIOLATIONS, RULES, Violation
 
 __all__ = ["MAX_KEPT_VIOLATIONS", "RULES", "SafetyMonitor", "Violation"]

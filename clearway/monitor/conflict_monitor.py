@@ -42,7 +42,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from clearway.errors import ConfigError
@@ -58,45 +57,14 @@ from clearway.monitor.conflict_table import (
     ConflictTable,
     compatible,
 )
+from clearway.monitor.violations import MAX_KEPT_VIOLATIONS, RULES, Violation
 from clearway.network.model import Network
 
 if TYPE_CHECKING:  # only for annotations: the monitor never runs the guard's model code
     from clearway.signals.model import Intersection
 
-#: Rule names, in the order :meth:`SafetyMonitor.counts_by_rule` lists them.
-RULES = ("conflict", "min-green", "yellow", "clearance", "malformed")
-
-#: At most this many :class:`Violation` records are kept; the count stays exact beyond it.
-MAX_KEPT_VIOLATIONS = 1000
-
 #: Comparisons of durations tolerate this much floating-point noise (s).
 TIME_TOLERANCE_S = 1e-6
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One breach of a safety rule seen in the signal states actually shown.
-
-    Attributes
-    ----------
-    time_s
-        Time of the sample in which the breach was seen (s).
-    signal_id
-        The traffic light; ``""`` for a sample-wide problem (e.g. time running backwards).
-    rule
-        ``"conflict"``, ``"min-green"``, ``"yellow"``, ``"clearance"`` or ``"malformed"``.
-    links
-        Signal indices involved: a pair for ``conflict``/``clearance`` (the link turning green
-        first), one link for ``min-green``/``yellow``, none for ``malformed``.
-    detail
-        Human-readable description with the measured and required durations (s).
-    """
-
-    time_s: float
-    signal_id: str
-    rule: str
-    links: tuple[int, ...]
-    detail: str
 
 
 class _SignalWatch:

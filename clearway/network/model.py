@@ -220,9 +220,7 @@ class Network:
         for link in self.links:
             if link.signal_id is not None and link.signal_index >= 0:
                 by_signal.setdefault(link.signal_id, []).append(link)
-        frozen = {
-            k: tuple(sorted(v, key=lambda lk: lk.signal_index)) for k, v in by_signal.items()
-        }
+        frozen = {k: tuple(sorted(v, key=lambda lk: lk.signal_index)) for k, v in by_signal.items()}
         for name in ("junctions", "edges", "lanes", "traffic_lights"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         object.__setattr__(self, "_links_by_signal", MappingProxyType(frozen))
