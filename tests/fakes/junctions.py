@@ -12,7 +12,9 @@ from clearway.state.traffic import TrafficState
 F, H, Y = Relation.FOE, Relation.HARD, Relation.YIELDS
 
 
-def four_leg(min_green_s: float = 5.0, yellow_s: float = 3.5, clearance_s: float = 2.0) -> Intersection:
+def four_leg(
+    min_green_s: float = 5.0, yellow_s: float = 3.5, clearance_s: float = 2.0
+) -> Intersection:
     """A cross junction with 4 links.
 
     0: north-south through (G in phase A)   1: east-west through (G in phase B)
@@ -55,6 +57,10 @@ class FakeSignals:
         self.step_s = step_s
         self.applied: list[ApprovedCommand] = []
         self.history: list[tuple[float, dict[str, str]]] = [(0.0, dict(self.states))]
+        #: Per signal, (time applied, state) of every change, starting with the initial state.
+        self.shown: dict[str, list[tuple[float, str]]] = {
+            s: [(0.0, st)] for s, st in states.items()
+        }
 
     def signal_ids(self) -> Sequence[str]:
         return list(self.states)
@@ -64,8 +70,11 @@ class FakeSignals:
 
     def apply(self, command: ApprovedCommand) -> None:
         if not isinstance(command, ApprovedCommand):
-            raise TypeError("only approved commands")
+            raise TypeError(f"refusing {command!r}: not an ApprovedCommand")
+        assert command.time_s == self.time_s, "applied at another time than the clock's"
         self.applied.append(command)
+        if command.state != self.states[command.signal_id]:
+            self.shown[command.signal_id].append((self.time_s, command.state))
         self.states[command.signal_id] = command.state
 
     def read_traffic_state(self) -> TrafficState:

@@ -3,17 +3,15 @@ controller run through the real control loop and guard on every signal of four n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import pytest
 
 from clearway.control.fixed_time import FixedTimeController
 from clearway.control.runtime import ControlLoop
 from clearway.network.model import SignalProgram
 from clearway.signals.model import Relation
-from clearway.signals.safety import ApprovedCommand, SignalCommand
+from clearway.signals.safety import SignalCommand
 from clearway.signals.timers import SignalTimers
-from clearway.state.traffic import TrafficState
+from tests.fakes.junctions import FakeSignals
 
 from .conftest import NetCase
 from .oracle import GREEN, R1, History, codes_of, judge, replay
@@ -103,40 +101,6 @@ def test_two_hard_conflicting_greens_are_rejected(net_case: NetCase) -> None:
 
 
 # -- fixed time through the real loop ----------------------------------------------------------
-class FakeCabinet:
-    """SignalPort, StateSource and Clock in one: shows exactly what was applied, and records it."""
-
-    def __init__(self, states: Mapping[str, str]) -> None:
-        self.states = dict(states)
-        self.t = 0.0
-        self.shown: dict[str, list[tuple[float, str]]] = {
-            s: [(0.0, st)] for s, st in states.items()
-        }
-
-    def signal_ids(self) -> Sequence[str]:
-        return list(self.states)
-
-    def read_signal_states(self) -> Mapping[str, str]:
-        return dict(self.states)
-
-    def apply(self, command: ApprovedCommand) -> None:
-        if not isinstance(command, ApprovedCommand):
-            raise TypeError(f"refusing {command!r}: not an ApprovedCommand")
-        assert command.time_s == self.t, "applied at another time than the clock's"
-        if command.state != self.states[command.signal_id]:
-            self.shown[command.signal_id].append((self.t, command.state))
-        self.states[command.signal_id] = command.state
-
-    def read_traffic_state(self) -> TrafficState:
-        return TrafficState.empty(self.t)
-
-    def now_s(self) -> float:
-        return self.t
-
-    def advance(self, dt_s: float) -> None:
-        self.t += dt_s
-
-
 def program_runs(case: NetCase) -> list[dict[str, SignalProgram]]:
     """One run per program index, so every program of every signal runs once."""
     tls = case.net.traffic_lights
@@ -154,7 +118,7 @@ def program_runs(case: NetCase) -> list[dict[str, SignalProgram]]:
 def test_fixed_time_runs_every_signal_without_a_rejection(net_case: NetCase) -> None:
     case = net_case
     for programs in program_runs(case):
-        cabinet = FakeCabinet({sid: p.phases[0].state for sid, p in programs.items()})
+        cabinet = FakeSignals({sid: p.phases[0].state for sid, p in programs.items()})
         controller = FixedTimeController(case.models, programs)
         loop = ControlLoop(cabinet, cabinet, cabinet, case.guard, controller, tick_s=1.0)
         stats = loop.run(RUN_S)
