@@ -33,9 +33,8 @@ def _scenario(size: str, load: str, end_s: float):
 
 
 def case_sumo_bare(size: str, load: str, end_s: float) -> dict:
-    from clearway.sim.launch import sumo_command
-
     from clearway.evaluation.metrics import read_tripinfo
+    from clearway.sim.launch import sumo_command
 
     sc = _scenario(size, load, end_s)
     tripinfo = OUT / f"bare-{sc.name}.tripinfo.xml"
