@@ -90,3 +90,32 @@ def _may_turn_on(
             return False
     return True
 
+
+
+def time_to_reach_s(
+    model: Intersection,
+    timers: SignalTimers,
+    target: str,
+    now_s: float,
+    *,
+    step_s: float = 1.0,
+    limit_s: float = 300.0,
+) -> float:
+    """How long the safety rules need to bring the signal from what it shows to ``target`` (s).
+
+    Steps :func:`step_toward` forward in time (``step_s``) without touching anything; returns
+    ``inf`` if ``target`` is not reached within ``limit_s`` (e.g. a target with conflicting
+    greens, which no sequence of safe steps reaches).
+    """
+    t = timers
+    elapsed = 0.0
+    while t.state != target:
+        if elapsed >= limit_s:
+            return float("inf")
+        nxt = step_toward(model, t, target, now_s + elapsed)
+        t = t.observe(nxt, now_s + elapsed)
+        if t.state == target:
+            break
+        elapsed += step_s
+        t = t.observe(t.state, now_s + elapsed)
+    return elapsed
