@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
+from clearway.control.priority.request import PositionUpdate
 from clearway.signals.safety.commands import ApprovedCommand
 from clearway.state.traffic import TrafficState
 
@@ -50,4 +51,14 @@ class Clock(Protocol):
 
     def advance(self, dt_s: float) -> None:
         """Let ``dt_s`` seconds of traffic time pass (steps the simulator, or sleeps)."""
+        ...
+
+
+@runtime_checkable
+class PriorityVehicleFeed(Protocol):
+    """Positions of the priority vehicles only (never of private vehicles)."""
+
+    def priority_positions(self) -> Mapping[str, PositionUpdate]:
+        """The latest position of each tracked priority vehicle, by its id; a vehicle that is
+        not (or no longer) on the network is absent."""
         ...

@@ -35,6 +35,7 @@ from clearway.sim.launch import (  # isort: split
 
 from traci import constants as tc
 
+from clearway.control.priority.request import EdgePlace, PositionUpdate
 from clearway.errors import SimulationError, UnknownSignalError
 from clearway.ports import StepListener
 from clearway.signals.safety.commands import ApprovedCommand
@@ -108,6 +109,7 @@ class SumoTwin:
         self._signals: dict[str, str] | None = None
         self._traffic: TrafficState | None = None
         self._detectors_subscribed = False
+        self._tracked: set[str] = set()
         self._errors = backend_errors(backend)
         try:
             self._setup()
@@ -279,6 +281,36 @@ class SumoTwin:
     def min_expected_vehicles(self) -> int:
         """Vehicles driving, waiting to be inserted, or still to be loaded (count)."""
         return self._min_expected
+
+    # -- PriorityVehicleFeed -------------------------------------------------------------------
+    def track_priority_vehicle(self, vehicle_id: str) -> None:
+        """Report this vehicle's position from now on (only vehicles declared priority are)."""
+        self._tracked.add(vehicle_id)
+
+    def untrack_priority_vehicle(self, vehicle_id: str) -> None:
+        """Stop reporting this vehicle; no error if it was not tracked."""
+        self._tracked.discard(vehicle_id)
+
+    def priority_positions(self) -> Mapping[str, PositionUpdate]:
+        """Edge, offset and speed of every tracked vehicle that is on the network now."""
+        self._check_open()
+        out: dict[str, PositionUpdate] = {}
+        vehicle = self._sim.vehicle
+        for vid in self._tracked:
+            try:
+                edge = vehicle.getRoadID(vid)
+                offset = vehicle.getLanePosition(vid)
+                speed = vehicle.getSpeed(vid)
+            except self._errors:
+                continue  # not departed yet, or arrived: it has no position
+            if not edge:
+                continue
+            out[vid] = PositionUpdate(
+                time_s=self._time_s,
+                place=EdgePlace(edge_id=edge, offset_m=max(offset, 0.0)),
+                speed_mps=max(speed, 0.0),
+            )
+        return out
 
     # -- SignalPort --------------------------------------------------------------------------
     def signal_ids(self) -> Sequence[str]:
