@@ -92,9 +92,9 @@ class SignalTimers:
             a_old, a_new = aspect(old), aspect(new)
             if a_new != a_old:
                 since[i] = time_s
+                unprotected[i] = NEVER_S  # "dropped protection" is about the current green
                 if a_new == "green":
                     last[i] = new
-                    unprotected[i] = NEVER_S
             elif a_new == "green":
                 if new == "G":
                     last[i] = "G"

@@ -158,8 +158,13 @@ def _protection_not_cleared(
 ) -> list[str]:
     if protection_cleared(model, timers, i, cmd.state[i], j, cmd.state[j], cmd.time_s):
         return []
+    when = (
+        "drops its protected green now"
+        if timers.state[j] == "G"
+        else f"dropped its protected green at {timers.unprotected_since_s[j]:.1f} s"
+    )
+    need = model.timings[j].yellow_s + model.timings[j].clearance_s
     return [
-        f"R3-clearance: link {i} may not turn green: conflicting link {j} showed a protected "
-        f"green until {max(timers.unprotected_since_s[j], timers.time_s):.1f} s and needs "
-        f"{model.timings[j].yellow_s + model.timings[j].clearance_s:.1f} s to clear it"
+        f"R3-clearance: link {i} may not turn green: conflicting link {j} {when} and needs "
+        f"{need:.1f} s to clear it"
     ]
