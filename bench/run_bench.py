@@ -10,6 +10,7 @@ loop-libsumo     clearway's control loop, fixed-time through the guard, monitor 
 loop-traci       the same through TraCI
 load-network     load_network + build_intersections of a real city (Berlin, SUMO wheel)
 guard-checks     SafetyGuard.check throughput on the grid's junctions
+routing          fastest_route query time (median of 200 random pairs): Berlin and a 300x300 grid
 """
 
 from __future__ import annotations
@@ -125,12 +126,81 @@ def case_guard_checks(size: str) -> dict:
     return {"checks": n, "checks_per_s": n / wall, "us_per_check": 1e6 * wall / n}
 
 
+def _routing_times(net, pairs: int = 200, seed: int = 1) -> dict:
+    import numpy as np
+
+    from clearway.errors import RouteError
+    from clearway.network.routing import build_routing_graph, fastest_route
+
+    t0 = time.perf_counter()
+    graph = build_routing_graph(net, "emergency")
+    build_s = time.perf_counter() - t0
+    usable = np.flatnonzero(graph.usable)
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    fastest_route(graph, graph.edge_ids[usable[0]], graph.edge_ids[usable[-1]])  # landmarks
+    first_s = time.perf_counter() - t0
+    times, unreachable = [], 0
+    for a, b in rng.choice(usable, size=(pairs, 2)):
+        t0 = time.perf_counter()
+        try:
+            fastest_route(graph, graph.edge_ids[a], graph.edge_ids[b])
+        except RouteError:
+            unreachable += 1
+        times.append(time.perf_counter() - t0)
+    ms = 1e3 * np.array(times)
+    return {
+        "junctions": len(net.junctions),
+        "graph_nodes": graph.n,
+        "graph_arcs": int(graph.matrix.nnz),
+        "build_graph_s": build_s,
+        "first_query_s": first_s,
+        "pairs": pairs,
+        "unreachable_pairs": unreachable,
+        "routing_ms_median": float(np.median(ms)),
+        "routing_ms_p90": float(np.percentile(ms, 90)),
+        "routing_ms_max": float(ms.max()),
+    }
+
+
+def case_routing(grid_n: int = 300) -> dict:
+    import sumo
+
+    from clearway.network import load_network
+
+    berlin = load_network(Path(sumo.SUMO_HOME) / "tools" / "game" / "DRT" / "osm.net.xml")
+    out = {"berlin": {"network": "Berlin DRT/osm.net.xml", **_routing_times(berlin)}}
+    grid_file = OUT / f"routing-grid{grid_n}.net.xml"
+    gen_s = 0.0
+    if not grid_file.exists():  # ~2 min for 300x300: generated once, reused
+        t0 = time.perf_counter()
+        netgenerate = Path(sys.executable).parent / "netgenerate"
+        subprocess.run(
+            [str(netgenerate), "--grid", "--grid.number", str(grid_n), "--grid.length", "100",
+             "--no-internal-links", "-o", str(grid_file)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        gen_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    grid = load_network(grid_file)
+    load_s = time.perf_counter() - t0
+    out["grid"] = {
+        "network": f"grid {grid_n}x{grid_n}, 100 m, no internal links",
+        "generate_s": gen_s,
+        "load_s": load_s,
+        **_routing_times(grid),
+    }
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 CASES = {
     "sumo-bare": lambda a: case_sumo_bare(a.size, a.load, a.end_s),  # SUMO's own programs
     "loop-libsumo": lambda a: case_loop(a.size, a.load, a.end_s, "libsumo"),
     "loop-traci": lambda a: case_loop(a.size, a.load, a.end_s, "traci"),
     "load-network": lambda a: case_load_network(),
     "guard-checks": lambda a: case_guard_checks(a.size),
+    "routing": lambda a: case_routing(),
 }
 
 
@@ -173,13 +243,20 @@ def main() -> None:
             f"| {name} | {r['sim_s_per_wall_s']:.0f} | {r['wall_s']:.2f} | {ratio:.2f} "
             f"| {r['peak_mb']:.0f} | {r['arrived']} | {r['mean_time_loss_s']:.1f} |"
         )
-    ln, g = results["load-network"], results["guard-checks"]
+    ln, g, rt = results["load-network"], results["guard-checks"], results["routing"]
     lines += [
         "",
         f"- load-network: {ln['network']} ({ln['junctions']} junctions, {ln['signals']} signals): "
         f"load {ln['load_s']:.2f} s, build intersections {ln['build_intersections_s']:.2f} s",
         f"- guard-checks: {g['checks_per_s']:.0f} checks/s ({g['us_per_check']:.1f} µs per check)",
     ]
+    for key in ("berlin", "grid"):
+        r = rt[key]
+        lines.append(
+            f"- routing {r['network']} ({r['junctions']} junctions, {r['graph_nodes']} edges): "
+            f"routing_ms_median {r['routing_ms_median']:.2f} ms (p90 {r['routing_ms_p90']:.2f}, "
+            f"{r['pairs']} random pairs, {r['unreachable_pairs']} unreachable)"
+        )
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
