@@ -1,0 +1,143 @@
+"""The corridor plan: for every signal ahead on a priority vehicle's route, when its green
+must start, what the junction must show, and until when it must hold.
+
+Re-computed every tick from fresh ETAs (the vehicle's latest position), the signals' observed
+state and the queues the detectors report. Pure: it decides nothing and commands nothing;
+the corridor controller turns plans into commands (which the guard still judges).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from clearway.control.priority.arbitration import Claim, claim_links, priority_state
+from clearway.control.priority.timing import green_start_s, junction_etas
+from clearway.network.model import Network
+from clearway.signals.model import Intersection
+from clearway.signals.timers import SignalTimers
+from clearway.signals.transition import time_to_reach_s
+from clearway.state.traffic import TrafficState
+
+
+@dataclass(frozen=True, slots=True)
+class JunctionPlan:
+    """What one signal must do for one priority vehicle.
+
+    Attributes
+    ----------
+    signal_id, junction_id
+        The traffic light and the junction of the route it drives.
+    claim
+        The links the vehicle needs there, with the request's importance and ETA.
+    target_state
+        The state that serves the claim from what the signal shows now.
+    eta_s
+        Arrival of the vehicle (a convoy's head) at the stop line (s).
+    queue_m
+        Longest queue on the approach lanes it may use (m).
+    transition_s
+        Time the safety rules need to reach ``target_state`` from now (s); ``inf`` if never.
+    green_start_s
+        Latest time the green must start: ETA − queue discharge − transition (s).
+    hold_until_s
+        Earliest time the hold may end: the vehicle (a convoy's tail) has crossed (s).
+    """
+
+    signal_id: str
+    junction_id: str
+    claim: Claim
+    target_state: str
+    eta_s: float
+    queue_m: float
+    transition_s: float
+    green_start_s: float
+    hold_until_s: float
+
+
+def signal_of_junction(net: Network) -> dict[str, str]:
+    """Which traffic light drives each signalised junction."""
+    return {j: tl.id for tl in net.traffic_lights.values() for j in tl.junction_ids}
+
+
+def plan_corridor(
+    net: Network,
+    models: Mapping[str, Intersection],
+    route: Sequence[str],
+    *,
+    request_id: str,
+    importance: int,
+    edge_id: str,
+    offset_m: float,
+    speed_mps: float,
+    now_s: float,
+    timers: Mapping[str, SignalTimers],
+    traffic: TrafficState | None = None,
+    pass_time_s: float = 0.0,
+    junction_signals: Mapping[str, str] | None = None,
+) -> list[JunctionPlan]:
+    """Plans for every signalised junction still ahead on ``route``, nearest first.
+
+    Parameters
+    ----------
+    net, models
+        The network and its intersection models.
+    route
+        Edge ids of the vehicle's route.
+    request_id, importance
+        The request, for its claims.
+    edge_id, offset_m, speed_mps, now_s
+        The vehicle's latest position update: edge, distance along it (m), speed (m/s), time (s).
+    timers
+        Observed state of every signal.
+    traffic
+        Detector aggregates, for the queues; none known when ``None``.
+    pass_time_s
+        How long after its head the vehicle's tail crosses: a convoy's length / speed (s).
+    junction_signals
+        :func:`signal_of_junction` of ``net`` (computed when not given).
+    """
+    signals = junction_signals if junction_signals is not None else signal_of_junction(net)
+    plans: list[JunctionPlan] = []
+    for eta in junction_etas(net, route, edge_id, offset_m, speed_mps, now_s):
+        if eta.next_edge is None:
+            break  # the trip ends on this edge: the vehicle never crosses its end junction
+        sid = signals.get(eta.junction_id)
+        if sid is None or sid not in models or sid not in timers:
+            continue
+        model = models[sid]
+        core, links = claim_links(net, sid, eta.approach_edge, eta.next_edge)
+        lanes = sorted({lk.from_lane for lk in net.signal_links(sid) if lk.signal_index in core})
+        queue_m = _longest_queue_m(traffic, lanes)
+        target = priority_state(model, links, timers[sid].state, core=core)
+        transition = time_to_reach_s(model, timers[sid], target, now_s)
+        crossing_s = _crossing_time_s(net, sid, core, speed_mps)
+        plans.append(
+            JunctionPlan(
+                signal_id=sid,
+                junction_id=eta.junction_id,
+                claim=Claim(request_id, sid, links, importance, eta.eta_s),
+                target_state=target,
+                eta_s=eta.eta_s,
+                queue_m=queue_m,
+                transition_s=transition,
+                green_start_s=green_start_s(eta.eta_s, queue_m, transition, max(len(lanes), 1)),
+                hold_until_s=eta.eta_s + crossing_s + pass_time_s,
+            )
+        )
+    return plans
+
+
+def _longest_queue_m(traffic: TrafficState | None, lanes: Sequence[str]) -> float:
+    if traffic is None:
+        return 0.0
+    queues = [traffic.lane(lane).queue_m for lane in lanes if traffic.has_lane(lane)]
+    return max(queues, default=0.0)
+
+
+def _crossing_time_s(net: Network, signal_id: str, core: frozenset[int], speed_mps: float) -> float:
+    """Time for the vehicle to cross the junction on its movement (s)."""
+    paths = [lk for lk in net.signal_links(signal_id) if lk.signal_index in core]
+    length = max((lk.length_m for lk in paths), default=0.0)
+    speed = max(speed_mps, min((lk.approach_speed_mps for lk in paths), default=10.0), 3.0)
+    return length / speed
