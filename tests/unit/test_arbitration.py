@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from clearway.errors import RouteError
 from clearway.network import load_network
 from clearway.signals.build import build_intersections
 from tests.fakes.junctions import four_leg
+from tests.fakes.networks import netgenerate_grid
 
 G, W = JunctionStatus.GRANTED, JunctionStatus.WATCH_OTHER_TRAFFIC
 
@@ -53,14 +52,12 @@ def test_priority_state_protects_claimed_links_and_stops_their_foes():
     assert priority_state(m, {0}, "rGrG") == "GrrG"
 
 
+SIZE = 4
+
+
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
-    out = tmp_path_factory.mktemp("arb") / "grid.net.xml"
-    subprocess.run(
-        [str(Path(sys.executable).parent / "netgenerate"), "--grid", "--grid.number", "4",
-         "--grid.length", "200", "--default.lanenumber", "2", "--tls.guess", "true", "-o", str(out)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    out = netgenerate_grid(tmp_path_factory.mktemp("arb") / "grid.net.xml", SIZE)
     net = load_network(out)
     return net, build_intersections(net)
 

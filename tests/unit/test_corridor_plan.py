@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,18 +10,16 @@ from clearway.network import load_network
 from clearway.signals.build import build_intersections
 from clearway.signals.timers import SignalTimers
 from clearway.state.traffic import TrafficState
+from tests.fakes.networks import netgenerate_grid
 
 ROUTE = ("A1B1", "B1C1", "C1D1", "D1E1")
+
+SIZE = 5
 
 
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
-    out = tmp_path_factory.mktemp("corr") / "grid.net.xml"
-    subprocess.run(
-        [str(Path(sys.executable).parent / "netgenerate"), "--grid", "--grid.number", "5",
-         "--grid.length", "200", "--default.lanenumber", "2", "--tls.guess", "true", "-o", str(out)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    out = netgenerate_grid(tmp_path_factory.mktemp("corr") / "grid.net.xml", SIZE)
     net = load_network(out)
     models = build_intersections(net)
     return net, models
