@@ -4,8 +4,6 @@ wheel, each loaded once per test session, with the guard's models and the oracle
 from __future__ import annotations
 
 import functools
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from clearway.network.model import Network
 from clearway.signals.build import build_intersections
 from clearway.signals.model import Intersection
 from clearway.signals.safety import SafetyGuard
+from tests.fakes.networks import netgenerate_grid
 
 from .oracle import OracleSignal, build_oracle
 
@@ -72,30 +71,9 @@ def load_case(name: str, path: str) -> NetCase:
 
 @pytest.fixture(scope="session")
 def grid_net_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("safety_nets") / "grid.net.xml"
-    netgenerate = Path(sys.executable).parent / "netgenerate"
-    subprocess.run(
-        [
-            str(netgenerate),
-            "--grid",
-            "--grid.number",
-            "3",
-            "--grid.length",
-            "200",
-            "--default.lanenumber",
-            "2",
-            "--tls.guess",
-            "true",
-            "--seed",
-            "42",
-            "-o",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
+    return netgenerate_grid(
+        tmp_path_factory.mktemp("safety_nets") / "grid.net.xml", 3, "--seed", "42"
     )
-    return out
 
 
 @pytest.fixture(scope="session", params=NET_NAMES)

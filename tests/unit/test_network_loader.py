@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -27,6 +25,7 @@ from clearway.network import GeoReference, Network, Phase, SignalProgram, load_n
 from clearway.network.diagnostics import network_problems, network_summary
 from clearway.network.geo import lonlat_to_xy, xy_to_lonlat
 from clearway.network.loader import require_traffic_lights
+from tests.fakes.networks import NETGENERATE, netgenerate_grid
 
 sumo = pytest.importorskip("sumo")
 sumolib = pytest.importorskip("sumolib")
@@ -36,7 +35,6 @@ BERLIN = GAME / "DRT" / "osm.net.xml"
 BRAUNSCHWEIG = GAME / "bs3d" / "bs.net.xml"
 FOKR = GAME / "fokr_bs_demo" / "fokr_bs.net.xml.gz"
 INGOLSTADT = GAME / "fkk_in" / "ingolstadt.net.xml.gz"
-NETGENERATE = Path(sys.executable).parent / "netgenerate"
 
 if not BERLIN.exists():  # pragma: no cover - depends on the installed wheel
     pytest.skip("eclipse-sumo's tools/game networks are not installed", allow_module_level=True)
@@ -55,13 +53,10 @@ def _file_elements(path: Path, tag: str) -> list[dict[str, str]]:
         return [dict(e.attrib) for _ev, e in ElementTree.iterparse(stream) if e.tag == tag]
 
 
-def _netgenerate(out: Path, *extra: str) -> Path:
+def _netgenerate(out: Path, *, traffic_lights: bool) -> Path:
     if not NETGENERATE.exists():
         pytest.skip("netgenerate is not installed next to the Python interpreter")
-    args = [str(NETGENERATE), "--grid", "--grid.number", "3", "--grid.length", "200"]
-    args += ["--default.lanenumber", "2", *extra, "-o", str(out)]
-    subprocess.run(args, check=True, capture_output=True)
-    return out
+    return netgenerate_grid(out, 3, traffic_lights=traffic_lights)
 
 
 # -- fixtures (module scope: every net is loaded once) -----------------------------------------
@@ -83,7 +78,7 @@ def ingolstadt() -> Network:
 @pytest.fixture(scope="module")
 def grid_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("grid") / "grid.net.xml"
-    return _netgenerate(out, "--tls.guess", "true")
+    return _netgenerate(out, traffic_lights=True)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +88,9 @@ def grid(grid_path: Path) -> Network:
 
 @pytest.fixture(scope="module")
 def grid_without_lights(tmp_path_factory: pytest.TempPathFactory) -> Network:
-    return load_network(_netgenerate(tmp_path_factory.mktemp("plain") / "plain.net.xml"))
+    return load_network(
+        _netgenerate(tmp_path_factory.mktemp("plain") / "plain.net.xml", traffic_lights=False)
+    )
 
 
 @pytest.fixture(scope="module")

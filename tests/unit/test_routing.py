@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +30,10 @@ from clearway.network.routing import (
 )
 from clearway.network.snap import snap_lonlat, snap_to_edge
 from clearway.state.traffic import TrafficState
+from tests.fakes.networks import NETGENERATE, netgenerate_grid
 
 sumo = pytest.importorskip("sumo")
 BERLIN = Path(sumo.SUMO_HOME) / "tools" / "game" / "DRT" / "osm.net.xml"
-NETGENERATE = Path(sys.executable).parent / "netgenerate"
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -43,13 +41,7 @@ NETGENERATE = Path(sys.executable).parent / "netgenerate"
 def grid(tmp_path_factory) -> Network:
     if not NETGENERATE.exists():
         pytest.skip("netgenerate is not installed next to the Python interpreter")
-    out = tmp_path_factory.mktemp("routing") / "grid5.net.xml"
-    subprocess.run(
-        [str(NETGENERATE), "--grid", "--grid.number", "5", "--grid.length", "200",
-         "--default.lanenumber", "2", "--tls.guess", "true", "-o", str(out)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return load_network(out)
+    return load_network(netgenerate_grid(tmp_path_factory.mktemp("routing") / "grid5.net.xml", 5))
 
 
 @pytest.fixture(scope="module")
