@@ -2,33 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from clearway.control.base import Controller
 from clearway.control.fixed_time import FixedTimeController
+from clearway.control.priority.desk import PriorityDesk
+from clearway.control.priority.policies import (
+    CorridorPreemption,
+    LocalPreemption,
+    NoPriority,
+    PriorityPolicy,
+)
+from clearway.control.priority.preemption import PreemptionController
 from clearway.control.runtime import ControlLoop
+from clearway.errors import ConfigError
 from clearway.monitor import SafetyMonitor
 from clearway.network import Network, load_network
 from clearway.network.loader import require_traffic_lights
+from clearway.ports import PriorityVehicleFeed
 from clearway.signals.build import build_intersections
 from clearway.signals.model import Intersection
 from clearway.signals.safety import SafetyGuard
 from clearway.sim.scenario import Scenario
 from clearway.sim.twin import SumoTwin
 
-ControllerFactory = Callable[[Network, Mapping[str, Intersection]], Controller]
+#: Strategies by name (``--strategy``): the normal controller alone, or with priority for
+#: emergency vehicles decided by one of three policies (:mod:`clearway.control.priority.policies`).
+STRATEGIES: tuple[str, ...] = ("fixed-time", "none", "local", "corridor")
+PRIORITY_STRATEGIES: tuple[str, ...] = ("none", "local", "corridor")
 
 
-def _fixed_time(net: Network, models: Mapping[str, Intersection]) -> Controller:
+def build_controller(
+    strategy: str,
+    net: Network,
+    models: Mapping[str, Intersection],
+    feed: PriorityVehicleFeed,
+    *,
+    local_trigger_m: float = 150.0,
+) -> Controller:
+    """The controller for ``strategy``; priority strategies run fixed-time between holds."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     programs = {sid: net.traffic_lights[sid].default_program for sid in models}
-    return FixedTimeController(models, programs)
-
-
-#: Strategies by name (``--strategy``).
-STRATEGIES: dict[str, ControllerFactory] = {"fixed-time": _fixed_time}
+    normal = FixedTimeController(models, programs)
+    if strategy == "fixed-time":
+        return normal
+    policy: PriorityPolicy = {
+        "none": NoPriority,
+        "local": lambda: LocalPreemption(trigger_m=local_trigger_m),
+        "corridor": CorridorPreemption,
+    }[strategy]()
+    return PreemptionController(normal, net, models, programs, feed, policy)
 
 
 @dataclass
@@ -40,6 +67,8 @@ class WiredRun:
     twin: SumoTwin
     monitor: SafetyMonitor
     loop: ControlLoop
+    #: Where priority requests are handed in; ``None`` for a strategy without priority.
+    priority: PriorityDesk | None = None
 
 
 @contextmanager
@@ -52,22 +81,26 @@ def open_twin_run(
     tripinfo_path: Path | None = None,
     tick_s: float = 1.0,
     net: Network | None = None,
+    local_trigger_m: float = 150.0,
 ) -> Iterator[WiredRun]:
     """Load the network, build the guard, start the twin and wire the control loop.
 
     The independent safety monitor listens to every simulation step. The twin is closed on
     exit (which also flushes SUMO's outputs). ``net`` saves re-reading a network the caller
-    has already loaded from ``scenario.net_file``.
+    has already loaded from ``scenario.net_file``. ``local_trigger_m`` is the distance at
+    which the ``local`` strategy preempts (m).
     """
     if net is None:
         net = load_network(scenario.net_file)
     require_traffic_lights(net)
     models = build_intersections(net, timing_file)
     guard = SafetyGuard(models)
-    controller = STRATEGIES[strategy](net, models)
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     monitor = SafetyMonitor(net, models)
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
+        controller = build_controller(strategy, net, models, twin, local_trigger_m=local_trigger_m)
         # SUMO also lists rail signals, which run themselves and have no program to model:
         # the monitor watches exactly the signals the guard controls.
         watched = tuple(models)
@@ -75,6 +108,7 @@ def open_twin_run(
             lambda t, states: monitor.observe(t, {sid: states[sid] for sid in watched})
         )
         loop = ControlLoop(twin, twin, twin, guard, controller, tick_s=tick_s)
-        yield WiredRun(net, guard, twin, monitor, loop)
+        desk = controller if isinstance(controller, PriorityDesk) else None
+        yield WiredRun(net, guard, twin, monitor, loop, desk)
     finally:
         twin.close()

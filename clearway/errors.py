@@ -66,6 +66,10 @@ class UnknownSignalError(UnknownIdError):
     kind = "traffic light"
 
 
+class UnknownRequestError(UnknownIdError):
+    kind = "priority request"
+
+
 class RouteError(ClearwayError):
     """No route exists between the requested places, or a route is not drivable."""
 

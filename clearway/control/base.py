@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
@@ -32,4 +32,23 @@ class Controller(Protocol):
         traffic
             Per-lane detector aggregates.
         """
+        ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A controller that can take a signal back after something else ran it (a priority hold
+    and its recovery)."""
+
+    name: str
+    uses_traffic_state: bool
+
+    def propose(
+        self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
+    ) -> Sequence[SignalCommand]:
+        """As :meth:`Controller.propose`."""
+        ...
+
+    def resume(self, signal_id: str, now_s: float, phase_index: int) -> None:
+        """Run ``signal_id`` again from now, starting with program phase ``phase_index``."""
         ...

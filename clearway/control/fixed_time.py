@@ -85,6 +85,20 @@ class FixedTimeController:
                 commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
         return commands
 
+    def resume(self, signal_id: str, now_s: float, phase_index: int) -> None:
+        """Run ``signal_id``'s program again from phase ``phase_index``, timed from now.
+
+        The cycle restarts there; coordination with neighbours is regained by the
+        absorption of later phases only within ``absorb_floor_s``.
+        """
+        program = self._programs.get(signal_id)
+        if program is None:
+            return
+        states = safe_phase_states(self._models[signal_id], program)
+        k = phase_index % len(states)
+        durations = tuple(p.duration_s for p in program.phases)
+        self._cursors[signal_id] = _Cursor(states, durations, k, now_s, now_s)
+
     def _start(
         self, sid: str, model: Intersection, program: SignalProgram, t: SignalTimers, now_s: float
     ) -> _Cursor:

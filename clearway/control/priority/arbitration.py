@@ -11,7 +11,7 @@ Pure functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from clearway.control.priority.request import JunctionStatus
@@ -84,14 +84,22 @@ def _clash(model: Intersection, a: Iterable[int], b: Iterable[int]) -> bool:
     return any(i != j and model.conflicts(i, j) for i in a for j in b)
 
 
-def arbitrate(model: Intersection, claims: Sequence[Claim]) -> dict[str, JunctionStatus]:
+def arbitrate(
+    model: Intersection, claims: Sequence[Claim], *, incumbents: Collection[str] = ()
+) -> dict[str, JunctionStatus]:
     """Status per request id at one signal: ``granted`` or ``watchOtherTraffic``.
+
+    Among equal importance, a request the signal already serves (``incumbents``) keeps it
+    before an earlier ETA takes it: a green must not flip between two vehicles whose ETAs
+    trade places from one tick to the next.
 
     Any foe relation counts as a clash here, permissive ones included: a priority vehicle gets
     a protected path, not one it has to yield on. Claims whose own links conflict with each
     other (merging movements) are still granted alone; :func:`priority_state` resolves them.
     """
-    order = sorted(claims, key=lambda c: (-c.importance, c.eta_s, c.request_id))
+    order = sorted(
+        claims, key=lambda c: (-c.importance, c.request_id not in incumbents, c.eta_s, c.request_id)
+    )
     granted: set[int] = set()
     out: dict[str, JunctionStatus] = {}
     for claim in order:

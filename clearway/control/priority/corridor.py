@@ -9,7 +9,7 @@ the corridor controller turns plans into commands (which the guard still judges)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clearway.control.priority.arbitration import Claim, claim_links, priority_state
 from clearway.control.priority.timing import green_start_s, junction_etas
@@ -30,10 +30,14 @@ class JunctionPlan:
         The traffic light and the junction of the route it drives.
     claim
         The links the vehicle needs there, with the request's importance and ETA.
+    core
+        Of those, the vehicle's own movement (signal indices).
     target_state
         The state that serves the claim from what the signal shows now.
     eta_s
         Arrival of the vehicle (a convoy's head) at the stop line (s).
+    distance_m
+        Distance from the vehicle's front to the stop line (m).
     queue_m
         Longest queue on the approach lanes it may use (m).
     transition_s
@@ -47,8 +51,10 @@ class JunctionPlan:
     signal_id: str
     junction_id: str
     claim: Claim
+    core: frozenset[int]
     target_state: str
     eta_s: float
+    distance_m: float
     queue_m: float
     transition_s: float
     green_start_s: float
@@ -75,6 +81,8 @@ def plan_corridor(
     traffic: TrafficState | None = None,
     pass_time_s: float = 0.0,
     junction_signals: Mapping[str, str] | None = None,
+    horizon_s: float = float("inf"),
+    max_distance_m: float = float("inf"),
 ) -> list[JunctionPlan]:
     """Plans for every signalised junction still ahead on ``route``, nearest first.
 
@@ -96,12 +104,15 @@ def plan_corridor(
         How long after its head the vehicle's tail crosses: a convoy's length / speed (s).
     junction_signals
         :func:`signal_of_junction` of ``net`` (computed when not given).
+    horizon_s, max_distance_m
+        Junctions the vehicle reaches later than ``now_s + horizon_s`` (s) or farther away
+        than ``max_distance_m`` (m) are not planned yet (the plan is renewed every tick).
     """
     signals = junction_signals if junction_signals is not None else signal_of_junction(net)
     plans: list[JunctionPlan] = []
     for eta in junction_etas(net, route, edge_id, offset_m, speed_mps, now_s):
-        if eta.next_edge is None:
-            break  # the trip ends on this edge: the vehicle never crosses its end junction
+        if eta.eta_s - now_s > horizon_s or eta.distance_m > max_distance_m:
+            break
         sid = signals.get(eta.junction_id)
         if sid is None or sid not in models or sid not in timers:
             continue
@@ -109,6 +120,10 @@ def plan_corridor(
         core, links = claim_links(net, sid, eta.approach_edge, eta.next_edge)
         lanes = sorted({lk.from_lane for lk in net.signal_links(sid) if lk.signal_index in core})
         queue_m = _longest_queue_m(traffic, lanes)
+        if eta.next_edge is None and queue_m <= 0.0:
+            # The trip ends before this junction: it matters only if a queue standing at it
+            # reaches back over the destination, and then the whole approach must discharge.
+            break
         target = priority_state(model, links, timers[sid].state, core=core)
         transition = time_to_reach_s(model, timers[sid], target, now_s)
         crossing_s = _crossing_time_s(net, sid, core, speed_mps)
@@ -117,8 +132,10 @@ def plan_corridor(
                 signal_id=sid,
                 junction_id=eta.junction_id,
                 claim=Claim(request_id, sid, links, importance, eta.eta_s),
+                core=core,
                 target_state=target,
                 eta_s=eta.eta_s,
+                distance_m=eta.distance_m,
                 queue_m=queue_m,
                 transition_s=transition,
                 green_start_s=green_start_s(eta.eta_s, queue_m, transition, max(len(lanes), 1)),
@@ -126,6 +143,28 @@ def plan_corridor(
             )
         )
     return plans
+
+
+def flush_downstream(plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
+    """Plans whose greens let the queue discharged ahead of the vehicle keep moving.
+
+    The cars queued in front of the vehicle at one junction drive ahead of it to the next; if
+    that junction is still red they stop there and the vehicle is behind them again. So where
+    a junction has a queue to discharge, the next junction's green starts no later than this
+    one's plus the travel time between them (the difference of the vehicle's ETAs), and so on
+    down the corridor.
+    """
+    out: list[JunctionPlan] = []
+    platoon_ahead = False
+    for plan in plans:
+        if out and platoon_ahead:
+            prev = out[-1]
+            flushed = prev.green_start_s + (plan.eta_s - prev.eta_s)
+            if flushed < plan.green_start_s:
+                plan = replace(plan, green_start_s=flushed)
+        platoon_ahead = platoon_ahead or plan.queue_m > 0.0
+        out.append(plan)
+    return out
 
 
 def _longest_queue_m(traffic: TrafficState | None, lanes: Sequence[str]) -> float:

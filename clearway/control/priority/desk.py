@@ -1,0 +1,76 @@
+"""The priority desk: where requests for free passage are handed in and followed.
+
+Every priority strategy (``none``, ``local``, ``corridor``) offers the same desk, so a dispatcher,
+the HTTP service and the evaluation harness talk to all of them alike; they differ only in what
+the signals do about the requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from clearway.control.priority.lifecycle import PriorityRequest
+from clearway.control.priority.request import PriorityRequestSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryRecord:
+    """One junction's return to normal operation after a priority hold.
+
+    Attributes
+    ----------
+    signal_id
+        The traffic light.
+    request_ids
+        The requests it was held for.
+    hold_start_s, hold_end_s
+        When the signal was taken from the normal controller and when the last hold ended (s).
+    recovered_s
+        When the phases that were cut had all been served and the normal controller took the
+        signal back (s); ``None`` while recovery is still running.
+    cut_phases
+        Program phases (indices) that lost their turn to the hold and were served first.
+    """
+
+    signal_id: str
+    request_ids: tuple[str, ...]
+    hold_start_s: float
+    hold_end_s: float
+    recovered_s: float | None
+    cut_phases: tuple[int, ...] = ()
+
+    @property
+    def time_to_recover_s(self) -> float | None:
+        """From the end of the hold to normal operation (s); ``None`` while recovering."""
+        return None if self.recovered_s is None else self.recovered_s - self.hold_end_s
+
+
+@runtime_checkable
+class PriorityDesk(Protocol):
+    """Accepts requests and reports on them. The vehicles' positions come from a
+    :class:`~clearway.ports.PriorityVehicleFeed` keyed by ``spec.requester_id``."""
+
+    def submit(self, spec: PriorityRequestSpec, now_s: float) -> PriorityRequest:
+        """Plan a request (its route) and start serving it; raises ``RouteError`` /
+        ``UnknownEdgeError`` for an impossible one (nothing else changes then)."""
+        ...
+
+    def cancel(self, request_id: str, now_s: float) -> PriorityRequest:
+        """Stop serving a request; its junctions recover through proper clearance."""
+        ...
+
+    def request(self, request_id: str) -> PriorityRequest:
+        """The request's current record; ``UnknownIdError`` if there is none."""
+        ...
+
+    @property
+    def requests(self) -> Mapping[str, PriorityRequest]:
+        """Every request handed in, by request id."""
+        ...
+
+    @property
+    def recoveries(self) -> tuple[RecoveryRecord, ...]:
+        """Every junction hold and its recovery, in the order the holds ended."""
+        ...

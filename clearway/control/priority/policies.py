@@ -1,0 +1,104 @@
+"""When a junction on a priority vehicle's route starts serving it: the three strategies.
+
+* ``none``: never (the signals ignore the vehicle; the baseline of doing nothing).
+* ``local``: each junction alone, once the vehicle is within a fixed distance of its stop
+  line — how infrared and GPS emitters work today (default 150 m).
+* ``corridor``: every junction along the route, just in time — at the latest moment that still
+  lets the guard bring the green and the queue in front of the vehicle drain before it arrives
+  (:mod:`clearway.control.priority.corridor`), and where a queue is flushed ahead of it, early
+  enough downstream that the flushed cars keep moving.
+
+All three share the same desk, arbitration, hold and recovery; only the trigger differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from clearway.control.priority.corridor import JunctionPlan, flush_downstream
+from clearway.signals.model import GREEN_CHARS, Intersection
+
+#: Longest a local emitter is heard, and farthest ahead the corridor plans (s).
+CORRIDOR_HORIZON_S = 120.0
+
+
+def regain_s(model: Intersection) -> float:
+    """Time to get a link that has just lost its green back (s): its yellow and clearance, the
+    shortest green of a conflicting link, that link's yellow and clearance. Used to decide when
+    a green the vehicle needs must no longer be allowed to end."""
+    yc = max((t.yellow_s + t.clearance_s for t in model.timings), default=0.0)
+    mg = max((t.min_green_s for t in model.timings), default=0.0)
+    return 2.0 * yc + mg
+
+
+@dataclass(frozen=True)
+class NoPriority:
+    """The signals ignore priority vehicles (requests are still followed and reported)."""
+
+    name: str = "none"
+    uses_traffic_state: bool = False
+    horizon_s: float = 0.0
+    max_distance_m: float = 0.0
+
+    def select(self, plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
+        return []
+
+    def wants(self, plan: JunctionPlan, model: Intersection, shown: str, now_s: float) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class LocalPreemption:
+    """A junction serves the vehicle once it is within ``trigger_m`` of the stop line (m)."""
+
+    trigger_m: float = 150.0
+    name: str = "local"
+    uses_traffic_state: bool = False
+    horizon_s: float = CORRIDOR_HORIZON_S
+
+    def __post_init__(self) -> None:
+        if not self.trigger_m > 0:
+            raise ValueError(f"trigger_m must be positive, got {self.trigger_m}")
+
+    @property
+    def max_distance_m(self) -> float:
+        return self.trigger_m
+
+    def select(self, plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
+        return list(plans)
+
+    def wants(self, plan: JunctionPlan, model: Intersection, shown: str, now_s: float) -> bool:
+        return plan.distance_m <= self.trigger_m
+
+
+@dataclass(frozen=True)
+class CorridorPreemption:
+    """Every junction on the route serves the vehicle from its planned green start.
+
+    Parameters
+    ----------
+    margin_s
+        Head start on the planned green start, for the tick and for ETA error (s).
+    horizon_s
+        Junctions farther ahead in time are not planned yet (s).
+    """
+
+    margin_s: float = 3.0
+    horizon_s: float = CORRIDOR_HORIZON_S
+    name: str = "corridor"
+    uses_traffic_state: bool = True
+    max_distance_m: float = float("inf")
+
+    def select(self, plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
+        return flush_downstream(plans)
+
+    def wants(self, plan: JunctionPlan, model: Intersection, shown: str, now_s: float) -> bool:
+        start = plan.green_start_s
+        if plan.core and all(shown[i] in GREEN_CHARS for i in plan.core):
+            # Already green: keep it from ending while there would be no time to bring it back.
+            start = plan.green_start_s - regain_s(model)
+        return now_s >= start - self.margin_s
+
+
+PriorityPolicy = NoPriority | LocalPreemption | CorridorPreemption

@@ -1,0 +1,301 @@
+"""Priority on top of normal control: holds for priority vehicles, arbitration, recovery.
+
+Every tick the controller takes in the vehicles' positions, re-plans each live request's
+junctions from fresh ETAs, queues and signal states, lets its policy (none / local /
+corridor, :mod:`~clearway.control.priority.policies`) say which junctions must serve a vehicle
+now, arbitrates per junction, and proposes for each held signal the step toward its priority
+state. A hold ends once the vehicle (a convoy's tail) has crossed, when its request ends
+(completed, cancelled, expired), or after ``hold_max_s``; then the phases it cut are served
+(:mod:`~clearway.control.priority.recovery`) and the normal controller takes the signal back.
+Signals neither held nor recovering run the normal controller. Every command still passes
+the safety guard in the control loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from clearway.control.base import Controller, Resumable
+from clearway.control.priority.arbitration import Claim, arbitrate, priority_state
+from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
+from clearway.control.priority.desk import RecoveryRecord
+from clearway.control.priority.lifecycle import PriorityRequest
+from clearway.control.priority.policies import PriorityPolicy
+from clearway.control.priority.recovery import Recovery, current_phase, cut_phases
+from clearway.control.priority.registry import RequestBook
+from clearway.control.priority.request import JunctionStatus, PriorityRequestSpec
+from clearway.network.model import Network, SignalProgram
+from clearway.ports import PriorityVehicleFeed
+from clearway.signals.model import GREEN_CHARS, RED_CHARS, Intersection
+from clearway.signals.programs import safe_phase_states
+from clearway.signals.safety.commands import SignalCommand
+from clearway.signals.timers import SignalTimers
+from clearway.signals.transition import step_toward
+from clearway.state.traffic import TrafficState
+
+
+@dataclass
+class _Hold:
+    start_s: float
+    interrupted: int
+    requests: set[str] = field(default_factory=set)
+    starved: set[int] = field(default_factory=set)
+
+
+class PreemptionController:
+    """Normal control plus priority for emergency vehicles and convoys; also the desk.
+
+    Parameters
+    ----------
+    normal
+        The controller that runs the signals between holds; it must be :class:`Resumable`.
+    net, models
+        The network and the intersection model per signal id.
+    programs
+        Per signal the program whose phases recovery serves (the one ``normal`` runs).
+    feed
+        Positions of the priority vehicles.
+    policy
+        When a junction serves a vehicle.
+    hold_max_s
+        Longest a signal is held for one request; after that its cut phases are served
+        before the request may hold it again (s).
+    """
+
+    def __init__(
+        self,
+        normal: Controller,
+        net: Network,
+        models: Mapping[str, Intersection],
+        programs: Mapping[str, SignalProgram],
+        feed: PriorityVehicleFeed,
+        policy: PriorityPolicy,
+        *,
+        hold_max_s: float = 120.0,
+    ) -> None:
+        if not isinstance(normal, Resumable):
+            raise TypeError(f"controller {normal.name!r} cannot resume a signal after a hold")
+        self.normal = normal
+        self.net = net
+        self.models = dict(models)
+        self.feed = feed
+        self.policy = policy
+        self.hold_max_s = hold_max_s
+        self.name = policy.name
+        self.uses_traffic_state = policy.uses_traffic_state or normal.uses_traffic_state
+        self.book = RequestBook(net)
+        self._junction_signals = signal_of_junction(net)
+        self._phases = {
+            sid: safe_phase_states(m, programs[sid]) for sid, m in self.models.items() if sid in programs
+        }
+        self._durations = {sid: tuple(p.duration_s for p in programs[sid].phases) for sid in self._phases}
+        self._holds: dict[str, _Hold] = {}
+        self._recovering: dict[str, tuple[Recovery, _Hold]] = {}
+        self._hold_until: dict[tuple[str, str], float] = {}
+        self._blocked: set[tuple[str, str]] = set()
+        self._records: list[RecoveryRecord] = []
+        self._last_claim: dict[tuple[str, str], tuple[Claim, frozenset[int]]] = {}
+        self._traffic: TrafficState | None = None
+
+    # -- the desk ---------------------------------------------------------------------------
+    def submit(self, spec: PriorityRequestSpec, now_s: float) -> PriorityRequest:
+        """Plan a request's route and serve it from the next tick."""
+        return self.book.submit(spec, now_s, self._traffic)
+
+    def cancel(self, request_id: str, now_s: float) -> PriorityRequest:
+        """Stop serving a request; its junctions recover through proper clearance."""
+        return self.book.cancel(request_id, now_s)
+
+    def request(self, request_id: str) -> PriorityRequest:
+        return self.book.request(request_id)
+
+    @property
+    def requests(self) -> Mapping[str, PriorityRequest]:
+        return self.book.requests
+
+    @property
+    def recoveries(self) -> tuple[RecoveryRecord, ...]:
+        return tuple(self._records)
+
+    @property
+    def held(self) -> frozenset[str]:
+        """Signals held for a priority vehicle now."""
+        return frozenset(self._holds)
+
+    # -- the controller ---------------------------------------------------------------------
+    def propose(
+        self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
+    ) -> list[SignalCommand]:
+        """Commands for this tick: priority holds, recoveries, and the normal controller."""
+        self._traffic = traffic if traffic.lane_ids else None
+        self.book.observe(self.feed.priority_positions(), now_s, self._traffic)
+        granted = self._arbitrate(self._wanted(now_s, timers), now_s)
+        self._update_holds(granted, now_s, timers)
+        commands = [
+            c for c in self.normal.propose(now_s, timers, traffic)
+            if c.signal_id not in self._holds and c.signal_id not in self._recovering
+        ]
+        for sid, claims in granted.items():
+            t = timers[sid]
+            links = frozenset().union(*(c.links for c, _ in claims))
+            core = frozenset().union(*(core for _, core in claims))
+            target = priority_state(self.models[sid], links, t.state, core=core)
+            self._command(commands, sid, t, target, now_s)
+        for sid in list(self._recovering):
+            self._recover(commands, sid, timers[sid], now_s)
+        return commands
+
+    # -- internals --------------------------------------------------------------------------
+    def _wanted(
+        self, now_s: float, timers: Mapping[str, SignalTimers]
+    ) -> dict[str, list[tuple[JunctionPlan, bool]]]:
+        """Per signal, the plans of live requests there and whether the policy wants them now."""
+        out: dict[str, list[tuple[JunctionPlan, bool]]] = {}
+        for tracked in self.book.live():
+            req = tracked.request
+            convoy = req.spec.convoy
+            plans = plan_corridor(
+                self.net, self.models, req.route, request_id=req.request_id,
+                importance=req.spec.importance, edge_id=tracked.edge_id,
+                offset_m=tracked.offset_m, speed_mps=tracked.speed_mps, now_s=now_s,
+                timers=timers, traffic=self._traffic,
+                pass_time_s=convoy.pass_time_s if convoy is not None else 0.0,
+                junction_signals=self._junction_signals, horizon_s=self.policy.horizon_s,
+                max_distance_m=self.policy.max_distance_m,
+            )
+            for plan in self.policy.select(plans):
+                key = (plan.signal_id, req.request_id)
+                self._hold_until[key] = plan.hold_until_s
+                hold = self._holds.get(plan.signal_id)
+                # Once a signal serves a vehicle it keeps serving it until it has passed: a
+                # hold that flickers with every ETA wobble would waste whole transitions.
+                want = (hold is not None and req.request_id in hold.requests) or self.policy.wants(
+                    plan, self.models[plan.signal_id], timers[plan.signal_id].state, now_s
+                )
+                out.setdefault(plan.signal_id, []).append((plan, want and key not in self._blocked))
+        return out
+
+    def _arbitrate(
+        self, wanted: Mapping[str, list[tuple[JunctionPlan, bool]]], now_s: float
+    ) -> dict[str, list[tuple[Claim, frozenset[int]]]]:
+        granted: dict[str, list[tuple[Claim, frozenset[int]]]] = {}
+        claims_at: dict[str, list[tuple[Claim, frozenset[int]]]] = {
+            sid: [(p.claim, p.core) for p, want in items if want] for sid, items in wanted.items()
+        }
+        # A vehicle that has just crossed keeps its hold until its tail is through.
+        for (sid, rid), until in list(self._hold_until.items()):
+            hold = self._holds.get(sid)
+            planned = any(p.claim.request_id == rid for p, _ in wanted.get(sid, ()))
+            if planned:
+                continue
+            req = self.book.requests.get(rid)
+            if hold is None or rid not in hold.requests or now_s >= until or req is None or req.state.is_final:
+                del self._hold_until[(sid, rid)]
+                continue
+            last = self._last_claim.get((sid, rid))
+            if last is not None:
+                claims_at.setdefault(sid, []).append(last)
+        self._last_claim = {}
+        statuses: dict[str, dict[str, JunctionStatus]] = {}
+        for sid, claims in claims_at.items():
+            if not claims:
+                continue
+            hold = self._holds.get(sid)
+            incumbents = frozenset(hold.requests) if hold else frozenset()
+            verdict = arbitrate(self.models[sid], [c for c, _ in claims], incumbents=incumbents)
+            for claim, core in claims:
+                statuses.setdefault(claim.request_id, {})[sid] = verdict[claim.request_id]
+                if verdict[claim.request_id] is JunctionStatus.GRANTED:
+                    granted.setdefault(sid, []).append((claim, core))
+                    self._last_claim[(sid, claim.request_id)] = (claim, core)
+        self._report(wanted, statuses)
+        return granted
+
+    def _report(
+        self,
+        wanted: Mapping[str, list[tuple[JunctionPlan, bool]]],
+        statuses: Mapping[str, Mapping[str, JunctionStatus]],
+    ) -> None:
+        """Keep each request's per-junction SSM status current."""
+        for rid, req in self.book.requests.items():
+            if req.state.is_final or not req.junctions:
+                continue
+            new = dict(req.junctions)
+            for sid in new:
+                status = statuses.get(rid, {}).get(sid)
+                if status is None:
+                    status = JunctionStatus.PROCESSING if new[sid] is not JunctionStatus.GRANTED else new[sid]
+                    if (sid, rid) in self._blocked:
+                        status = JunctionStatus.PROCESSING
+                new[sid] = status
+            if new != dict(req.junctions):
+                for sid, status in new.items():
+                    req = req.with_junction(sid, status)
+                self.book.replace(req)
+
+    def _update_holds(
+        self,
+        granted: Mapping[str, list[tuple[Claim, frozenset[int]]]],
+        now_s: float,
+        timers: Mapping[str, SignalTimers],
+    ) -> None:
+        for sid, claims in granted.items():
+            hold = self._holds.get(sid)
+            if hold is None:
+                hold = self._begin_hold(sid, now_s, timers[sid].state)
+            hold.requests |= {c.request_id for c, _ in claims}
+            # A link is owed its turn if the hold left it red; one that was red while the
+            # hold began and then served the vehicle has had its green.
+            shown = timers[sid].state
+            hold.starved |= {i for i, c in enumerate(shown) if c in RED_CHARS}
+            hold.starved -= {i for i, c in enumerate(shown) if c in GREEN_CHARS}
+            for claim, _ in claims:
+                if now_s - hold.start_s > self.hold_max_s:
+                    self._blocked.add((sid, claim.request_id))
+        for sid in [s for s in self._holds if s not in granted]:
+            self._end_hold(sid, now_s)
+
+    def _begin_hold(self, sid: str, now_s: float, shown: str) -> _Hold:
+        previous = self._recovering.pop(sid, None)
+        phases = self._phases.get(sid, (shown,))
+        if previous is not None:
+            # Held again while recovering: the phases still owed stay owed.
+            _, old = previous
+            hold = _Hold(old.start_s, old.interrupted, set(old.requests), set(old.starved))
+        else:
+            hold = _Hold(now_s, current_phase(phases, shown))
+        self._holds[sid] = hold
+        return hold
+
+    def _end_hold(self, sid: str, now_s: float) -> None:
+        hold = self._holds.pop(sid)
+        phases = self._phases.get(sid)
+        queue = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
+        durations = self._durations.get(sid, ())
+        self._recovering[sid] = (Recovery(queue, durations, now_s, targeted_since_s=now_s), hold)
+
+    def _recover(self, commands: list[SignalCommand], sid: str, t: SignalTimers, now_s: float) -> None:
+        rec, hold = self._recovering[sid]
+        phases = self._phases.get(sid, ())
+        rec = rec.advance(phases, t.state, now_s)
+        if rec.done:
+            del self._recovering[sid]
+            self._blocked = {k for k in self._blocked if k[0] != sid}
+            served = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
+            resume_at = ((served[-1] if served else hold.interrupted) + 1) % max(len(phases), 1)
+            self.normal.resume(sid, now_s, resume_at)
+            self._records.append(
+                RecoveryRecord(sid, tuple(sorted(hold.requests)), hold.start_s, rec.hold_end_s, now_s, served)
+            )
+            return
+        self._recovering[sid] = (rec, hold)
+        self._command(commands, sid, t, phases[rec.queue[0]], now_s)
+
+    def _command(
+        self, commands: list[SignalCommand], sid: str, t: SignalTimers, target: str, now_s: float
+    ) -> None:
+        nxt = step_toward(self.models[sid], t, target, now_s)
+        if nxt != t.state:
+            commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
+

@@ -1,0 +1,109 @@
+"""Recovery after a priority hold: the phases the hold cut get their turn first.
+
+While a signal is held for a priority vehicle the links that show red lose the green they
+would have had. When the hold ends, each program phase that greens one of those links is
+served once — in program order, starting after the phase the hold interrupted, for its full
+programmed duration (the queue that built up behind it needs it) — and only then does the
+normal controller take the signal back. No phase is starved, however many holds there were.
+Pure functions and a small immutable record; the preemption controller drives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from clearway.signals.model import GREEN_CHARS
+
+
+def green_links(state: str) -> frozenset[int]:
+    """Indices of the links a state shows green (any kind)."""
+    return frozenset(i for i, c in enumerate(state) if c in GREEN_CHARS)
+
+
+def current_phase(phases: Sequence[str], shown: str) -> int:
+    """The program phase a shown state belongs to: an exact match, else the one whose greens
+    overlap the shown greens most (a transition state belongs to the phase it came from or
+    goes to; ties go to the earlier phase)."""
+    if shown in phases:
+        return list(phases).index(shown)
+    greens = green_links(shown)
+    scores = [len(greens & green_links(p)) - len(green_links(p) - greens) for p in phases]
+    return max(range(len(phases)), key=lambda k: (scores[k], -k))
+
+
+def cut_phases(phases: Sequence[str], interrupted: int, starved: frozenset[int]) -> tuple[int, ...]:
+    """Phases to serve before normal operation resumes, in the order to serve them.
+
+    Parameters
+    ----------
+    phases
+        The program's phase states.
+    interrupted
+        Index of the phase the hold began in.
+    starved
+        Links that were red for some time during the hold.
+
+    Returns
+    -------
+    tuple of int
+        Every phase that greens a starved link, cyclically from the phase after
+        ``interrupted`` (which is included last if it greens a starved link).
+    """
+    n = len(phases)
+    order = [(interrupted + 1 + k) % n for k in range(n)]
+    return tuple(k for k in order if green_links(phases[k]) & starved)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """Where a signal is in its recovery.
+
+    Attributes
+    ----------
+    queue
+        Phase indices still to serve; the first is being served.
+    durations_s
+        Programmed duration of every phase of the program (s).
+    hold_end_s
+        When the hold ended (s).
+    shown_since_s
+        When the phase being served was first shown (s); ``None`` until it is.
+    targeted_since_s
+        When the phase being served became the target (s).
+    """
+
+    queue: tuple[int, ...]
+    durations_s: tuple[float, ...]
+    hold_end_s: float
+    shown_since_s: float | None = None
+    targeted_since_s: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        """True when every cut phase has been served."""
+        return not self.queue
+
+    def advance(
+        self, phases: Sequence[str], shown: str, now_s: float, *, give_up_s: float = 120.0
+    ) -> Recovery:
+        """The recovery after observing ``shown`` at ``now_s``.
+
+        A phase counts as served once shown for its programmed duration. A phase the signal
+        cannot reach within ``give_up_s`` (one the guard never allows) is skipped so recovery
+        always ends (s).
+        """
+        if self.done:
+            return self
+        k = self.queue[0]
+        if shown == phases[k]:
+            since = self.shown_since_s if self.shown_since_s is not None else now_s
+            if now_s - since >= self.durations_s[k]:
+                return self._next(now_s)
+            return replace(self, shown_since_s=since)
+        if now_s - self.targeted_since_s > give_up_s:
+            return self._next(now_s)
+        return self
+
+    def _next(self, now_s: float) -> Recovery:
+        return replace(self, queue=self.queue[1:], shown_since_s=None, targeted_since_s=now_s)

@@ -1,0 +1,223 @@
+"""The book of priority requests: planning their routes and following their vehicles.
+
+Pure bookkeeping over :class:`~clearway.control.priority.lifecycle.PriorityRequest` records;
+what the signals do about the requests is the preemption controller's business. Positions come
+from a :class:`~clearway.ports.PriorityVehicleFeed` (keyed by ``spec.requester_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from clearway.control.priority.lifecycle import PriorityRequest
+from clearway.control.priority.request import (
+    EdgePlace,
+    LonLat,
+    PositionUpdate,
+    PriorityRequestSpec,
+    RequestState,
+)
+from clearway.errors import RouteError, UnknownRequestError
+from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
+from clearway.network.model import Network
+from clearway.network.routing import Route, fastest_route, replan_needed, route_of
+from clearway.network.snap import snap_lonlat
+from clearway.state.traffic import TrafficState
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A live request with where its vehicle is on its route.
+
+    Attributes
+    ----------
+    request
+        The request (state ``active``).
+    edge_id, offset_m, speed_mps, time_s
+        The vehicle's last position on a road edge of its route (m, m/s, s). While it drives
+        through a junction the last road position is kept, aged to ``time_s``.
+    """
+
+    request: PriorityRequest
+    edge_id: str
+    offset_m: float
+    speed_mps: float
+    time_s: float
+
+
+class RequestBook:
+    """All requests of one controller, by request id.
+
+    Parameters
+    ----------
+    net
+        The network.
+    vclass
+        SUMO vehicle class priority vehicles are routed for.
+    """
+
+    def __init__(self, net: Network, *, vclass: str = "emergency") -> None:
+        self.net = net
+        self.vclass = vclass
+        self._graph: RoutingGraph | None = None
+        self._requests: dict[str, PriorityRequest] = {}
+        self._road_pos: dict[str, tuple[str, float, float]] = {}
+        self._seq = 0
+
+    # -- queries ----------------------------------------------------------------------------
+    @property
+    def requests(self) -> Mapping[str, PriorityRequest]:
+        """Every request handed in (read-only view)."""
+        return MappingProxyType(self._requests)
+
+    def request(self, request_id: str) -> PriorityRequest:
+        """The request; :class:`~clearway.errors.UnknownRequestError` if there is none."""
+        try:
+            return self._requests[request_id]
+        except KeyError:
+            raise UnknownRequestError(request_id, self._requests, where="this controller") from None
+
+    def live(self) -> Iterator[Tracked]:
+        """Active requests whose vehicle has a known position on its route."""
+        for rid, req in self._requests.items():
+            pos = self._road_pos.get(rid)
+            if req.state is RequestState.ACTIVE and pos is not None and req.position is not None:
+                edge, offset, _ = pos
+                yield Tracked(req, edge, offset, req.position.speed_mps, req.position.time_s)
+
+    # -- changes ----------------------------------------------------------------------------
+    def submit(
+        self, spec: PriorityRequestSpec, now_s: float, traffic: TrafficState | None = None
+    ) -> PriorityRequest:
+        """Receive a request and plan its route.
+
+        Raises
+        ------
+        UnknownEdgeError, RouteError
+            The route cannot be driven or planned; the request is kept as ``rejected`` with
+            the reason, and the error is raised to the caller.
+        """
+        self._seq += 1
+        rid = f"{spec.requester_id}#{self._seq}"
+        req = PriorityRequest.new(rid, spec, now_s)
+        self._requests[rid] = req
+        try:
+            route = self._plan(spec, traffic)
+        except RouteError as exc:
+            self._requests[rid] = req.to_state(RequestState.REJECTED, now_s, str(exc))
+            raise
+        except Exception as exc:  # UnknownEdgeError is a KeyError, not a RouteError
+            self._requests[rid] = req.to_state(RequestState.REJECTED, now_s, str(exc))
+            raise
+        self._requests[rid] = req.planned(route.edges, self._signals_on(route.edges), now_s)
+        return self._requests[rid]
+
+    def cancel(self, request_id: str, now_s: float, reason: str = "cancelled") -> PriorityRequest:
+        """Cancel a request (its holds end on the controller's next tick)."""
+        req = self.request(request_id).to_state(RequestState.CANCELLED, now_s, reason)
+        self._requests[request_id] = req
+        return req
+
+    def replace(self, request: PriorityRequest) -> None:
+        """Store a changed record of a known request (e.g. new junction statuses)."""
+        self.request(request.request_id)
+        self._requests[request.request_id] = request
+
+    def observe(
+        self,
+        positions: Mapping[str, PositionUpdate],
+        now_s: float,
+        traffic: TrafficState | None = None,
+    ) -> None:
+        """Take in the feed: renew leases, re-plan strays, complete arrivals, expire the silent."""
+        for rid, req in list(self._requests.items()):
+            if req.state.is_final:
+                continue
+            update = positions.get(req.spec.requester_id)
+            if update is not None and (req.position is None or update.time_s > req.position.time_s):
+                req = self._heard(req, update, now_s, traffic)
+            elif req.state is RequestState.ACTIVE and self._arrived(rid, req):
+                req = req.to_state(RequestState.COMPLETED, now_s, "vehicle reached its destination")
+            req = req.expire_if_stale(now_s)
+            self._requests[rid] = req
+
+    # -- internals --------------------------------------------------------------------------
+    @property
+    def graph(self) -> RoutingGraph:
+        if self._graph is None:
+            self._graph = build_routing_graph(self.net, self.vclass)
+        return self._graph
+
+    def _place(self, place: EdgePlace | LonLat) -> tuple[str, float]:
+        if isinstance(place, LonLat):
+            edge, offset, _ = snap_lonlat(self.net, self.graph, place.lon, place.lat)
+            return edge, offset
+        return place.edge_id, place.offset_m
+
+    def _plan(self, spec: PriorityRequestSpec, traffic: TrafficState | None) -> Route:
+        times = edge_times_s(self.graph, self.net, traffic) if traffic is not None else None
+        if spec.route is not None:
+            return route_of(self.graph, spec.route, edge_times_s=times)
+        assert spec.destination is not None  # the spec's validator guarantees it
+        if spec.origin is None:
+            raise RouteError(
+                f"request of {spec.requester_id!r} has no origin: give an origin or an explicit route"
+            )
+        o_edge, o_off = self._place(spec.origin)
+        d_edge, d_off = self._place(spec.destination)
+        dest_off = d_off if isinstance(spec.destination, LonLat) or d_off > 0 else None
+        return fastest_route(
+            self.graph, o_edge, d_edge, edge_times_s=times, origin_offset_m=o_off,
+            destination_offset_m=dest_off,
+        )
+
+    def _signals_on(self, edges: tuple[str, ...]) -> tuple[str, ...]:
+        junction_signal = {j: tl.id for tl in self.net.traffic_lights.values() for j in tl.junction_ids}
+        out: list[str] = []
+        for e in edges[:-1]:
+            sid = junction_signal.get(self.net.edge(e).to_junction)
+            if sid is not None and sid not in out:
+                out.append(sid)
+        return tuple(out)
+
+    def _heard(
+        self, req: PriorityRequest, update: PositionUpdate, now_s: float, traffic: TrafficState | None
+    ) -> PriorityRequest:
+        if isinstance(update.place, LonLat):
+            edge, offset = self._place(update.place)
+        else:
+            edge, offset = update.place.edge_id, update.place.offset_m
+        req = req.heard(update)
+        if edge.startswith(":"):
+            # Inside a junction: it has reached the stop line of the edge it came from, which
+            # keeps that junction's hold on until it is out on the next edge.
+            last = self._road_pos.get(req.request_id)
+            if last is not None:
+                self._road_pos[req.request_id] = (last[0], self.net.edge(last[0]).length_m, update.time_s)
+            return req
+        if edge not in self.net.edges:
+            raise RouteError(
+                f"position update of {req.spec.requester_id!r} names edge {edge!r}, which is not "
+                "in the network; send an edge id of this network or lon/lat"
+            )
+        route = Route(req.route, 0.0, 0.0, self._junctions(req.route))
+        if replan_needed(route, edge):
+            destination = req.route[-1]
+            new = fastest_route(
+                self.graph, edge, destination, edge_times_s=(
+                    edge_times_s(self.graph, self.net, traffic) if traffic is not None else None
+                ), origin_offset_m=min(offset, self.graph.length_m[self.graph.index[edge]]),
+            )
+            req = req.planned(new.edges, self._signals_on(new.edges), now_s)
+        self._road_pos[req.request_id] = (edge, offset, update.time_s)
+        return req
+
+    def _junctions(self, edges: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.net.edge(e).to_junction for e in edges[:-1])
+
+    def _arrived(self, rid: str, req: PriorityRequest) -> bool:
+        """Gone from the feed after being seen on the last edge of its route."""
+        pos = self._road_pos.get(rid)
+        return pos is not None and bool(req.route) and pos[0] == req.route[-1]
