@@ -8,6 +8,7 @@ from clearway.control.priority.timing import (
     JAM_SPACING_M,
     SATURATION_HEADWAY_S,
     STARTUP_LOST_S,
+    TAIL_HEADWAY_S,
     green_start_s,
     junction_etas,
     queue_discharge_s,
@@ -53,14 +54,14 @@ def test_off_route_position_asks_for_a_replan():
 
 def test_queue_discharge_follows_saturation_flow():
     assert queue_discharge_s(0.0) == 0.0
-    assert queue_discharge_s(75.0) == pytest.approx(STARTUP_LOST_S + 10 * SATURATION_HEADWAY_S)
-    assert queue_discharge_s(75.0, lanes=2) == pytest.approx(STARTUP_LOST_S + 5 * SATURATION_HEADWAY_S)
+    assert queue_discharge_s(75.0) == pytest.approx(STARTUP_LOST_S + 10 * SATURATION_HEADWAY_S + TAIL_HEADWAY_S)
+    assert queue_discharge_s(75.0, lanes=2) == pytest.approx(STARTUP_LOST_S + 5 * SATURATION_HEADWAY_S + TAIL_HEADWAY_S)
     assert JAM_SPACING_M == 7.5
 
 
 def test_green_starts_early_enough_for_queue_and_transition():
     start = green_start_s(eta_s=100.0, queue_m=75.0, transition_s=6.0)
-    assert start == pytest.approx(100.0 - (2.0 + 10 * 3600 / 1900) - 6.0)
+    assert start == pytest.approx(100.0 - (2.0 + 10 * 3600 / 1900 + TAIL_HEADWAY_S) - 6.0)
 
 
 def test_time_to_reach_counts_min_green_yellow_and_clearance():

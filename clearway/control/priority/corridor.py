@@ -39,7 +39,8 @@ class JunctionPlan:
     distance_m
         Distance from the vehicle's front to the stop line (m).
     queue_m
-        Longest queue on the approach lanes it may use (m).
+        Longest queue on the approach lanes it may use (m); the lanes discharge side by
+        side, so the longest one sets the discharge time.
     transition_s
         Time the safety rules need to reach ``target_state`` from now (s); ``inf`` if never.
     green_start_s
@@ -138,7 +139,7 @@ def plan_corridor(
                 distance_m=eta.distance_m,
                 queue_m=queue_m,
                 transition_s=transition,
-                green_start_s=green_start_s(eta.eta_s, queue_m, transition, max(len(lanes), 1)),
+                green_start_s=green_start_s(eta.eta_s, queue_m, transition),
                 hold_until_s=eta.eta_s + crossing_s + pass_time_s,
             )
         )
