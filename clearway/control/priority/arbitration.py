@@ -79,7 +79,8 @@ def claim_links(
     return indices(core), indices(links)
 
 
-def _clash(model: Intersection, a: Iterable[int], b: Iterable[int]) -> bool:
+def links_clash(model: Intersection, a: Iterable[int], b: Iterable[int]) -> bool:
+    """True if any link of ``a`` is a foe of any (other) link of ``b``."""
     b = tuple(b)
     return any(i != j and model.conflicts(i, j) for i in a for j in b)
 
@@ -105,7 +106,7 @@ def arbitrate(
     for claim in order:
         if claim.signal_id != model.signal_id:
             raise ValueError(f"claim for {claim.signal_id!r} judged at {model.signal_id!r}")
-        if _clash(model, claim.links, granted):
+        if links_clash(model, claim.links, granted):
             out[claim.request_id] = JunctionStatus.WATCH_OTHER_TRAFFIC
         else:
             granted |= claim.links

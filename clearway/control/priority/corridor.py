@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from clearway.control.priority.arbitration import Claim, claim_links, priority_state
+from clearway.control.priority.arbitration import Claim, claim_links, links_clash, priority_state
 from clearway.control.priority.timing import green_start_s, junction_etas
 from clearway.network.model import Network
 from clearway.signals.model import Intersection
@@ -27,7 +27,9 @@ class JunctionPlan:
     Attributes
     ----------
     signal_id, junction_id
-        The traffic light and the junction of the route it drives.
+        The traffic light and the (first) junction of the route it drives; a light that
+        drives several junctions of the route has one plan covering those it can serve
+        together.
     claim
         The links the vehicle needs there, with the request's importance and ETA.
     core
@@ -110,14 +112,13 @@ def plan_corridor(
         than ``max_distance_m`` (m) are not planned yet (the plan is renewed every tick).
     """
     signals = junction_signals if junction_signals is not None else signal_of_junction(net)
-    plans: list[JunctionPlan] = []
+    stops: dict[str, list[_Stop]] = {}
     for eta in junction_etas(net, route, edge_id, offset_m, speed_mps, now_s):
         if eta.eta_s - now_s > horizon_s or eta.distance_m > max_distance_m:
             break
         sid = signals.get(eta.junction_id)
         if sid is None or sid not in models or sid not in timers:
             continue
-        model = models[sid]
         core, links = claim_links(net, sid, eta.approach_edge, eta.next_edge)
         lanes = sorted({lk.from_lane for lk in net.signal_links(sid) if lk.signal_index in core})
         queue_m = _longest_queue_m(traffic, lanes)
@@ -125,25 +126,60 @@ def plan_corridor(
             # The trip ends before this junction: it matters only if a queue standing at it
             # reaches back over the destination, and then the whole approach must discharge.
             break
-        target = priority_state(model, links, timers[sid].state, core=core)
-        transition = time_to_reach_s(model, timers[sid], target, now_s)
-        crossing_s = _crossing_time_s(net, sid, core, speed_mps)
-        plans.append(
-            JunctionPlan(
-                signal_id=sid,
-                junction_id=eta.junction_id,
-                claim=Claim(request_id, sid, links, importance, eta.eta_s),
-                core=core,
-                target_state=target,
-                eta_s=eta.eta_s,
-                distance_m=eta.distance_m,
-                queue_m=queue_m,
-                transition_s=transition,
-                green_start_s=green_start_s(eta.eta_s, queue_m, transition),
-                hold_until_s=eta.eta_s + crossing_s + pass_time_s,
-            )
-        )
-    return plans
+        stop = _Stop(eta.junction_id, core, links, eta.eta_s, eta.distance_m, queue_m,
+                     eta.eta_s + _crossing_time_s(net, sid, core, speed_mps))
+        group = stops.setdefault(sid, [])
+        # One traffic light may drive several junctions of the route (a joined or clustered
+        # signal). Their movements are served together when they can share a green; one
+        # that cannot waits until the vehicle has passed the nearer ones.
+        if all(not links_clash(models[sid], stop.links, g.links) for g in group):
+            group.append(stop)
+    plans = [
+        _plan(models[sid], timers[sid], sid, group, request_id, importance, pass_time_s, now_s)
+        for sid, group in stops.items()
+    ]
+    return sorted(plans, key=lambda p: p.eta_s)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    junction_id: str
+    core: frozenset[int]
+    links: frozenset[int]
+    eta_s: float
+    distance_m: float
+    queue_m: float
+    crossed_s: float
+
+
+def _plan(
+    model: Intersection,
+    timers: SignalTimers,
+    sid: str,
+    group: Sequence[_Stop],
+    request_id: str,
+    importance: int,
+    pass_time_s: float,
+    now_s: float,
+) -> JunctionPlan:
+    core = frozenset().union(*(s.core for s in group))
+    links = frozenset().union(*(s.links for s in group))
+    first = group[0]
+    target = priority_state(model, links, timers.state, core=core)
+    transition = time_to_reach_s(model, timers, target, now_s)
+    return JunctionPlan(
+        signal_id=sid,
+        junction_id=first.junction_id,
+        claim=Claim(request_id, sid, links, importance, first.eta_s),
+        core=core,
+        target_state=target,
+        eta_s=first.eta_s,
+        distance_m=first.distance_m,
+        queue_m=max(s.queue_m for s in group),
+        transition_s=transition,
+        green_start_s=min(green_start_s(s.eta_s, s.queue_m, transition) for s in group),
+        hold_until_s=max(s.crossed_s for s in group) + pass_time_s,
+    )
 
 
 def flush_downstream(plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
