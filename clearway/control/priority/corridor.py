@@ -48,7 +48,7 @@ class JunctionPlan:
     green_start_s
         Latest time the green must start: ETA − queue discharge − transition (s).
     hold_until_s
-        Earliest time the hold may end: the vehicle (a convoy's tail) has crossed (s).
+        Earliest time the hold may end: the vehicle (a convoy's tail) is over the stop line (s).
     """
 
     signal_id: str
@@ -62,6 +62,12 @@ class JunctionPlan:
     transition_s: float
     green_start_s: float
     hold_until_s: float
+
+
+#: The hold lasts this long after the vehicle's (a convoy's tail's) predicted passage of the
+#: stop line, for ETA error (s). Once over the line it needs no green: yellow and red
+#: clearance protect it inside the junction.
+STOP_LINE_MARGIN_S = 1.0
 
 
 def signal_of_junction(net: Network) -> dict[str, str]:
@@ -126,8 +132,7 @@ def plan_corridor(
             # The trip ends before this junction: it matters only if a queue standing at it
             # reaches back over the destination, and then the whole approach must discharge.
             break
-        stop = _Stop(eta.junction_id, core, links, eta.eta_s, eta.distance_m, queue_m,
-                     eta.eta_s + _crossing_time_s(net, sid, core, speed_mps))
+        stop = _Stop(eta.junction_id, core, links, eta.eta_s, eta.distance_m, queue_m)
         group = stops.setdefault(sid, [])
         # One traffic light may drive several junctions of the route (a joined or clustered
         # signal). Their movements are served together when they can share a green; one
@@ -149,7 +154,6 @@ class _Stop:
     eta_s: float
     distance_m: float
     queue_m: float
-    crossed_s: float
 
 
 def _plan(
@@ -178,7 +182,7 @@ def _plan(
         queue_m=max(s.queue_m for s in group),
         transition_s=transition,
         green_start_s=min(green_start_s(s.eta_s, s.queue_m, transition) for s in group),
-        hold_until_s=max(s.crossed_s for s in group) + pass_time_s,
+        hold_until_s=max(s.eta_s for s in group) + pass_time_s + STOP_LINE_MARGIN_S,
     )
 
 
@@ -209,11 +213,3 @@ def _longest_queue_m(traffic: TrafficState | None, lanes: Sequence[str]) -> floa
         return 0.0
     queues = [traffic.lane(lane).queue_m for lane in lanes if traffic.has_lane(lane)]
     return max(queues, default=0.0)
-
-
-def _crossing_time_s(net: Network, signal_id: str, core: frozenset[int], speed_mps: float) -> float:
-    """Time for the vehicle to cross the junction on its movement (s)."""
-    paths = [lk for lk in net.signal_links(signal_id) if lk.signal_index in core]
-    length = max((lk.length_m for lk in paths), default=0.0)
-    speed = max(speed_mps, min((lk.approach_speed_mps for lk in paths), default=10.0), 3.0)
-    return length / speed

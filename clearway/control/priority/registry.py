@@ -191,11 +191,15 @@ class RequestBook:
             edge, offset = update.place.edge_id, update.place.offset_m
         req = req.heard(update)
         if edge.startswith(":"):
-            # Inside a junction: it has reached the stop line of the edge it came from, which
-            # keeps that junction's hold on until it is out on the next edge.
+            # Inside a junction: past the stop line, so it counts as at the start of the next
+            # edge of its route (the junction's green may now end: yellow and red clearance
+            # protect a vehicle already inside).
             last = self._road_pos.get(req.request_id)
-            if last is not None:
-                self._road_pos[req.request_id] = (last[0], self.net.edge(last[0]).length_m, update.time_s)
+            if last is not None and last[0] in req.route:
+                k = req.route.index(last[0])
+                nxt = req.route[min(k + 1, len(req.route) - 1)]
+                offset = 0.0 if nxt != last[0] else last[1]
+                self._road_pos[req.request_id] = (nxt, offset, update.time_s)
             return req
         if edge not in self.net.edges:
             raise RouteError(
