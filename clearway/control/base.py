@@ -52,3 +52,8 @@ class Resumable(Protocol):
     def resume(self, signal_id: str, now_s: float, phase_index: int) -> None:
         """Run ``signal_id`` again from now, starting with program phase ``phase_index``."""
         ...
+
+    def phase_in_service(self, signal_id: str) -> int | None:
+        """The program phase it is serving (the one shown, or the one before the phase it is
+        moving into); ``None`` if unknown."""
+        ...

@@ -99,6 +99,14 @@ class FixedTimeController:
         durations = tuple(p.duration_s for p in program.phases)
         self._cursors[signal_id] = _Cursor(states, durations, k, now_s, now_s)
 
+    def phase_in_service(self, signal_id: str) -> int | None:
+        """The program phase ``signal_id`` is serving: the one shown, or — while the signal is
+        on its way into a phase — the one before it. ``None`` if it has not run yet."""
+        cur = self._cursors.get(signal_id)
+        if cur is None:
+            return None
+        return cur.k if cur.shown_at_s is not None else (cur.k - 1) % len(cur.states)
+
     def _start(
         self, sid: str, model: Intersection, program: SignalProgram, t: SignalTimers, now_s: float
     ) -> _Cursor:

@@ -133,6 +133,16 @@ class PriorityRequest:
             )
         return replace(self, junctions={**self.junctions, signal_id: status})
 
+    def with_junctions(self, statuses: Mapping[str, JunctionStatus]) -> PriorityRequest:
+        """New SSM statuses for (a subset of) its junctions; those left out are dropped — the
+        vehicle has passed them."""
+        unknown = set(statuses) - set(self.junctions)
+        if unknown:
+            raise RequestStateError(
+                f"request {self.request_id!r} does not pass signal(s) {sorted(unknown)}"
+            )
+        return replace(self, junctions=dict(statuses))
+
     def expire_if_stale(self, now_s: float) -> PriorityRequest:
         """Expired if the vehicle has not been heard of for ``lease_s``; else unchanged."""
         if self.state.is_final or now_s < self.lease_expires_s:

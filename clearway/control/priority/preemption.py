@@ -96,6 +96,7 @@ class PreemptionController:
         self._blocked: set[tuple[str, str]] = set()
         self._records: list[RecoveryRecord] = []
         self._last_claim: dict[tuple[str, str], tuple[Claim, frozenset[int]]] = {}
+        self._granted_since: dict[tuple[str, str], float] = {}
         self._traffic: TrafficState | None = None
 
     # -- the desk ---------------------------------------------------------------------------
@@ -209,30 +210,29 @@ class PreemptionController:
                 if verdict[claim.request_id] is JunctionStatus.GRANTED:
                     granted.setdefault(sid, []).append((claim, core))
                     self._last_claim[(sid, claim.request_id)] = (claim, core)
-        self._report(wanted, statuses)
+        self._report(statuses)
         return granted
 
-    def _report(
-        self,
-        wanted: Mapping[str, list[tuple[JunctionPlan, bool]]],
-        statuses: Mapping[str, Mapping[str, JunctionStatus]],
-    ) -> None:
-        """Keep each request's per-junction SSM status current."""
+    def _report(self, statuses: Mapping[str, Mapping[str, JunctionStatus]]) -> None:
+        """Keep each request's per-junction SSM status current: this tick's verdict where
+        there is one, ``granted`` while a hold for it lasts, ``processing`` otherwise; junctions
+        the vehicle has passed are dropped."""
         for rid, req in self.book.requests.items():
             if req.state.is_final or not req.junctions:
                 continue
-            new = dict(req.junctions)
-            for sid in new:
+            ahead = self.book.signals_ahead(rid)
+            new: dict[str, JunctionStatus] = {}
+            for sid in req.junctions:
+                if ahead is not None and sid not in ahead and (sid, rid) not in self._hold_until:
+                    continue
                 status = statuses.get(rid, {}).get(sid)
                 if status is None:
-                    status = JunctionStatus.PROCESSING if new[sid] is not JunctionStatus.GRANTED else new[sid]
-                    if (sid, rid) in self._blocked:
-                        status = JunctionStatus.PROCESSING
+                    hold = self._holds.get(sid)
+                    held = hold is not None and rid in hold.requests
+                    status = JunctionStatus.GRANTED if held else JunctionStatus.PROCESSING
                 new[sid] = status
             if new != dict(req.junctions):
-                for sid, status in new.items():
-                    req = req.with_junction(sid, status)
-                self.book.replace(req)
+                self.book.replace(req.with_junctions(new))
 
     def _update_holds(
         self,
@@ -244,6 +244,8 @@ class PreemptionController:
             hold = self._holds.get(sid)
             if hold is None:
                 hold = self._begin_hold(sid, now_s, timers[sid].state)
+            for claim, _ in claims:
+                self._granted_since.setdefault((sid, claim.request_id), now_s)
             hold.requests |= {c.request_id for c, _ in claims}
             # A link is owed its turn if the hold left it red; one that was red while the
             # hold began and then served the vehicle has had its green.
@@ -251,7 +253,7 @@ class PreemptionController:
             hold.starved |= {i for i, c in enumerate(shown) if c in RED_CHARS}
             hold.starved -= {i for i, c in enumerate(shown) if c in GREEN_CHARS}
             for claim, _ in claims:
-                if now_s - hold.start_s > self.hold_max_s:
+                if now_s - self._granted_since[(sid, claim.request_id)] > self.hold_max_s:
                     self._blocked.add((sid, claim.request_id))
         for sid in [s for s in self._holds if s not in granted]:
             self._end_hold(sid, now_s)
@@ -264,12 +266,15 @@ class PreemptionController:
             _, old = previous
             hold = _Hold(old.start_s, old.interrupted, set(old.requests), set(old.starved))
         else:
-            hold = _Hold(now_s, current_phase(phases, shown))
+            k = self.normal.phase_in_service(sid)
+            hold = _Hold(now_s, current_phase(phases, shown) if k is None else k)
         self._holds[sid] = hold
         return hold
 
     def _end_hold(self, sid: str, now_s: float) -> None:
         hold = self._holds.pop(sid)
+        for rid in hold.requests:
+            self._granted_since.pop((sid, rid), None)
         phases = self._phases.get(sid)
         queue = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
         durations = self._durations.get(sid, ())

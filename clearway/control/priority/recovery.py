@@ -22,14 +22,17 @@ def green_links(state: str) -> frozenset[int]:
 
 
 def current_phase(phases: Sequence[str], shown: str) -> int:
-    """The program phase a shown state belongs to: an exact match, else the one whose greens
-    overlap the shown greens most (a transition state belongs to the phase it came from or
-    goes to; ties go to the earlier phase)."""
+    """The program phase a shown state belongs to: an exact match, else the one sharing most
+    greens with it, then the one missing fewest (a state on the way into or out of a phase
+    belongs to that phase; ties go to the earlier phase). A fallback for when the normal
+    controller cannot say which phase it runs."""
     if shown in phases:
         return list(phases).index(shown)
     greens = green_links(shown)
-    scores = [len(greens & green_links(p)) - len(green_links(p) - greens) for p in phases]
-    return max(range(len(phases)), key=lambda k: (scores[k], -k))
+    return max(
+        range(len(phases)),
+        key=lambda k: (len(greens & green_links(phases[k])), -len(green_links(phases[k]) - greens), -k),
+    )
 
 
 def cut_phases(phases: Sequence[str], interrupted: int, starved: frozenset[int]) -> tuple[int, ...]:

@@ -19,12 +19,16 @@ from clearway.control.priority.request import (
     PriorityRequestSpec,
     RequestState,
 )
-from clearway.errors import RouteError, UnknownRequestError
+from clearway.errors import ClearwayError, RouteError, UnknownRequestError
 from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
 from clearway.network.model import Network
 from clearway.network.routing import Route, fastest_route, replan_needed, route_of
 from clearway.network.snap import snap_lonlat
 from clearway.state.traffic import TrafficState
+
+#: A position update stamped later than now by more than this is refused (s): clocks differ a
+#: little, but a future stamp would stretch the lease.
+FUTURE_TOLERANCE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +66,14 @@ class RequestBook:
         self.net = net
         self.vclass = vclass
         self._graph: RoutingGraph | None = None
+        self._junction_signal = {
+            j: tl.id for tl in net.traffic_lights.values() for j in tl.junction_ids
+        }
         self._requests: dict[str, PriorityRequest] = {}
         self._road_pos: dict[str, tuple[str, float, float]] = {}
         self._seq = 0
+        #: Per request id, why its vehicle's last position update was not used.
+        self.feed_errors: dict[str, str] = {}
 
     # -- queries ----------------------------------------------------------------------------
     @property
@@ -131,17 +140,40 @@ class RequestBook:
         now_s: float,
         traffic: TrafficState | None = None,
     ) -> None:
-        """Take in the feed: renew leases, re-plan strays, complete arrivals, expire the silent."""
+        """Take in the feed: renew leases, re-plan strays, complete arrivals, expire the silent.
+
+        An update that cannot be used (an edge not in the network, a lon/lat no lane is near,
+        a time stamp in the future, no route from where it is) is set aside with its reason in
+        :attr:`feed_errors`: it renews no lease, and the other requests are served as usual.
+        """
         for rid, req in list(self._requests.items()):
             if req.state.is_final:
                 continue
             update = positions.get(req.spec.requester_id)
-            if update is not None and (req.position is None or update.time_s > req.position.time_s):
-                req = self._heard(req, update, now_s, traffic)
-            elif req.state is RequestState.ACTIVE and self._arrived(rid, req):
-                req = req.to_state(RequestState.COMPLETED, now_s, "vehicle reached its destination")
+            if update is None:
+                if req.state is RequestState.ACTIVE and self._arrived(rid, req):
+                    req = req.to_state(RequestState.COMPLETED, now_s, "vehicle reached its destination")
+            elif req.position is None or update.time_s > req.position.time_s:
+                try:
+                    if update.time_s > now_s + FUTURE_TOLERANCE_S:
+                        raise RouteError(
+                            f"position update of {req.spec.requester_id!r} is stamped "
+                            f"{update.time_s:.1f} s, after now ({now_s:.1f} s); check the sender's clock"
+                        )
+                    req = self._heard(req, update, now_s, traffic)
+                    self.feed_errors.pop(rid, None)
+                except ClearwayError as exc:
+                    self.feed_errors[rid] = str(exc)
             req = req.expire_if_stale(now_s)
             self._requests[rid] = req
+
+    def signals_ahead(self, request_id: str) -> frozenset[str] | None:
+        """Signals still ahead of the request's vehicle; ``None`` before it is heard of."""
+        pos = self._road_pos.get(request_id)
+        req = self._requests.get(request_id)
+        if pos is None or req is None or pos[0] not in req.route:
+            return None
+        return frozenset(self._signals_on(req.route[req.route.index(pos[0]):]))
 
     # -- internals --------------------------------------------------------------------------
     @property
@@ -174,7 +206,7 @@ class RequestBook:
         )
 
     def _signals_on(self, edges: tuple[str, ...]) -> tuple[str, ...]:
-        junction_signal = {j: tl.id for tl in self.net.traffic_lights.values() for j in tl.junction_ids}
+        junction_signal = self._junction_signal
         out: list[str] = []
         for e in edges[:-1]:
             sid = junction_signal.get(self.net.edge(e).to_junction)

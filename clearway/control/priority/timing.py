@@ -65,9 +65,11 @@ def junction_etas(
 ) -> list[JunctionEta]:
     """ETA at every junction still ahead on ``route``.
 
-    The vehicle drives each edge at the lower of the edge's speed limit and what it can do
-    (an emergency vehicle may exceed the limit: its reported speed counts when higher, but
-    never less than :data:`MIN_PLANNING_SPEED_MPS`).
+    The vehicle is taken to drive each edge at the higher of the edge's speed limit and its
+    reported speed (an emergency vehicle may exceed the limit), never below
+    :data:`MIN_PLANNING_SPEED_MPS`: a vehicle standing in a queue is about to be released by
+    the corridor, so planning its arrival at free speed errs on the early side (a green
+    waiting a little) rather than the late one (the vehicle stopping again).
 
     Parameters
     ----------
