@@ -2,4 +2,7 @@
 
 from clearway.cli.app import main
 
-main()
+# Guarded: evaluation workers are spawned processes, which import this module again as
+# ``__mp_main__``; they must not run the command line a second time.
+if __name__ == "__main__":
+    main()

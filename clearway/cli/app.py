@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearway.bootstrap import STRATEGIES
+from clearway.cli.evaluate import evaluate_command
 from clearway.cli.tables import network_table, problems_table, results_table
 from clearway.errors import ClearwayError
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 network_app = typer.Typer(help="Inspect road networks.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
+app.command("evaluate")(evaluate_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -106,8 +108,12 @@ def demo(
     out_dir: Annotated[Path, typer.Option(help="Where results go.")] = Path("demo-results"),
     duration_s: Annotated[float, typer.Option(help="Simulated time per run (s).")] = 1800.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    priority_seeds: Annotated[
+        int, typer.Option(help="Seeds of the priority comparison (0 skips it).")
+    ] = 2,
 ) -> None:
-    """Run fixed-time control on the bundled 5x5 grid and on a real city network."""
+    """Run fixed-time control on the bundled 5x5 grid and on a real city network, then compare
+    free passage for an ambulance (none / local / corridor) on the spillback grid."""
     from clearway.cli.scenarios import demo_scenarios
     from clearway.evaluation.run import run_scenario
 
@@ -125,7 +131,29 @@ def demo(
         (out_dir / f"{sc.name}.json").write_text(
             json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
         )
+    if priority_seeds > 0:
+        _demo_priority(out_dir, priority_seeds)
     console.print(f"results written to {out_dir}/")
+
+
+def _demo_priority(out_dir: Path, seeds: int) -> None:
+    """The strategies side by side on one scenario, with its JSON and figures."""
+    import os
+
+    from clearway.cli.evaluate import run_evaluation, write_result_figures
+    from clearway.cli.evaluate_tables import evaluation_tables
+    from clearway.evaluation.evaluate import EvaluationSettings
+    from clearway.evaluation.priority_scenarios import named_setup
+
+    setup = named_setup("spillback", out_dir)
+    settings = EvaluationSettings(workers=max(os.cpu_count() or 1, 1))
+    result = run_evaluation(setup, settings, seeds, None, False, out_dir)
+    for table in evaluation_tables(result):
+        console.print(table)
+    (out_dir / "priority-spillback.json").write_text(
+        json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
+    write_result_figures(result, out_dir / "figures")
 
 
 @network_app.command("info")

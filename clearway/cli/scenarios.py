@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from clearway.errors import ConfigError
+from clearway.evaluation.priority_scenarios import (
+    NAMED,
+    PrioritySetup,
+    grid_setup,
+    named_setup,
+    user_setup,
+)
+from clearway.evaluation.trip_spec import TripRequest
 from clearway.sim.scenario import Scenario, grid_scenario, random_demand, user_scenario
 from clearway.sim.sumo_env import sumo_home
 
@@ -58,3 +68,45 @@ def demo_scenarios(out_dir: Path, *, seed: int, end_s: float) -> list[Scenario]:
         city_net, [demand], out_dir / "scenarios", seed=seed, end_s=end_s, name=DEMO_CITY_NAME
     )
     return [grid, city]
+
+
+def priority_setup(
+    net: Path | None,
+    routes: list[Path] | None,
+    scenario: str | None,
+    requests: Sequence[TripRequest],
+    *,
+    out_dir: Path,
+    additional: Sequence[Path] = (),
+) -> PrioritySetup:
+    """What ``clearway evaluate`` compares on: a named scenario (its own trips unless
+    ``requests`` are given), ``grid:NxM[:load]`` (by default an ambulance across the middle
+    row) or ``--net`` (+ ``--routes``; ``requests`` required)."""
+    if (net is None) == (scenario is None):
+        raise ConfigError(
+            "give either --net FILE (with --routes FILE ... and --priority) or --scenario NAME "
+            f"({', '.join(NAMED)} or grid:NxM[:light|moderate|heavy])"
+        )
+    if scenario is not None:
+        if additional:
+            raise ConfigError(
+                "--additional goes with --net (built-in scenarios bring their own files)"
+            )
+        m = _GRID.match(scenario)
+        if m:
+            size, load = f"{m.group(1)}x{m.group(2)}", m.group(3) or "moderate"
+            return grid_setup(out_dir, size, load, requests)
+        if scenario not in NAMED:
+            raise ConfigError(
+                f"unknown scenario {scenario!r}; use one of {', '.join(NAMED)} or "
+                "grid:NxM[:light|moderate|heavy]"
+            )
+        setup = named_setup(scenario, out_dir)
+        return replace(setup, requests=tuple(requests)) if requests else setup
+    assert net is not None
+    if not requests:
+        raise ConfigError(
+            "--net needs at least one priority trip: --priority FROM_EDGE:TO_EDGE@DEPART_S "
+            "or --convoy FROM_EDGE:TO_EDGE@DEPART_S:N_VEHICLES"
+        )
+    return user_setup(out_dir, net, list(routes or []), requests, additional_files=additional)

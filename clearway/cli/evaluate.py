@@ -1,0 +1,181 @@
+"""``clearway evaluate``: compare priority strategies on identical seeded traffic."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from clearway.bootstrap import STRATEGIES
+from clearway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from clearway.evaluation.evaluate import EvaluationResult, EvaluationSettings
+    from clearway.evaluation.priority_scenarios import PrioritySetup
+
+console = Console()
+
+DEFAULT_OUT = Path("clearway-out")
+
+
+def evaluate_command(
+    net: Annotated[
+        Path | None, typer.Option(help="SUMO network (.net.xml or .net.xml.gz).")
+    ] = None,
+    routes: Annotated[
+        list[Path] | None, typer.Option(help="SUMO route/trip files for --net (repeatable).")
+    ] = None,
+    additional: Annotated[
+        list[Path] | None,
+        typer.Option(help="SUMO additional files the --routes need, e.g. bus stops (repeatable)."),
+    ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="spillback, crossing, convoy, berlin, or grid:NxM[:light|moderate|heavy]."
+        ),
+    ] = None,
+    priority: Annotated[
+        list[str] | None,
+        typer.Option(help="Priority trip FROM_EDGE:TO_EDGE@DEPART_S[:ROLE] (repeatable)."),
+    ] = None,
+    convoy: Annotated[
+        list[str] | None,
+        typer.Option(help="Convoy FROM_EDGE:TO_EDGE@DEPART_S:N_VEHICLES (repeatable)."),
+    ] = None,
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated strategies.")
+    ] = "none,local,corridor",
+    seeds: Annotated[int, typer.Option(help="Number of seeds (1, 2, ... N).")] = 5,
+    duration_s: Annotated[
+        float | None, typer.Option(help="Simulated time per run (s); default 900.")
+    ] = None,
+    bluelight: Annotated[
+        bool, typer.Option(help="Give priority vehicles SUMO's blue-light device (all strategies).")
+    ] = False,
+    driver_noise: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the demand's random driver imperfection (sigma); off pairs runs exactly."
+        ),
+    ] = False,
+    local_trigger_m: Annotated[
+        float, typer.Option(help="Distance at which 'local' preempts a junction (m).")
+    ] = 150.0,
+    workers: Annotated[
+        int | None, typer.Option(help="Simulations at once (default: CPU count).")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="libsumo (in-process) or traci.")] = "libsumo",
+    timings: Annotated[
+        Path | None, typer.Option(help="TOML file of per-junction safety-timing overrides.")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option(help="Where scenario files and outputs go.")
+    ] = DEFAULT_OUT,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write rows and medians as JSON to this file.")
+    ] = None,
+    figures: Annotated[
+        Path | None, typer.Option(help="Write time-space diagrams and a delay chart here.")
+    ] = None,
+) -> None:
+    """Compare priority strategies (none, local, corridor) on identical seeded traffic."""
+    from clearway.cli.evaluate_tables import evaluation_tables
+    from clearway.cli.scenarios import priority_setup
+    from clearway.evaluation.evaluate import EvaluationSettings
+    from clearway.evaluation.trip_spec import parse_convoy, parse_priority
+    from clearway.signals.timings import load_overrides
+
+    if backend not in ("libsumo", "traci"):
+        raise ConfigError(f"--backend must be libsumo or traci, not {backend!r}")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if duration_s is not None and duration_s <= 0:
+        raise ConfigError(f"--duration-s must be positive, got {duration_s}")
+    if local_trigger_m <= 0:
+        raise ConfigError(f"--local-trigger-m must be positive, got {local_trigger_m}")
+    names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    unknown = [s for s in names if s not in STRATEGIES]
+    if unknown or not names:
+        raise ConfigError(
+            f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)}"
+            if unknown
+            else "--strategies needs at least one strategy, e.g. none,local,corridor"
+        )
+    requests = [parse_priority(p) for p in priority or ()] + [parse_convoy(c) for c in convoy or ()]
+    if timings is not None:
+        load_overrides(timings)  # refuse an unsafe or malformed timing file up front
+    setup = priority_setup(
+        net, routes, scenario, requests, out_dir=out_dir, additional=list(additional or [])
+    )
+    settings = EvaluationSettings(
+        strategies=names,
+        workers=workers or max(os.cpu_count() or 1, 1),
+        driver_noise=driver_noise,
+        backend=backend,
+        timing_file=timings,
+        local_trigger_m=local_trigger_m,
+    )
+    if routes and not driver_noise and seeds > 1:
+        console.print(
+            "[yellow]note:[/] with fixed --routes and no driver noise every seed runs the same "
+            "traffic; add --driver-noise or leave out --routes (seeded random demand)."
+        )
+    result = run_evaluation(setup, settings, seeds, duration_s, bluelight, out_dir)
+    for table in evaluation_tables(result):
+        console.print(table)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"results written to {json_path}")
+    if figures is not None:
+        written = write_result_figures(result, figures)
+        console.print(f"{len(written)} figures written to {figures}/")
+
+
+def run_evaluation(
+    setup: PrioritySetup,
+    settings: EvaluationSettings,
+    seeds: int,
+    duration_s: float | None,
+    bluelight: bool,
+    out_dir: Path,
+) -> EvaluationResult:
+    """Build the plan and run it with a progress bar; returns the EvaluationResult."""
+    from clearway.evaluation.evaluate import evaluate
+    from clearway.evaluation.priority_scenarios import build_plan
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{setup.name}: preparing {seeds} seed(s)", total=None)
+        plan = build_plan(setup, range(1, seeds + 1), duration_s=duration_s, bluelight=bluelight)
+        total = seeds * (len(settings.strategies) + 1)
+        progress.update(task, total=total, completed=0, description=f"{setup.name}: running")
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, description=f"{setup.name}: {label} done")
+
+        return evaluate(plan, settings, out_dir / "evaluate" / setup.name, on_progress=on_progress)
+
+
+def write_result_figures(result: EvaluationResult, figures: Path) -> list[Path]:
+    """Time-space diagrams of the first seed and the extra-delay chart."""
+    from clearway.evaluation.figures import write_figures
+
+    first = min(result.header["seeds"])
+    traces = {s: result.traces[(s, first)] for s in result.header["strategies"]}
+    return write_figures(
+        figures, traces, result.rows, result.header["strategies"], result.header["scenario"], first
+    )

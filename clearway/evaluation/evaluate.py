@@ -1,0 +1,272 @@
+"""``clearway evaluate``: priority strategies compared on identical seeded traffic.
+
+For every seed: one *reference* run (the demand alone, normal control, no priority trip) and
+one run per strategy with the priority trips, all on the same demand and SUMO seed; plus one
+free-flow run per trip on the empty network. Runs go to a process pool (libsumo holds one
+simulation per process). What a strategy cost everyone else is its run minus the reference.
+
+Driver imperfection (``sigma``) is switched off by default (see
+:mod:`clearway.sim.driver_noise`): with it, one extra vehicle reshuffles SUMO's random streams
+and the pairing measures noise, not the strategy.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from clearway.bootstrap import STRATEGIES
+from clearway.control.priority.corridor import signal_of_junction
+from clearway.errors import ConfigError
+from clearway.evaluation.free_flow import FreeFlow, free_flow_times
+from clearway.evaluation.priority_metrics import cross_streets
+from clearway.evaluation.priority_rows import (
+    medians_by_strategy,
+    reference_row,
+    strategy_row,
+)
+from clearway.evaluation.priority_run import RunJob, RunMeasures, run_job
+from clearway.evaluation.trace import Trace, signals_on_route
+from clearway.network import Network
+from clearway.network.routing import Route
+from clearway.sim.driver_noise import without_driver_noise
+from clearway.sim.priority_trips import PriorityTrip, with_priority_trips
+from clearway.sim.scenario import Scenario
+
+#: Controller of the reference runs: the normal (fixed-time) control, with no request.
+REFERENCE_STRATEGY = "none"
+
+ProgressHook = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """What to evaluate.
+
+    Attributes
+    ----------
+    name
+        Scenario label.
+    net
+        The network (loaded).
+    scenarios
+        Base scenario (demand, detectors, SUMO seed) per seed.
+    trips, routes
+        The priority trips and their routes.
+    duration_s
+        Simulated time of every run (s).
+    bluelight
+        Priority vehicles carry SUMO's blue-light device (in every strategy alike).
+    """
+
+    name: str
+    net: Network
+    scenarios: Mapping[int, Scenario]
+    trips: tuple[PriorityTrip, ...]
+    routes: tuple[Route, ...]
+    duration_s: float
+    bluelight: bool = False
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How to evaluate.
+
+    Attributes
+    ----------
+    strategies
+        Strategies to compare (``none``, ``local``, ``corridor``; ``fixed-time`` allowed).
+    workers
+        Processes running simulations at once.
+    driver_noise
+        Keep the demand's driver imperfection (``sigma``); off by default, see module doc.
+    backend, timing_file, local_trigger_m
+        Passed to every run.
+    """
+
+    strategies: tuple[str, ...] = ("none", "local", "corridor")
+    workers: int = 2
+    driver_noise: bool = False
+    backend: str = "libsumo"
+    timing_file: Path | None = None
+    local_trigger_m: float = 150.0
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Rows, medians and traces of an evaluation (:meth:`to_dict` is the JSON)."""
+
+    header: dict
+    rows: list[dict]
+    medians: dict[str, dict]
+    reference: list[dict]
+    traces: dict[tuple[str, int], tuple[Trace, ...]] = field(repr=False)
+
+    def to_dict(self) -> dict:
+        """The documented JSON (README, "clearway evaluate")."""
+        return {
+            **self.header,
+            "rows": self.rows,
+            "medians": self.medians,
+            "reference": self.reference,
+        }
+
+
+def evaluate(
+    plan: EvaluationPlan,
+    settings: EvaluationSettings,
+    out_dir: Path,
+    *,
+    on_progress: ProgressHook | None = None,
+) -> EvaluationResult:
+    """Run every strategy and reference on every seed and measure them.
+
+    Raises
+    ------
+    ConfigError
+        Unknown strategy, no seed, or nothing to compare.
+    SimulationError
+        If a run fails (the message names the run).
+    """
+    unknown = [s for s in settings.strategies if s not in STRATEGIES]
+    if unknown or not settings.strategies:
+        raise ConfigError(
+            f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)}"
+            if unknown
+            else "give at least one strategy (--strategies none,local,corridor)"
+        )
+    if not plan.scenarios:
+        raise ConfigError("give at least one seed (--seeds N with N >= 1)")
+    if settings.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {settings.workers}")
+    t0 = time.perf_counter()
+    out_dir = out_dir.resolve()
+    free_flow = free_flow_times(plan.net.source or plan.scenarios[min(plan.scenarios)].net_file,
+                                plan.trips, out_dir / "free-flow")  # fmt: skip
+    cross = corridor_cross_streets(plan.net, plan.routes)
+    jobs = _jobs(plan, settings, cross, out_dir)
+    results = _run_all(jobs, settings.workers, on_progress)
+    rows, refs, traces = [], [], {}
+    for seed in sorted(plan.scenarios):
+        ref = results[("reference", seed)]
+        refs.append(reference_row(plan.name, ref))
+        for strategy in settings.strategies:
+            run = results[(strategy, seed)]
+            rows.append(strategy_row(plan.name, run, ref, plan.trips, free_flow))
+            traces[(strategy, seed)] = run.traces
+    header = _header(plan, settings, free_flow, cross, time.perf_counter() - t0)
+    return EvaluationResult(
+        header=header,
+        rows=rows,
+        medians=medians_by_strategy(rows, settings.strategies),
+        reference=refs,
+        traces=traces,
+    )
+
+
+def corridor_cross_streets(net: Network, routes: Sequence[Route]) -> tuple[str, ...]:
+    """Approach edges into the signalised junctions of the routes that no route uses."""
+    signalised = signal_of_junction(net)
+    junctions = {j for r in routes for j in r.junctions if j in signalised}
+    into: dict[str, list[str]] = {}
+    for edge in net.edges.values():
+        if edge.is_normal and edge.to_junction in junctions:
+            into.setdefault(edge.to_junction, []).append(edge.id)
+    return cross_streets(into, junctions, (e for r in routes for e in r.edges))
+
+
+def _jobs(
+    plan: EvaluationPlan, settings: EvaluationSettings, cross: tuple[str, ...], out_dir: Path
+) -> list[RunJob]:
+    common = {
+        "cross_edges": cross,
+        "duration_s": plan.duration_s,
+        "backend": settings.backend,
+        "timing_file": settings.timing_file,
+        "local_trigger_m": settings.local_trigger_m,
+    }
+    jobs = []
+    for seed, base in sorted(plan.scenarios.items()):
+        if not settings.driver_noise:
+            calm = without_driver_noise(base.route_files, out_dir / "demand")
+            base = replace(base, route_files=calm)
+        with_trips = with_priority_trips(
+            base, plan.trips, out_dir / "trips", bluelight=plan.bluelight
+        )
+        runs = out_dir / "runs" / f"seed{seed}"
+        jobs.append(
+            RunJob(
+                "reference", base, REFERENCE_STRATEGY, (), (), out_dir=runs / "reference", **common
+            )
+        )
+        for strategy in settings.strategies:
+            jobs.append(
+                RunJob(strategy, with_trips, strategy, plan.trips, plan.routes,
+                       out_dir=runs / strategy, **common)
+            )  # fmt: skip
+    return jobs
+
+
+def _run_all(
+    jobs: list[RunJob], workers: int, on_progress: ProgressHook | None
+) -> dict[tuple[str, int], RunMeasures]:
+    results: dict[tuple[str, int], RunMeasures] = {}
+    # spawn, not fork: the parent may hold threads (progress display) and SUMO state.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+        futures = {pool.submit(run_job, job): job for job in jobs}
+        try:
+            for done, fut in enumerate(as_completed(futures), start=1):
+                job = futures[fut]
+                m = fut.result()  # re-raises the run's SimulationError
+                results[(job.label, job.scenario.seed)] = m
+                if on_progress is not None:
+                    on_progress(done, len(jobs), f"{job.label} · seed {job.scenario.seed}")
+        except BaseException:
+            # One failed run (or Ctrl-C) ends the evaluation: do not start the queued ones.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return results
+
+
+def _header(
+    plan: EvaluationPlan,
+    settings: EvaluationSettings,
+    free_flow: Mapping[str, FreeFlow],
+    cross: tuple[str, ...],
+    wall_s: float,
+) -> dict:
+    trips = []
+    for trip, route in zip(plan.trips, plan.routes, strict=True):
+        trips.append(
+            {
+                "trip_id": trip.trip_id,
+                "role": trip.role,
+                "importance": trip.importance,
+                "vehicles": trip.vehicle_count,
+                "depart_s": trip.depart_s,
+                "route": list(trip.edges),
+                "route_length_m": round(route.length_m, 1),
+                "free_flow_time_s": free_flow[trip.trip_id].time_s,
+                "signals": [s.signal_id for s in signals_on_route(plan.net, route)],
+            }
+        )
+    return {
+        "scenario": plan.name,
+        "net": str(plan.net.source) if plan.net.source else None,
+        "strategies": list(settings.strategies),
+        "seeds": sorted(plan.scenarios),
+        "duration_s": plan.duration_s,
+        "reference_strategy": REFERENCE_STRATEGY,
+        "bluelight": plan.bluelight,
+        "driver_noise": settings.driver_noise,
+        "local_trigger_m": settings.local_trigger_m,
+        "backend": settings.backend,
+        "trips": trips,
+        "cross_street_edges": list(cross),
+        "wall_s": round(wall_s, 1),
+    }

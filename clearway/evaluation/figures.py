@@ -1,0 +1,159 @@
+"""Figures of an evaluation (matplotlib, Agg backend: files only, no display needed).
+
+* ``time-space-<strategy>.png``: per strategy, the priority vehicle's distance along its route
+  over time (a convoy's tail dashed), with every signal on the route drawn at its stop line as a
+  band coloured by what the vehicle's own movement showed — green, yellow, red. Where the line
+  crosses a red band the vehicle stood or ran it; a flat line is a stop.
+* ``others-extra-delay.png``: extra delay of everyone else (all vehicles, and the cross streets
+  of the corridor) per strategy: the median bar and each seed as a dot.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+
+from clearway.evaluation.trace import GREEN, RED, YELLOW, Trace  # noqa: E402
+
+_COLOURS = {GREEN: "#2ca02c", YELLOW: "#ffbf00", RED: "#d62728"}
+#: Drawn height of a signal band as a share of the route length: tall enough to stay visible
+#: behind the trajectory of a vehicle standing at the stop line.
+_BAND_SHARE = 0.03
+
+
+def write_figures(
+    out_dir: Path,
+    traces: Mapping[str, Sequence[Trace]],
+    rows: Sequence[Mapping],
+    strategies: Sequence[str],
+    scenario: str,
+    trace_seed: int,
+) -> list[Path]:
+    """Write every figure into ``out_dir``; returns the files written.
+
+    ``traces`` are one seed's (``trace_seed``) per strategy; ``rows`` all seeds' results.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for strategy in strategies:
+        if traces.get(strategy):
+            path = out_dir / f"time-space-{strategy}.png"
+            time_space_figure(traces[strategy], path, f"{scenario}, seed {trace_seed} — {strategy}")
+            files.append(path)
+    path = out_dir / "others-extra-delay.png"
+    seeds = len({r["seed"] for r in rows})
+    extra_delay_figure(rows, strategies, path, f"{scenario} ({seeds} seed(s))")
+    files.append(path)
+    return files
+
+
+def time_space_figure(traces: Sequence[Trace], path: Path, title: str) -> Path:
+    """One panel per trip: trajectory over signal-state bands."""
+    fig, axes = plt.subplots(len(traces), 1, figsize=(9, 4.5 * len(traces)), squeeze=False)
+    for ax, trace in zip(axes[:, 0], traces, strict=True):
+        _time_space_panel(ax, trace)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _time_space_panel(ax: Axes, trace: Trace) -> None:
+    t = list(trace.time_s)
+    if not t:
+        ax.set_title(f"{trace.trip_id}: no data")
+        return
+    t0, t1 = _window(trace)
+    band_m = max(_BAND_SHARE * trace.route_length_m, 8.0)
+    for sig, aspects in zip(trace.signals, trace.aspects, strict=True):
+        for start, end, a in _runs(t, aspects):
+            if end < t0 or start > t1:
+                continue
+            ax.broken_barh(
+                [(start, end - start)],
+                (sig.distance_m - band_m / 2, band_m),
+                facecolors=_COLOURS[a],
+                alpha=0.85,
+                linewidth=0,
+            )
+        ax.annotate(
+            sig.junction_id[:14], (t1, sig.distance_m), fontsize=7, va="center",
+            xytext=(3, 0), textcoords="offset points",
+        )  # fmt: skip
+    ax.plot(t, trace.distance_m, color="black", linewidth=1.1, label=f"{trace.trip_id} (lead)")
+    if any(
+        not math.isnan(a) and a != b
+        for a, b in zip(trace.tail_distance_m, trace.distance_m, strict=True)
+    ):
+        ax.plot(t, trace.tail_distance_m, "k--", linewidth=1.0, label="convoy tail")
+    ax.set_xlim(t0, t1)
+    ax.set_ylim(-20, trace.route_length_m + 20)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("distance along route (m)")
+    ax.set_title(f"{trace.trip_id}: signals on its route, state of its own movement")
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def extra_delay_figure(
+    rows: Sequence[Mapping], strategies: Sequence[str], path: Path, title: str
+) -> Path:
+    """Bars: median extra delay per strategy (all others, cross streets); dots: seeds."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    keys = (
+        ("others_extra_delay_veh_h", "all other vehicles", "#1f77b4"),
+        ("cross_street_extra_delay_veh_h", "cross streets of the corridor", "#ff7f0e"),
+    )
+    width = 0.38
+    for k, (key, label, colour) in enumerate(keys):
+        for i, strategy in enumerate(strategies):
+            values = [r[key] for r in rows if r["strategy"] == strategy and r[key] is not None]
+            x = i + (k - 0.5) * width
+            if values:
+                med = statistics.median(values)
+                ax.bar(x, med, width, color=colour, label=label if i == 0 else None)
+                ax.scatter([x] * len(values), values, color="black", s=10, zorder=3)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(range(len(strategies)), list(strategies))
+    ax.set_ylabel("extra delay vs. same seed without the trip (veh·h)")
+    ax.set_title(f"{title}: what priority cost everyone else")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _window(trace: Trace) -> tuple[float, float]:
+    seen = [
+        t
+        for t, d, e in zip(trace.time_s, trace.distance_m, trace.tail_distance_m, strict=True)
+        if not (math.isnan(d) and math.isnan(e))
+    ]
+    if not seen:
+        return trace.time_s[0], trace.time_s[-1]
+    return seen[0] - 10.0, seen[-1] + 10.0
+
+
+def _runs(times: Sequence[float], aspects: str) -> list[tuple[float, float, str]]:
+    """Maximal runs of one aspect as (start, end, aspect); each tick lasts until the next."""
+    out: list[tuple[float, float, str]] = []
+    if not times:
+        return out
+    step = times[1] - times[0] if len(times) > 1 else 1.0
+    start = 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or aspects[i] != aspects[start]:
+            end = times[i] if i < len(times) else times[-1] + step
+            # A tick's state holds from the step before it was observed.
+            out.append((times[start] - step, end - step, aspects[start]))
+            start = i
+    return out

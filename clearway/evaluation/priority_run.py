@@ -1,0 +1,272 @@
+"""One measured run with priority trips (or the reference run without them), in one process.
+
+The harness plays dispatcher: at each trip's departure time it declares the lead vehicle to the
+twin's priority feed and hands a request with the trip's route to the strategy's desk. Every
+tick it records the trace of each trip. After the run it reads SUMO's outputs.
+A run is a picklable :class:`RunJob` in, a picklable :class:`RunMeasures` out, so runs go to
+a process pool (libsumo runs one simulation per process).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from clearway.bootstrap import PRIORITY_STRATEGIES, WiredRun, open_twin_run
+from clearway.control.priority.request import Convoy, PriorityRequestSpec, RequestState, Role
+from clearway.errors import ClearwayError, SimulationError
+from clearway.evaluation.priority_metrics import (
+    OthersDelay,
+    TripOutcome,
+    read_vehicle_trips,
+    trip_outcome,
+)
+from clearway.evaluation.trace import Trace, TraceRecorder
+from clearway.network import Network, load_network
+from clearway.network.routing import Route
+from clearway.sim.edge_data import read_edge_time_loss_s, write_edge_data_additional
+from clearway.sim.priority_trips import PriorityTrip
+from clearway.sim.scenario import Scenario
+
+#: The trace stops this long after the trip's last vehicle left the network (s).
+TRACE_TAIL_S = 30.0
+#: Lease of the requests the harness submits (s): long enough that a vehicle held up at its
+#: insertion point does not lose its request before it is on the road.
+REQUEST_LEASE_S = 120.0
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One run to do.
+
+    Attributes
+    ----------
+    label
+        ``"reference"`` or the strategy name (reports).
+    scenario
+        What SUMO runs: demand (+ the trips' vehicles unless this is the reference).
+    strategy
+        Signal strategy (:data:`clearway.bootstrap.STRATEGIES`).
+    trips, routes
+        The priority trips to dispatch and their routes (empty for the reference).
+    cross_edges
+        Cross-street edges measured with edgeData (may be empty).
+    out_dir
+        Where this run's outputs go.
+    duration_s
+        Simulated time (s).
+    backend, timing_file, local_trigger_m, tick_s
+        Passed to :func:`clearway.bootstrap.open_twin_run`.
+    """
+
+    label: str
+    scenario: Scenario
+    strategy: str
+    trips: tuple[PriorityTrip, ...]
+    routes: tuple[Route, ...]
+    cross_edges: tuple[str, ...]
+    out_dir: Path
+    duration_s: float
+    backend: str = "libsumo"
+    timing_file: Path | None = None
+    local_trigger_m: float = 150.0
+    tick_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunMeasures:
+    """What one run measured (raw; the evaluation pairs it with its reference).
+
+    Attributes
+    ----------
+    label, strategy, seed
+        Which run.
+    trips
+        Outcome per priority trip, in the job's order.
+    others
+        Delay of all non-priority vehicles.
+    cross_time_loss_s
+        Summed time loss on the cross-street edges (s); 0 without cross edges.
+    recoveries_s
+        Time to recover of every finished junction recovery (s).
+    safety_violations, guard_rejections, teleports
+        Counts.
+    requests_completed
+        Requests the desk closed as completed (count).
+    wall_s
+        Wall-clock time of the run (s).
+    traces
+        Per trip, its tick-by-tick trace.
+    """
+
+    label: str
+    strategy: str
+    seed: int
+    trips: tuple[TripOutcome, ...]
+    others: OthersDelay
+    cross_time_loss_s: float
+    recoveries_s: tuple[float, ...]
+    safety_violations: int
+    guard_rejections: int
+    teleports: int
+    requests_completed: int
+    wall_s: float
+    traces: tuple[Trace, ...]
+
+
+_NETS: dict[Path, Network] = {}
+
+
+def run_job(job: RunJob) -> RunMeasures:
+    """Run ``job`` in this process and measure it.
+
+    Raises
+    ------
+    SimulationError
+        If anything fails; the message names the run (errors cross process boundaries as
+        plain messages, so they always unpickle).
+    """
+    try:
+        return _run(job)
+    except ClearwayError as exc:
+        raise SimulationError(f"{job.label} run, seed {job.scenario.seed}: {exc}") from None
+    except Exception as exc:  # a bug: keep the type in the message, the traceback stays here
+        raise SimulationError(
+            f"{job.label} run, seed {job.scenario.seed} failed: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _network(path: Path) -> Network:
+    # A worker runs many jobs on one network: read it once per process.
+    if path not in _NETS:
+        _NETS[path] = load_network(path)
+    return _NETS[path]
+
+
+def _run(job: RunJob) -> RunMeasures:
+    out = job.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    scenario = job.scenario
+    edge_out = out / "cross-edges.xml"
+    if job.cross_edges:
+        add = write_edge_data_additional(out / "cross-edges.add.xml", job.cross_edges, edge_out)
+        scenario = replace(scenario, additional_files=(*scenario.additional_files, add))
+    net = _network(Path(scenario.net_file))
+    tripinfo = out / "tripinfo.xml"
+    t0 = time.perf_counter()
+    with open_twin_run(
+        scenario,
+        strategy=job.strategy,
+        backend=job.backend,
+        timing_file=job.timing_file,
+        tripinfo_path=tripinfo,
+        tick_s=job.tick_s,
+        net=net,
+        local_trigger_m=job.local_trigger_m,
+    ) as wired:
+        dispatcher = _Dispatcher(job, wired, net)
+        wired.loop.run(job.duration_s, on_tick=dispatcher.on_tick)
+        recoveries = tuple(
+            r.time_to_recover_s
+            for r in (wired.priority.recoveries if wired.priority is not None else ())
+            if r.time_to_recover_s is not None
+        )
+        completed = 0
+        if wired.priority is not None:
+            completed = sum(
+                1 for r in wired.priority.requests.values() if r.state is RequestState.COMPLETED
+            )
+        violations = wired.monitor.violation_count
+        rejections = wired.loop.stats.rejected
+        teleports = wired.twin.teleports
+        order = {t.trip_id: i for i, t in enumerate(job.trips)}
+        traces = tuple(
+            sorted((rec.result() for rec in dispatcher.recorders), key=lambda tr: order[tr.trip_id])
+        )
+    wall = time.perf_counter() - t0
+    ids = [v for t in job.trips for v in t.vehicle_ids]
+    vehicles, others = read_vehicle_trips(tripinfo, ids)
+    cross = sum(read_edge_time_loss_s(edge_out).values()) if job.cross_edges else 0.0
+    return RunMeasures(
+        label=job.label,
+        strategy=job.strategy,
+        seed=job.scenario.seed,
+        trips=tuple(trip_outcome(t, vehicles) for t in job.trips),
+        others=others,
+        cross_time_loss_s=cross,
+        recoveries_s=recoveries,
+        safety_violations=violations,
+        guard_rejections=rejections,
+        teleports=teleports,
+        requests_completed=completed,
+        wall_s=wall,
+        traces=traces,
+    )
+
+
+class _Dispatcher:
+    """Hands each trip to the desk at its departure and records its trace every tick."""
+
+    def __init__(self, job: RunJob, wired: WiredRun, net: Network) -> None:
+        self.job = job
+        self.wired = wired
+        self.pending = sorted(
+            zip(job.trips, job.routes, strict=True), key=lambda tr: tr[0].depart_s
+        )
+        self.recorders: list[TraceRecorder] = []
+        self._active: list[tuple[TraceRecorder, float | None]] = []
+        self._net = net
+
+    def on_tick(self, now_s: float) -> None:
+        twin = self.wired.twin
+        while self.pending and self.pending[0][0].depart_s <= now_s + 1e-9:
+            trip, route = self.pending.pop(0)
+            self._dispatch(trip, route, now_s)
+        if not self._active:
+            return
+        positions = twin.priority_positions()
+        states = twin.read_signal_states()
+        still = []
+        for rec, gone_s in self._active:
+            rec.record(now_s, positions, states)
+            on_net = rec.lead_id in positions or rec.tail_id in positions
+            if on_net or not rec.seen:
+                gone_s = None
+            elif gone_s is None:
+                gone_s = now_s
+            if gone_s is not None and now_s - gone_s >= TRACE_TAIL_S:
+                continue  # finished: stop recording
+            still.append((rec, gone_s))
+        self._active = still
+
+    def _dispatch(self, trip: PriorityTrip, route: Route, now_s: float) -> None:
+        twin = self.wired.twin
+        twin.track_priority_vehicle(trip.lead_id)
+        if trip.tail_id != trip.lead_id:
+            # Only for the trace: the desk follows requester ids (the lead) alone.
+            twin.track_priority_vehicle(trip.tail_id)
+        rec = TraceRecorder(self._net, route, trip.trip_id, trip.lead_id, trip.tail_id)
+        self.recorders.append(rec)
+        self._active.append((rec, None))
+        desk = self.wired.priority
+        if desk is None or self.job.strategy not in PRIORITY_STRATEGIES:
+            return
+        convoy = None
+        if trip.is_convoy:
+            cruise = route.length_m / route.travel_time_s if route.travel_time_s > 0 else 13.89
+            convoy = Convoy(
+                vehicle_count=trip.vehicle_count,
+                length_m=trip.platoon_length_m(cruise),
+                cruise_speed_mps=min(cruise, 40.0),
+            )
+        spec = PriorityRequestSpec(
+            requester_id=trip.lead_id,
+            role=Role(trip.role),
+            importance=trip.importance,
+            incident_id=f"incident-{trip.trip_id}",
+            route=trip.edges,
+            convoy=convoy,
+            lease_s=REQUEST_LEASE_S,
+        )
+        desk.submit(spec, now_s)
