@@ -53,6 +53,11 @@ class Resumable(Protocol):
         """Run ``signal_id`` again from now, starting with program phase ``phase_index``."""
         ...
 
+    def next_green_s(self, signal_id: str, links: frozenset[int], now_s: float) -> float | None:
+        """When it will next show all ``links`` green if left alone (s); ``None`` if it
+        cannot say. Lets priority leave alone a junction that will serve the vehicle anyway."""
+        ...
+
     def phase_in_service(self, signal_id: str) -> int | None:
         """The program phase it is serving (the one shown, or the one before the phase it is
         moving into); ``None`` if unknown."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clearway.network.model import SignalProgram
-from clearway.signals.model import Intersection
+from clearway.signals.model import GREEN_CHARS, Intersection
 from clearway.signals.programs import safe_phase_states
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
@@ -47,6 +47,11 @@ class FixedTimeController:
     give_up_s
         A phase the signal cannot reach within this time (a program whose phase the guard
         will never allow) is skipped, so the junction keeps cycling (s).
+    resync
+        After a priority hold, go straight back to the program's own schedule (coordination
+        with the neighbours kept) rather than restart the cycle where it was cut. Measured on
+        the spill-back grid: others' extra delay of local preemption 3.0 -> 0.13 veh·h, of the
+        corridor 6.1 -> 1.1 veh·h (seed 1).
     """
 
     name = "fixed-time"
@@ -59,11 +64,13 @@ class FixedTimeController:
         *,
         absorb_floor_s: float = 5.0,
         give_up_s: float = 120.0,
+        resync: bool = True,
     ) -> None:
         self._models = dict(intersections)
         self._programs = {sid: programs[sid] for sid in self._models if sid in programs}
         self._cursors: dict[str, _Cursor] = {}
         self.absorb_floor_s = absorb_floor_s
+        self.resync = resync
         self.give_up_s = give_up_s
 
     def propose(
@@ -86,18 +93,56 @@ class FixedTimeController:
         return commands
 
     def resume(self, signal_id: str, now_s: float, phase_index: int) -> None:
-        """Run ``signal_id``'s program again from phase ``phase_index``, timed from now.
+        """Run ``signal_id``'s program again from phase ``phase_index``.
 
-        The cycle restarts there; coordination with neighbours is regained by the
-        absorption of later phases only within ``absorb_floor_s``.
+        With ``resync`` (the default) the program goes back to its own schedule at once —
+        the phase the uninterrupted cycle would be showing now — so the signal is coordinated
+        with its neighbours again; otherwise it restarts its cycle at ``phase_index`` now.
         """
         program = self._programs.get(signal_id)
         if program is None:
             return
         states = safe_phase_states(self._models[signal_id], program)
-        k = phase_index % len(states)
         durations = tuple(p.duration_s for p in program.phases)
+        old = self._cursors.get(signal_id)
+        if self.resync and old is not None:
+            k, start = old.k, old.nominal_start_s
+            while start + durations[k] <= now_s:
+                start += durations[k]
+                k = (k + 1) % len(states)
+            self._cursors[signal_id] = _Cursor(states, durations, k, start, now_s)
+            return
+        k = phase_index % len(states)
         self._cursors[signal_id] = _Cursor(states, durations, k, now_s, now_s)
+
+    def next_green_s(self, signal_id: str, links: frozenset[int], now_s: float) -> float | None:
+        """When the program will next show all ``links`` green (s): ``now_s`` if it does now;
+        ``None`` if it never does or has not started. Transitions are taken to last as the
+        program says (a lower bound when safety lengthens them)."""
+        cur = self._cursors.get(signal_id)
+        if cur is None or not links:
+            return None
+        n = len(cur.states)
+
+        def greens(k: int) -> bool:
+            return all(cur.states[k][i] in GREEN_CHARS for i in links)
+
+        if cur.shown_at_s is not None:
+            if greens(cur.k):
+                return now_s
+            late_s = max(cur.shown_at_s - cur.nominal_start_s, 0.0)
+            d = cur.durations_s[cur.k]
+            t = cur.shown_at_s + max(d - late_s, min(d, self.absorb_floor_s))
+        else:
+            t = now_s + cur.durations_s[cur.k]
+            if greens(cur.k):
+                return now_s
+        for step in range(1, n + 1):
+            k = (cur.k + step) % n
+            if greens(k):
+                return max(t, now_s)
+            t += cur.durations_s[k]
+        return None
 
     def phase_in_service(self, signal_id: str) -> int | None:
         """The program phase ``signal_id`` is serving: the one shown, or — while the signal is

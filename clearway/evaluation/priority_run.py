@@ -34,6 +34,10 @@ TRACE_TAIL_S = 30.0
 #: Lease of the requests the harness submits (s): long enough that a vehicle held up at its
 #: insertion point does not lose its request before it is on the road.
 REQUEST_LEASE_S = 120.0
+#: The request reaches clearway this long before the vehicle leaves (s): dispatch knows the
+#: trip before the ambulance rolls out. Every strategy gets it at the same time; only the
+#: corridor plans before the vehicle is on the road (``local`` acts on the vehicle itself).
+DISPATCH_LEAD_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ class _Dispatcher:
 
     def on_tick(self, now_s: float) -> None:
         twin = self.wired.twin
-        while self.pending and self.pending[0][0].depart_s <= now_s + 1e-9:
+        while self.pending and self.pending[0][0].depart_s - DISPATCH_LEAD_S <= now_s + 1e-9:
             trip, route = self.pending.pop(0)
             self._dispatch(trip, route, now_s)
         if not self._active:
@@ -268,5 +272,6 @@ class _Dispatcher:
             route=trip.edges,
             convoy=convoy,
             lease_s=REQUEST_LEASE_S,
+            depart_s=trip.depart_s,
         )
         desk.submit(spec, now_s)

@@ -63,7 +63,11 @@ def test_corridor_gives_green_by_the_arrival_at_every_junction_and_ends_the_hold
         sid, core = arr.crossing.signal_id, arr.crossing.core
         assert all(arr.shown[i] in GREEN for i in core), (sid, arr.reached_s, arr.shown)
         spans = run.held_spans(sid)
-        assert len(spans) == 1, (sid, spans)
+        # A junction whose own program is green for the vehicle when it needs it is left
+        # alone; one that is held is held once.
+        assert len(spans) <= 1, (sid, spans)
+        if not spans:
+            continue
         first, last = spans[0]
         # held over the arrival: the green was the hold's doing, and kept until it passed
         assert first < arr.reached_s <= last + 1.0
@@ -71,6 +75,7 @@ def test_corridor_gives_green_by_the_arrival_at_every_junction_and_ends_the_hold
         assert last <= arr.reached_s + 3.0, (sid, arr.reached_s, spans)
         # not held absurdly early either (the corridor starts green just in time)
         assert first >= arr.reached_s - 40.0, (sid, arr.reached_s, spans)
+    assert run.held_spans("B1"), "the first junction is red for the vehicle and must be held"
     assert run.ctrl.request(rid).state is RequestState.COMPLETED
     assert run.loop.stats.rejected == 0
 
@@ -82,7 +87,8 @@ def test_recovery_serves_the_cut_phases_then_fixed_time_takes_the_signal_back(gr
     assert run.run_until(lambda: v.arrived, 200.0)
     run.run(300.0)
     records = {r.signal_id: r for r in run.ctrl.recoveries}
-    assert set(records) == {"B1", "C1", "D1"}
+    held = {sid for sid in ("B1", "C1", "D1") if run.held_spans(sid)}
+    assert "B1" in held and set(records) == held
     assert run.ctrl.held == frozenset()
     for sid, rec in records.items():
         program = net.traffic_lights[sid].default_program
@@ -189,7 +195,7 @@ def test_corridor_holds_earlier_than_a_short_local_trigger(grid):
     local, v2, _ = start(grid, LocalPreemption(trigger_m=40.0))
     for run, v in ((corridor, v1), (local, v2)):
         assert run.run_until(lambda v=v: v.arrived, 300.0)
-    assert corridor.held_times("C1")[0] < local.held_times("C1")[0]
+    assert corridor.held_times("B1")[0] < local.held_times("B1")[0]
     assert v1.stops == 0 and v2.stops >= 1
 
 

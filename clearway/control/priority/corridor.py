@@ -8,6 +8,7 @@ the corridor controller turns plans into commands (which the guard still judges)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -92,6 +93,8 @@ def plan_corridor(
     junction_signals: Mapping[str, str] | None = None,
     horizon_s: float = float("inf"),
     max_distance_m: float = float("inf"),
+    position_time_s: float | None = None,
+    whole_approach: bool = False,
 ) -> list[JunctionPlan]:
     """Plans for every signalised junction still ahead on ``route``, nearest first.
 
@@ -116,10 +119,19 @@ def plan_corridor(
     horizon_s, max_distance_m
         Junctions the vehicle reaches later than ``now_s + horizon_s`` (s) or farther away
         than ``max_distance_m`` (m) are not planned yet (the plan is renewed every tick).
+    position_time_s
+        When the vehicle is (or will be) at the position, if not ``now_s``: a planned
+        departure (s).
+    whole_approach
+        Claim every movement of the approach, as a preemption that does not know where the
+        vehicle turns must (an emitter's). Otherwise the claim is the vehicle's own movement
+        plus, where detectors report a queue on one of its lanes, the other movements of that
+        lane (so the queue can leave); the rest of the junction keeps running.
     """
     signals = junction_signals if junction_signals is not None else signal_of_junction(net)
     stops: dict[str, list[_Stop]] = {}
-    for eta in junction_etas(net, route, edge_id, offset_m, speed_mps, now_s):
+    at_s = now_s if position_time_s is None else max(now_s, position_time_s)
+    for eta in junction_etas(net, route, edge_id, offset_m, speed_mps, at_s):
         if eta.eta_s - now_s > horizon_s or eta.distance_m > max_distance_m:
             break
         sid = signals.get(eta.junction_id)
@@ -128,6 +140,13 @@ def plan_corridor(
         core, links = claim_links(net, sid, eta.approach_edge, eta.next_edge)
         lanes = sorted({lk.from_lane for lk in net.signal_links(sid) if lk.signal_index in core})
         queue_m = _longest_queue_m(traffic, lanes)
+        if whole_approach:
+            links = frozenset(
+                lk.signal_index for lk in net.signal_links(sid)
+                if lk.from_edge == eta.approach_edge and lk.signal_index >= 0
+            )
+        elif traffic is not None:
+            links = core | _queued_links(net, sid, links - core, traffic)
         if eta.next_edge is None and queue_m <= 0.0:
             # The trip ends before this junction: it matters only if a queue standing at it
             # reaches back over the destination, and then the whole approach must discharge.
@@ -143,7 +162,37 @@ def plan_corridor(
         _plan(models[sid], timers[sid], sid, group, request_id, importance, pass_time_s, now_s)
         for sid, group in stops.items()
     ]
-    return sorted(plans, key=lambda p: p.eta_s)
+    return propagate_delays(sorted(plans, key=lambda p: p.eta_s), now_s)
+
+
+def propagate_delays(plans: Sequence[JunctionPlan], now_s: float) -> list[JunctionPlan]:
+    """Plans with arrivals pushed back behind junctions that cannot be cleared in time.
+
+    Where the green start has already passed, the vehicle cannot reach the stop line before
+    the transition and the queue discharge are done (from now); every junction after it is
+    reached that much later too. Without this, a vehicle held up at its first junction would
+    have the later ones turned green — and cross traffic stopped — for nothing.
+    """
+    out: list[JunctionPlan] = []
+    delay_s = 0.0
+    for plan in plans:
+        lead_s = plan.eta_s - plan.green_start_s  # queue discharge + transition
+        eta = plan.eta_s + delay_s
+        if eta - lead_s < now_s and math.isfinite(lead_s):
+            late_eta = now_s + lead_s
+            delay_s += late_eta - eta
+            eta = late_eta
+        shift = eta - plan.eta_s
+        if shift:
+            plan = replace(
+                plan,
+                eta_s=eta,
+                green_start_s=plan.green_start_s + shift,
+                hold_until_s=plan.hold_until_s + shift,
+                claim=replace(plan.claim, eta_s=eta),
+            )
+        out.append(plan)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +255,19 @@ def flush_downstream(plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
         platoon_ahead = platoon_ahead or plan.queue_m > 0.0
         out.append(plan)
     return out
+
+
+def _queued_links(
+    net: Network, signal_id: str, candidates: frozenset[int], traffic: TrafficState
+) -> frozenset[int]:
+    """Of ``candidates``, the links whose lane has a queue (or no detector to tell)."""
+    out = set()
+    for lk in net.signal_links(signal_id):
+        if lk.signal_index in candidates:
+            lane = lk.from_lane
+            if not traffic.has_lane(lane) or traffic.lane(lane).queue_m > 0.0:
+                out.add(lk.signal_index)
+    return frozenset(out)
 
 
 def _longest_queue_m(traffic: TrafficState | None, lanes: Sequence[str]) -> float:

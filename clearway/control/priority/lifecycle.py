@@ -78,8 +78,12 @@ class PriorityRequest:
 
     @property
     def lease_expires_s(self) -> float:
-        """When the request expires unless the vehicle is heard of again (s)."""
-        return self.last_heard_s + self.spec.lease_s
+        """When the request expires unless the vehicle is heard of again (s); the lease of a
+        vehicle not yet heard of runs from its planned departure, if later."""
+        start = self.last_heard_s
+        if self.position is None and self.spec.depart_s is not None:
+            start = max(start, self.spec.depart_s)
+        return start + self.spec.lease_s
 
     def to_state(self, state: RequestState, now_s: float, reason: str) -> PriorityRequest:
         """The request moved to ``state``; :class:`RequestStateError` if that is not allowed."""

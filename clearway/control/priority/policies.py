@@ -38,13 +38,23 @@ class NoPriority:
 
     name: str = "none"
     uses_traffic_state: bool = False
+    plans_before_departure: bool = False
+    whole_approach: bool = True
     horizon_s: float = 0.0
     max_distance_m: float = 0.0
 
     def select(self, plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
         return []
 
-    def wants(self, plan: JunctionPlan, model: Intersection, shown: str, now_s: float) -> bool:
+    def wants(
+        self,
+        plan: JunctionPlan,
+        model: Intersection,
+        shown: str,
+        upcoming: str,
+        now_s: float,
+        scheduled_green_s: float | None = None,
+    ) -> bool:
         return False
 
 
@@ -55,6 +65,10 @@ class LocalPreemption:
     trigger_m: float = 150.0
     name: str = "local"
     uses_traffic_state: bool = False
+    #: An emitter acts on the vehicle itself, not on a dispatch ...
+    plans_before_departure: bool = False
+    #: ... and does not tell where it turns: the junction serves its whole approach.
+    whole_approach: bool = True
     horizon_s: float = CORRIDOR_HORIZON_S
 
     def __post_init__(self) -> None:
@@ -68,7 +82,15 @@ class LocalPreemption:
     def select(self, plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
         return list(plans)
 
-    def wants(self, plan: JunctionPlan, model: Intersection, shown: str, now_s: float) -> bool:
+    def wants(
+        self,
+        plan: JunctionPlan,
+        model: Intersection,
+        shown: str,
+        upcoming: str,
+        now_s: float,
+        scheduled_green_s: float | None = None,
+    ) -> bool:
         return plan.distance_m <= self.trigger_m
 
 
@@ -84,21 +106,43 @@ class CorridorPreemption:
         Junctions farther ahead in time are not planned yet (s).
     """
 
-    margin_s: float = 3.0
+    margin_s: float = 1.0
     horizon_s: float = CORRIDOR_HORIZON_S
     name: str = "corridor"
     uses_traffic_state: bool = True
+    plans_before_departure: bool = True
+    whole_approach: bool = False
     max_distance_m: float = float("inf")
 
     def select(self, plans: Sequence[JunctionPlan]) -> list[JunctionPlan]:
         return flush_downstream(plans)
 
-    def wants(self, plan: JunctionPlan, model: Intersection, shown: str, now_s: float) -> bool:
-        start = plan.green_start_s
+    def wants(
+        self,
+        plan: JunctionPlan,
+        model: Intersection,
+        shown: str,
+        upcoming: str,
+        now_s: float,
+        scheduled_green_s: float | None = None,
+    ) -> bool:
+        """Whether the junction must start serving the vehicle now.
+
+        ``upcoming`` is what the normal controller would show next. A green the vehicle needs
+        is left alone while the normal controller keeps it; when it is about to end, it is
+        held if there would be no time to serve the other phases and bring it back before
+        the vehicle arrives, and otherwise let go (and brought back just in time). A red one
+        is left alone too while the normal controller's own schedule
+        (``scheduled_green_s``, s) turns it green by the time the queue must start moving.
+        """
         if plan.core and all(shown[i] in GREEN_CHARS for i in plan.core):
-            # Already green: keep it from ending while there would be no time to bring it back.
-            start = plan.green_start_s - regain_s(model)
-        return now_s >= start - self.margin_s
+            ending = any(upcoming[i] not in GREEN_CHARS for i in plan.core)
+            return ending and now_s >= plan.green_start_s - regain_s(model) - self.margin_s
+        if now_s < plan.green_start_s - self.margin_s:
+            return False
+        # The normal program turns it green early enough by itself: nothing to do (yet).
+        needed_s = plan.green_start_s + plan.transition_s
+        return scheduled_green_s is None or scheduled_green_s > needed_s
 
 
 PriorityPolicy = NoPriority | LocalPreemption | CorridorPreemption

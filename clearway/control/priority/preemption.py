@@ -131,11 +131,12 @@ class PreemptionController:
         """Commands for this tick: priority holds, recoveries, and the normal controller."""
         self._traffic = traffic if traffic.lane_ids else None
         self.book.observe(self.feed.priority_positions(), now_s, self._traffic)
-        granted = self._arbitrate(self._wanted(now_s, timers), now_s)
+        normal = self.normal.propose(now_s, timers, traffic)
+        upcoming = {c.signal_id: c.state for c in normal}
+        granted = self._arbitrate(self._wanted(now_s, timers, upcoming), now_s)
         self._update_holds(granted, now_s, timers)
         commands = [
-            c for c in self.normal.propose(now_s, timers, traffic)
-            if c.signal_id not in self._holds and c.signal_id not in self._recovering
+            c for c in normal if c.signal_id not in self._holds and c.signal_id not in self._recovering
         ]
         for sid, claims in granted.items():
             t = timers[sid]
@@ -149,21 +150,25 @@ class PreemptionController:
 
     # -- internals --------------------------------------------------------------------------
     def _wanted(
-        self, now_s: float, timers: Mapping[str, SignalTimers]
+        self, now_s: float, timers: Mapping[str, SignalTimers], upcoming: Mapping[str, str]
     ) -> dict[str, list[tuple[JunctionPlan, bool]]]:
-        """Per signal, the plans of live requests there and whether the policy wants them now."""
+        """Per signal, the plans of live requests there and whether the policy wants them now
+        (``upcoming``: the normal controller's next state per signal it would change)."""
         out: dict[str, list[tuple[JunctionPlan, bool]]] = {}
-        for tracked in self.book.live():
+        ahead = now_s if self.policy.plans_before_departure else None
+        for tracked in self.book.live(planned_at_s=ahead):
             req = tracked.request
             convoy = req.spec.convoy
             plans = plan_corridor(
                 self.net, self.models, req.route, request_id=req.request_id,
                 importance=req.spec.importance, edge_id=tracked.edge_id,
                 offset_m=tracked.offset_m, speed_mps=tracked.speed_mps, now_s=now_s,
+                position_time_s=tracked.time_s,
                 timers=timers, traffic=self._traffic,
                 pass_time_s=convoy.pass_time_s if convoy is not None else 0.0,
                 junction_signals=self._junction_signals, horizon_s=self.policy.horizon_s,
                 max_distance_m=self.policy.max_distance_m,
+                whole_approach=self.policy.whole_approach,
             )
             for plan in self.policy.select(plans):
                 key = (plan.signal_id, req.request_id)
@@ -171,8 +176,14 @@ class PreemptionController:
                 hold = self._holds.get(plan.signal_id)
                 # Once a signal serves a vehicle it keeps serving it until it has passed: a
                 # hold that flickers with every ETA wobble would waste whole transitions.
+                shown = timers[plan.signal_id].state
+                scheduled = (
+                    None if plan.signal_id in self._recovering
+                    else self.normal.next_green_s(plan.signal_id, plan.core, now_s)
+                )
                 want = (hold is not None and req.request_id in hold.requests) or self.policy.wants(
-                    plan, self.models[plan.signal_id], timers[plan.signal_id].state, now_s
+                    plan, self.models[plan.signal_id], shown, upcoming.get(plan.signal_id, shown),
+                    now_s, scheduled,
                 )
                 out.setdefault(plan.signal_id, []).append((plan, want and key not in self._blocked))
         return out
@@ -199,17 +210,30 @@ class PreemptionController:
                 claims_at.setdefault(sid, []).append(last)
         self._last_claim = {}
         statuses: dict[str, dict[str, JunctionStatus]] = {}
+        verdicts: list[tuple[str, Claim, frozenset[int], JunctionStatus]] = []
         for sid, claims in claims_at.items():
             if not claims:
                 continue
             hold = self._holds.get(sid)
             incumbents = frozenset(hold.requests) if hold else frozenset()
             verdict = arbitrate(self.models[sid], [c for c, _ in claims], incumbents=incumbents)
-            for claim, core in claims:
-                statuses.setdefault(claim.request_id, {})[sid] = verdict[claim.request_id]
-                if verdict[claim.request_id] is JunctionStatus.GRANTED:
-                    granted.setdefault(sid, []).append((claim, core))
-                    self._last_claim[(sid, claim.request_id)] = (claim, core)
+            verdicts += [(sid, c, core, verdict[c.request_id]) for c, core in claims]
+        # A vehicle told to wait at one junction reaches the ones after it later than planned:
+        # they are not turned green for it (cross traffic stopped for nothing) until it is
+        # granted the one where it waits.
+        waits_at: dict[str, float] = {}
+        for _, claim, _, status in verdicts:
+            if status is JunctionStatus.WATCH_OTHER_TRAFFIC:
+                rid = claim.request_id
+                waits_at[rid] = min(waits_at.get(rid, float("inf")), claim.eta_s)
+        for sid, claim, core, status in verdicts:
+            rid = claim.request_id
+            if status is JunctionStatus.GRANTED and claim.eta_s > waits_at.get(rid, float("inf")):
+                status = JunctionStatus.PROCESSING
+            statuses.setdefault(rid, {})[sid] = status
+            if status is JunctionStatus.GRANTED:
+                granted.setdefault(sid, []).append((claim, core))
+                self._last_claim[(sid, rid)] = (claim, core)
         self._report(statuses)
         return granted
 

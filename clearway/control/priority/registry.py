@@ -88,13 +88,22 @@ class RequestBook:
         except KeyError:
             raise UnknownRequestError(request_id, self._requests, where="this controller") from None
 
-    def live(self) -> Iterator[Tracked]:
-        """Active requests whose vehicle has a known position on its route."""
+    def live(self, *, planned_at_s: float | None = None) -> Iterator[Tracked]:
+        """Active requests whose vehicle has a known position on its route. Given the time now
+        as ``planned_at_s`` (s), also planned ones with a ``depart_s`` whose vehicle is not
+        heard of yet, placed standing at the start of their route at their departure."""
         for rid, req in self._requests.items():
             pos = self._road_pos.get(rid)
             if req.state is RequestState.ACTIVE and pos is not None and req.position is not None:
                 edge, offset, _ = pos
                 yield Tracked(req, edge, offset, req.position.speed_mps, req.position.time_s)
+            elif (
+                planned_at_s is not None
+                and req.state is RequestState.PLANNED
+                and req.spec.depart_s is not None
+                and req.route
+            ):
+                yield Tracked(req, req.route[0], 0.0, 0.0, max(planned_at_s, req.spec.depart_s))
 
     # -- changes ----------------------------------------------------------------------------
     def submit(

@@ -141,6 +141,9 @@ class PriorityRequestSpec(BaseModel):
         Explicit edge ids to follow instead of a planned route.
     arrival_window
         Optional desired arrival window.
+    depart_s
+        When the vehicle will leave its origin (traffic time, s), if known at dispatch: the
+        corridor can then clear the way before the vehicle is first heard of.
     convoy
         Required when ``role`` is ``convoy``, refused otherwise.
     lease_s
@@ -157,6 +160,7 @@ class PriorityRequestSpec(BaseModel):
     destination: Place | None = None
     route: tuple[Annotated[str, Field(min_length=1, max_length=256)], ...] | None = None
     arrival_window: ArrivalWindow | None = None
+    depart_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
     convoy: Convoy | None = None
     lease_s: Annotated[float, Field(ge=1.0, le=MAX_LEASE_S, allow_inf_nan=False)] = DEFAULT_LEASE_S
 
