@@ -21,7 +21,7 @@ from clearway.control.priority.arbitration import Claim, arbitrate, priority_sta
 from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
 from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.lifecycle import PriorityRequest
-from clearway.control.priority.policies import PriorityPolicy
+from clearway.control.priority.policies import PriorityPolicy, regain_s
 from clearway.control.priority.recovery import Recovery, current_phase, cut_phases
 from clearway.control.priority.registry import RequestBook
 from clearway.control.priority.request import JunctionStatus, PriorityRequestSpec
@@ -195,6 +195,10 @@ class PreemptionController:
         claims_at: dict[str, list[tuple[Claim, frozenset[int]]]] = {
             sid: [(p.claim, p.core) for p, want in items if want] for sid, items in wanted.items()
         }
+        # Claims not due yet still count where they will be due before the ones that are due
+        # would be done with the junction: a vehicle that would have to be cut off mid-green
+        # for a more important one is better told to wait now.
+        upcoming = {sid: self._due_soon(sid, items) for sid, items in wanted.items()}
         # A vehicle that has just crossed keeps its hold until its tail is through.
         for (sid, rid), until in list(self._hold_until.items()):
             hold = self._holds.get(sid)
@@ -216,7 +220,11 @@ class PreemptionController:
                 continue
             hold = self._holds.get(sid)
             incumbents = frozenset(hold.requests) if hold else frozenset()
-            verdict = arbitrate(self.models[sid], [c for c, _ in claims], incumbents=incumbents)
+            due = {c.request_id for c, _ in claims}
+            ahead = [c for c in upcoming.get(sid, ()) if c.request_id not in due]
+            verdict = arbitrate(
+                self.models[sid], [c for c, _ in claims] + ahead, incumbents=incumbents
+            )
             verdicts += [(sid, c, core, verdict[c.request_id]) for c, core in claims]
         # A vehicle told to wait at one junction reaches the ones after it later than planned:
         # they are not turned green for it (cross traffic stopped for nothing) until it is
@@ -236,6 +244,16 @@ class PreemptionController:
                 self._last_claim[(sid, rid)] = (claim, core)
         self._report(statuses)
         return granted
+
+    def _due_soon(self, sid: str, items: list[tuple[JunctionPlan, bool]]) -> list[Claim]:
+        """Claims at ``sid`` not wanted yet whose green would have to start before the wanted
+        ones are done with the junction (their hold end plus the time to switch back)."""
+        due = [p for p, want in items if want]
+        if not due:
+            return []
+        busy_until = max(p.hold_until_s for p in due) + regain_s(self.models[sid])
+        margin = getattr(self.policy, "margin_s", 0.0)
+        return [p.claim for p, want in items if not want and p.green_start_s - margin <= busy_until]
 
     def _report(self, statuses: Mapping[str, Mapping[str, JunctionStatus]]) -> None:
         """Keep each request's per-junction SSM status current: this tick's verdict where
