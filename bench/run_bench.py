@@ -11,6 +11,8 @@ loop-traci       the same through TraCI
 load-network     load_network + build_intersections of a real city (Berlin, SUMO wheel)
 guard-checks     SafetyGuard.check throughput on the grid's junctions
 routing          fastest_route query time (median of 200 random pairs): Berlin and a 300x300 grid
+priority         none / local / corridor on every named free-passage scenario, 5 seeds, with
+                 the issue-4 targets checked (see bench/priority_bench.py)
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from priority_bench import case_priority, markdown  # noqa: E402
+
 OUT = HERE / "out"
 
 
@@ -201,6 +206,7 @@ CASES = {
     "load-network": lambda a: case_load_network(),
     "guard-checks": lambda a: case_guard_checks(a.size),
     "routing": lambda a: case_routing(),
+    "priority": lambda a: case_priority(OUT / "priority"),
 }
 
 
@@ -257,6 +263,7 @@ def main() -> None:
             f"routing_ms_median {r['routing_ms_median']:.2f} ms (p90 {r['routing_ms_p90']:.2f}, "
             f"{r['pairs']} random pairs, {r['unreachable_pairs']} unreachable)"
         )
+    lines += markdown(results["priority"])
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,0 +1,103 @@
+"""The free-passage targets of ``make bench``: none / local / corridor on every named scenario.
+
+For each scenario of :data:`clearway.evaluation.priority_scenarios.NAMED`, ``SEEDS`` seeds of
+the three strategies on identical seeded traffic (``clearway evaluate``), medians per strategy,
+and the targets of issue 4 checked against them:
+
+* corridor: priority travel time <= 1.10 x free flow, 0 stops (medians);
+* corridor: others' extra delay and cross-street extra delay each <= 50 % of local's;
+* 0 safety-monitor violations in every run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+SEEDS = 5
+RATIO_TARGET = 1.10
+COST_SHARE_TARGET = 0.5
+_KEYS = (
+    "ratio", "stops", "priority_travel_time_s", "free_flow_time_s", "others_extra_delay_veh_h",
+    "cross_street_extra_delay_veh_h", "time_to_recover_s", "safety_violations_total",
+    "guard_rejections_total", "teleports_total",
+)  # fmt: skip
+
+
+def _share(corridor: float, local: float) -> float | None:
+    """Corridor's cost as a share of local's; ``None`` when local's is not a positive cost."""
+    return corridor / local if local > 0 else None
+
+
+def scenario_targets(medians: dict) -> dict:
+    """Targets of one scenario from its medians per strategy."""
+    c, lo = medians["corridor"], medians["local"]
+    others = _share(c["others_extra_delay_veh_h"], lo["others_extra_delay_veh_h"])
+    cross = _share(c["cross_street_extra_delay_veh_h"], lo["cross_street_extra_delay_veh_h"])
+    violations = sum(m["safety_violations_total"] for m in medians.values())
+    return {
+        "corridor_ratio": c["ratio"],
+        "corridor_ratio_ok": c["ratio"] <= RATIO_TARGET,
+        "corridor_stops": c["stops"],
+        "corridor_stops_ok": c["stops"] == 0,
+        "others_share_of_local": others,
+        "others_share_ok": others is not None and others <= COST_SHARE_TARGET,
+        "cross_share_of_local": cross,
+        "cross_share_ok": cross is not None and cross <= COST_SHARE_TARGET,
+        "safety_violations": violations,
+        "safety_ok": violations == 0,
+    }
+
+
+def case_priority(out_dir: Path, seeds: int = SEEDS) -> dict:
+    """Evaluate every named scenario; medians, targets and wall time per scenario."""
+    from clearway.evaluation.evaluate import EvaluationSettings, evaluate
+    from clearway.evaluation.priority_scenarios import NAMED, build_plan, named_setup
+
+    workers = max(os.cpu_count() or 1, 1)
+    settings = EvaluationSettings(strategies=("none", "local", "corridor"), workers=workers)
+    out: dict = {"seeds": seeds, "workers": workers, "scenarios": {}}
+    for name in NAMED:
+        t0 = time.perf_counter()
+        plan = build_plan(named_setup(name, out_dir), list(range(1, seeds + 1)))
+        result = evaluate(plan, settings, out_dir / f"priority-{name}")
+        medians = {
+            s: {k: result.medians[s][k] for k in _KEYS if k in result.medians[s]}
+            for s in settings.strategies
+        }
+        out["scenarios"][name] = {
+            "medians": medians,
+            "targets": scenario_targets(medians),
+            "wall_s": time.perf_counter() - t0,
+        }
+    return out
+
+
+def markdown(result: dict) -> list[str]:
+    """Table lines for ``bench/results.md``."""
+    lines = [
+        "",
+        f"## Free passage — medians of {result['seeds']} seeds (none / local / corridor)",
+        "",
+        "| scenario | ratio | stops | others' extra delay (veh·h) | cross-street (veh·h) "
+        "| corridor / local: others, cross | violations |",
+        "| --- | --- | --- | --- | --- | --- | ---: |",
+    ]
+    for name, r in result["scenarios"].items():
+        m, t = r["medians"], r["targets"]
+
+        def row(key: str, fmt: str, m: dict = m) -> str:
+            return " / ".join(format(m[s][key], fmt) for s in ("none", "local", "corridor"))
+
+        def pct(x: float | None) -> str:
+            return "n/a" if x is None else f"{100 * x:.0f} %"
+
+        lines.append(
+            f"| {name} | {row('ratio', '.3f')} | {row('stops', '.0f')} "
+            f"| {row('others_extra_delay_veh_h', '+.2f')} "
+            f"| {row('cross_street_extra_delay_veh_h', '+.2f')} "
+            f"| {pct(t['others_share_of_local'])}, {pct(t['cross_share_of_local'])} "
+            f"| {t['safety_violations']} |"
+        )
+    return lines
