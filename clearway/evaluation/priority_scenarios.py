@@ -57,7 +57,10 @@ DEFAULT_DURATION_S = 900.0
 SPILLBACK_BLOCK_M = 120.0
 CONVOY_VEHICLES = 8
 BERLIN_NET = Path("tools/game/DRT/osm.net.xml")
-BERLIN_PERIOD_S = 1.0
+#: One trip every 2 s, as in the demo: at 1 trip/s the random demand jams (teleports) and
+#: paired runs stop being comparable — others' extra delay of the same strategy then ranged
+#: −2.1 … +3.0 veh·h over 5 seeds; at 2 s it ranges 0.3 … 0.7 with no teleport.
+BERLIN_PERIOD_S = 2.0
 #: Through 10 of the net's 15 signals, 1.9 km, 149 s at free flow.
 BERLIN_TRIP = ("-23925119#0", "320741894#0")
 #: The crossing scenario's police car reaches the shared junction this much earlier (s).

@@ -194,6 +194,18 @@ def test_inside_a_junction_the_vehicle_counts_as_on_its_next_edge(book, net):
     assert (tracked.edge_id, tracked.offset_m) == ("B1C1", 0.0)
 
 
+def test_several_ticks_inside_one_junction_advance_the_vehicle_by_one_edge_only(book, net):
+    """A long junction takes more than one tick to cross: the vehicle stays at the start of the
+    edge after it (the junction after that one must stay ahead of it)."""
+    req = book.submit(spec(), 0.0)
+    book.observe({"AMB-1": at(1.0, "A1B1", 170.0)}, 1.0)
+    for t in (2.0, 3.0, 4.0):
+        book.observe({"AMB-1": at(t, ":B1_16", t - 1.0)}, t)
+    (tracked,) = book.live()
+    assert (tracked.edge_id, tracked.offset_m) == ("B1C1", 0.0)
+    assert book.signals_ahead(req.request_id) >= {"C1"}
+
+
 def test_a_vehicle_that_leaves_its_route_gets_a_new_route_to_the_same_destination(book, net):
     req = book.submit(spec(), 0.0)
     book.observe({"AMB-1": at(1.0, "A1B1", 100.0)}, 1.0)

@@ -13,7 +13,7 @@ All three share the same desk, arbitration, hold and recovery; only the trigger 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from clearway.control.priority.corridor import JunctionPlan, flush_downstream
@@ -23,13 +23,19 @@ from clearway.signals.model import GREEN_CHARS, Intersection
 CORRIDOR_HORIZON_S = 120.0
 
 
-def regain_s(model: Intersection) -> float:
-    """Time to get a link that has just lost its green back (s): its yellow and clearance, the
-    shortest green of a conflicting link, that link's yellow and clearance. Used to decide when
-    a green the vehicle needs must no longer be allowed to end."""
-    yc = max((t.yellow_s + t.clearance_s for t in model.timings), default=0.0)
-    mg = max((t.min_green_s for t in model.timings), default=0.0)
-    return 2.0 * yc + mg
+def regain_s(model: Intersection, links: Iterable[int] | None = None) -> float:
+    """Time to get ``links`` back once their green has ended (s): their yellow and clearance,
+    then the shortest green a conflicting link must get, its yellow and its clearance — the
+    slowest such conflicting link. Without ``links``, for the slowest link of the junction.
+    Used to decide when a green the vehicle needs must no longer be allowed to end.
+    """
+    own = range(len(model.timings)) if links is None else tuple(links)
+    if not own:
+        return 0.0
+    t = model.timings
+    out = max(t[i].yellow_s + t[i].clearance_s for i in own)
+    foes = {j for i in own for j in model.foes_of(i) if j not in own}
+    return out + max((t[j].min_green_s + t[j].yellow_s + t[j].clearance_s for j in foes), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ class CorridorPreemption:
         """
         if plan.core and all(shown[i] in GREEN_CHARS for i in plan.core):
             ending = any(upcoming[i] not in GREEN_CHARS for i in plan.core)
-            return ending and now_s >= plan.green_start_s - regain_s(model) - self.margin_s
+            return ending and now_s >= plan.green_start_s - regain_s(model, plan.core) - self.margin_s
         if now_s < plan.green_start_s - self.margin_s:
             return False
         # The normal program turns it green early enough by itself: nothing to do (yet).

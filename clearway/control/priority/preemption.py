@@ -22,7 +22,12 @@ from clearway.control.priority.corridor import JunctionPlan, plan_corridor, sign
 from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.policies import PriorityPolicy, regain_s
-from clearway.control.priority.recovery import Recovery, current_phase, cut_phases
+from clearway.control.priority.recovery import (
+    Recovery,
+    current_phase,
+    cut_phases,
+    recovery_durations_s,
+)
 from clearway.control.priority.registry import RequestBook
 from clearway.control.priority.request import JunctionStatus, PriorityRequestSpec
 from clearway.network.model import Network, SignalProgram
@@ -89,7 +94,10 @@ class PreemptionController:
         self._phases = {
             sid: safe_phase_states(m, programs[sid]) for sid, m in self.models.items() if sid in programs
         }
-        self._durations = {sid: tuple(p.duration_s for p in programs[sid].phases) for sid in self._phases}
+        self._recovery_s = {
+            sid: recovery_durations_s(self.models[sid], phases, programs[sid])
+            for sid, phases in self._phases.items()
+        }
         self._holds: dict[str, _Hold] = {}
         self._recovering: dict[str, tuple[Recovery, _Hold]] = {}
         self._hold_until: dict[tuple[str, str], float] = {}
@@ -319,7 +327,7 @@ class PreemptionController:
             self._granted_since.pop((sid, rid), None)
         phases = self._phases.get(sid)
         queue = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
-        durations = self._durations.get(sid, ())
+        durations = self._recovery_s.get(sid, ())
         self._recovering[sid] = (Recovery(queue, durations, now_s, targeted_since_s=now_s), hold)
 
     def _recover(self, commands: list[SignalCommand], sid: str, t: SignalTimers, now_s: float) -> None:

@@ -236,7 +236,12 @@ class RequestBook:
             # edge of its route (the junction's green may now end: yellow and red clearance
             # protect a vehicle already inside).
             last = self._road_pos.get(req.request_id)
-            if last is not None and last[0] in req.route:
+            junction = edge[1:].rsplit("_", 1)[0]
+            if (
+                last is not None
+                and last[0] in req.route
+                and self.net.edge(last[0]).to_junction == junction
+            ):
                 k = req.route.index(last[0])
                 nxt = req.route[min(k + 1, len(req.route) - 1)]
                 offset = 0.0 if nxt != last[0] else last[1]
