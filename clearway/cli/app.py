@@ -110,7 +110,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     priority_seeds: Annotated[
         int, typer.Option(help="Seeds of the priority comparison (0 skips it).")
-    ] = 2,
+    ] = 3,
 ) -> None:
     """Run fixed-time control on the bundled 5x5 grid and on a real city network, then compare
     free passage for an ambulance (none / local / corridor) on the spillback grid."""
