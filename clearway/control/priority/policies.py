@@ -46,6 +46,7 @@ class NoPriority:
     uses_traffic_state: bool = False
     plans_before_departure: bool = False
     whole_approach: bool = True
+    margin_s: float = 0.0
     horizon_s: float = 0.0
     max_distance_m: float = 0.0
 
@@ -75,6 +76,7 @@ class LocalPreemption:
     plans_before_departure: bool = False
     #: ... and does not tell where it turns: the junction serves its whole approach.
     whole_approach: bool = True
+    margin_s: float = 0.0
     horizon_s: float = CORRIDOR_HORIZON_S
 
     def __post_init__(self) -> None:

@@ -117,14 +117,17 @@ class PreemptionController:
         return self.book.cancel(request_id, now_s)
 
     def request(self, request_id: str) -> PriorityRequest:
+        """The request's current record; ``UnknownRequestError`` if there is none."""
         return self.book.request(request_id)
 
     @property
     def requests(self) -> Mapping[str, PriorityRequest]:
+        """Every request handed in, by request id."""
         return self.book.requests
 
     @property
     def recoveries(self) -> tuple[RecoveryRecord, ...]:
+        """Every finished junction recovery, in the order they finished."""
         return tuple(self._records)
 
     @property
@@ -260,7 +263,7 @@ class PreemptionController:
         if not due:
             return []
         busy_until = max(p.hold_until_s for p in due) + regain_s(self.models[sid])
-        margin = getattr(self.policy, "margin_s", 0.0)
+        margin = self.policy.margin_s
         return [p.claim for p, want in items if not want and p.green_start_s - margin <= busy_until]
 
     def _report(self, statuses: Mapping[str, Mapping[str, JunctionStatus]]) -> None:
