@@ -150,6 +150,10 @@ class CorridorPreemption:
             return False
         # The normal program turns it green early enough by itself: nothing to do (yet).
         needed_s = plan.green_start_s + plan.transition_s
+        if plan.queue_m > 0.0:
+            # A queue to clear: detector queues are lower bounds (a queue longer than the
+            # detector, cars still joining it), so the schedule is not trusted with it.
+            return True
         return scheduled_green_s is None or scheduled_green_s > needed_s
 
 
