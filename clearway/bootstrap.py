@@ -9,6 +9,7 @@ from pathlib import Path
 
 from clearway.control.base import Controller
 from clearway.control.fixed_time import FixedTimeController
+from clearway.control.max_pressure import MaxPressureController
 from clearway.control.priority.desk import PriorityDesk
 from clearway.control.priority.policies import (
     CorridorPreemption,
@@ -31,8 +32,23 @@ from clearway.sim.twin import SumoTwin
 
 #: Strategies by name (``--strategy``): the normal controller alone, or with priority for
 #: emergency vehicles decided by one of three policies (:mod:`clearway.control.priority.policies`).
-STRATEGIES: tuple[str, ...] = ("fixed-time", "none", "local", "corridor")
+NORMAL_STRATEGIES: tuple[str, ...] = ("fixed-time", "max-pressure")
 PRIORITY_STRATEGIES: tuple[str, ...] = ("none", "local", "corridor")
+STRATEGIES: tuple[str, ...] = NORMAL_STRATEGIES + PRIORITY_STRATEGIES
+
+
+def normal_controller(
+    name: str, net: Network, models: Mapping[str, Intersection]
+) -> FixedTimeController | MaxPressureController:
+    """The normal (between-emergencies) controller ``name`` for every modelled signal."""
+    if name not in NORMAL_STRATEGIES:
+        raise ConfigError(
+            f"unknown normal control {name!r}; choose one of {', '.join(NORMAL_STRATEGIES)}"
+        )
+    programs = {sid: net.traffic_lights[sid].default_program for sid in models}
+    if name == "max-pressure":
+        return MaxPressureController(net, models, programs)
+    return FixedTimeController(models, programs)
 
 
 def build_controller(
@@ -42,20 +58,22 @@ def build_controller(
     feed: PriorityVehicleFeed,
     *,
     local_trigger_m: float = 150.0,
+    normal: str = "fixed-time",
 ) -> Controller:
-    """The controller for ``strategy``; priority strategies run fixed-time between holds."""
+    """The controller for ``strategy``: a normal one alone, or priority (``none``, ``local``,
+    ``corridor``) on top of the normal controller ``normal``."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if strategy in NORMAL_STRATEGIES:
+        return normal_controller(strategy, net, models)
     programs = {sid: net.traffic_lights[sid].default_program for sid in models}
-    normal = FixedTimeController(models, programs)
-    if strategy == "fixed-time":
-        return normal
     policy: PriorityPolicy = {
         "none": NoPriority,
         "local": lambda: LocalPreemption(trigger_m=local_trigger_m),
         "corridor": CorridorPreemption,
     }[strategy]()
-    return PreemptionController(normal, net, models, programs, feed, policy)
+    base = normal_controller(normal, net, models)
+    return PreemptionController(base, net, models, programs, feed, policy)
 
 
 @dataclass
@@ -82,13 +100,15 @@ def open_twin_run(
     tick_s: float = 1.0,
     net: Network | None = None,
     local_trigger_m: float = 150.0,
+    normal: str = "fixed-time",
 ) -> Iterator[WiredRun]:
     """Load the network, build the guard, start the twin and wire the control loop.
 
     The independent safety monitor listens to every simulation step. The twin is closed on
     exit (which also flushes SUMO's outputs). ``net`` saves re-reading a network the caller
     has already loaded from ``scenario.net_file``. ``local_trigger_m`` is the distance at
-    which the ``local`` strategy preempts (m).
+    which the ``local`` strategy preempts (m); ``normal`` the controller priority strategies
+    run between holds (``fixed-time`` or ``max-pressure``).
     """
     if net is None:
         net = load_network(scenario.net_file)
@@ -100,7 +120,9 @@ def open_twin_run(
     monitor = SafetyMonitor(net, models)
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
-        controller = build_controller(strategy, net, models, twin, local_trigger_m=local_trigger_m)
+        controller = build_controller(
+            strategy, net, models, twin, local_trigger_m=local_trigger_m, normal=normal
+        )
         # SUMO also lists rail signals, which run themselves and have no program to model:
         # the monitor watches exactly the signals the guard controls.
         watched = tuple(models)
