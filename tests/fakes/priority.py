@@ -227,8 +227,11 @@ class PriorityRun:
     one tick and lets one tick of time pass; ``held`` records the held signals of every tick.
     """
 
-    def __init__(self, net: Network, models, policy, *, hold_max_s: float = 120.0) -> None:
+    def __init__(
+        self, net: Network, models, policy, *, hold_max_s: float = 120.0, normal: str = "fixed-time"
+    ) -> None:
         from clearway.control.fixed_time import FixedTimeController
+        from clearway.control.max_pressure import MaxPressureController
         from clearway.control.priority.preemption import PreemptionController
         from clearway.control.runtime import ControlLoop
         from clearway.signals.safety import SafetyGuard
@@ -239,7 +242,11 @@ class PriorityRun:
         programs = {sid: net.traffic_lights[sid].default_program for sid in models}
         self.fake = FakeSignals({sid: programs[sid].phases[0].state for sid in models})
         self.feed = FakeFeed(self.fake)
-        self.normal = FixedTimeController(models, programs)
+        self.normal = (
+            MaxPressureController(net, models, programs, max_green_s=30.0)
+            if normal == "max-pressure"
+            else FixedTimeController(models, programs)
+        )
         self.ctrl = PreemptionController(
             self.normal, net, models, programs, self.feed, policy, hold_max_s=hold_max_s
         )

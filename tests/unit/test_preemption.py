@@ -38,10 +38,10 @@ def spec(rid="AMB-1", route=ROUTE, **kw) -> PriorityRequestSpec:
     )
 
 
-def start(grid, policy, *, vehicle_kw=None, hold_max_s=120.0, spec_kw=None):
-    """Fixed-time for WARMUP_S, then a request and its vehicle at the start of ROUTE."""
+def start(grid, policy, *, vehicle_kw=None, hold_max_s=120.0, spec_kw=None, normal="fixed-time"):
+    """Normal control for WARMUP_S, then a request and its vehicle at the start of ROUTE."""
     net, models = grid
-    run = PriorityRun(net, models, policy, hold_max_s=hold_max_s)
+    run = PriorityRun(net, models, policy, hold_max_s=hold_max_s, normal=normal)
     run.run(WARMUP_S)
     req = run.ctrl.submit(spec(**(spec_kw or {})), run.now_s)
     vehicle = DrivenVehicle(net, ROUTE, **(vehicle_kw or {}))
@@ -309,3 +309,18 @@ def test_the_guard_never_rejects_a_command_of_a_priority_run(grid):
         assert run.run_until(lambda r=run: all(v.arrived for v in r.feed.vehicles.values()), 400.0)
         assert run.loop.stats.rejected == 0, (policy.name, run.loop.stats.rejections[:3])
         assert run.loop.stats.approved > 0
+
+
+def test_the_corridor_works_on_top_of_max_pressure_and_hands_back_to_it(grid):
+    run, v, rid = start(grid, CorridorPreemption(), normal="max-pressure")
+    assert run.run_until(lambda: v.arrived, 200.0)
+    run.run(120.0)
+    assert v.stops == 0
+    for arr in v.arrivals:
+        assert all(arr.shown[i] in GREEN for i in arr.crossing.core), arr
+    records = run.ctrl.recoveries
+    assert records and run.ctrl.held == frozenset()
+    for rec in records:
+        assert sources(run, rec.signal_id, rec.recovered_s + 1.0) <= {"max-pressure"}
+    assert run.ctrl.request(rid).state is RequestState.COMPLETED
+    assert run.loop.stats.rejected == 0

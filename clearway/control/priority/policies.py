@@ -139,13 +139,23 @@ class CorridorPreemption:
         ``upcoming`` is what the normal controller would show next. A green the vehicle needs
         is left alone while the normal controller keeps it; when it is about to end, it is
         held if there would be no time to serve the other phases and bring it back before
-        the vehicle arrives, and otherwise let go (and brought back just in time). A red one
+        the vehicle arrives, and otherwise let go (and brought back just in time). Under an
+        adaptive controller, a green that conflicts with the vehicle is not let start if it
+        would leave no time for the vehicle's green after its minimum. A red one
         is left alone too while the normal controller's own schedule
         (``scheduled_green_s``, s) turns it green by the time the queue must start moving.
         """
         if plan.core and all(shown[i] in GREEN_CHARS for i in plan.core):
             ending = any(upcoming[i] not in GREEN_CHARS for i in plan.core)
             return ending and now_s >= plan.green_start_s - regain_s(model, plan.core) - self.margin_s
+        starting = [i for i, c in enumerate(upcoming) if c in GREEN_CHARS and shown[i] not in GREEN_CHARS]
+        if scheduled_green_s is None and any(
+            model.conflicts(i, j) for i in starting for j in plan.core
+        ):
+            # An adaptive controller (no schedule to read) is about to start a green that
+            # conflicts with the vehicle: once started it must run its minimum green, so it is
+            # blocked if there would be no time left to bring the vehicle's green after it.
+            return now_s >= plan.green_start_s - regain_s(model, plan.core) - self.margin_s
         if now_s < plan.green_start_s - self.margin_s:
             return False
         # The normal program turns it green early enough by itself: nothing to do (yet).
