@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearway.bootstrap import STRATEGIES
 from clearway.cli.evaluate import evaluate_command
+from clearway.cli.osm import import_osm_command
 from clearway.cli.tables import network_table, problems_table, results_table
 from clearway.errors import ClearwayError
 
@@ -25,6 +27,7 @@ app = typer.Typer(
 network_app = typer.Typer(help="Inspect road networks.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 app.command("evaluate")(evaluate_command)
+app.command("import-osm")(import_osm_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -61,6 +64,9 @@ def run(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
     ] = None,
+    demand_scale: Annotated[
+        float, typer.Option(help="Multiply the demand (SUMO --scale; 2 = twice the vehicles).")
+    ] = 1.0,
 ) -> None:
     """Run a signal strategy on a network in the SUMO twin and print its results."""
     from clearway.cli.scenarios import resolve_scenario
@@ -68,11 +74,13 @@ def run(
     from clearway.network import load_network
     from clearway.network.loader import require_traffic_lights
     from clearway.signals.timings import load_overrides
+    from clearway.sim.scenario import check_demand_scale
 
     if backend not in ("libsumo", "traci"):
         raise typer.BadParameter(f"backend must be libsumo or traci, not {backend!r}")
     if strategy not in STRATEGIES:
         raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+    check_demand_scale(demand_scale)  # before any file is built
     network = None
     if net is not None:
         # Read and check the network first: a broken file should be named before any demand
@@ -82,6 +90,7 @@ def run(
     if timings is not None:
         load_overrides(timings)  # refuse an unsafe or malformed timing file up front
     sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=duration_s, out_dir=out_dir)
+    sc = dataclasses.replace(sc, demand_scale=demand_scale)
     result = _run_with_progress(
         lambda on_tick: run_scenario(
             sc,

@@ -83,13 +83,19 @@ def evaluate_command(
     figures: Annotated[
         Path | None, typer.Option(help="Write time-space diagrams and a delay chart here.")
     ] = None,
+    demand_scale: Annotated[
+        float,
+        typer.Option(help="Multiply the demand (SUMO --scale; priority trips are not scaled)."),
+    ] = 1.0,
 ) -> None:
     """Compare priority strategies (none, local, corridor) on identical seeded traffic."""
     from clearway.cli.evaluate_tables import evaluation_tables
     from clearway.cli.scenarios import priority_setup
     from clearway.evaluation.evaluate import EvaluationSettings
+    from clearway.evaluation.priority_scenarios import with_demand_scale
     from clearway.evaluation.trip_spec import parse_convoy, parse_priority
     from clearway.signals.timings import load_overrides
+    from clearway.sim.scenario import check_demand_scale
 
     if backend not in ("libsumo", "traci"):
         raise ConfigError(f"--backend must be libsumo or traci, not {backend!r}")
@@ -99,6 +105,7 @@ def evaluate_command(
         raise ConfigError(f"--duration-s must be positive, got {duration_s}")
     if local_trigger_m <= 0:
         raise ConfigError(f"--local-trigger-m must be positive, got {local_trigger_m}")
+    check_demand_scale(demand_scale)
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
@@ -113,6 +120,7 @@ def evaluate_command(
     setup = priority_setup(
         net, routes, scenario, requests, out_dir=out_dir, additional=list(additional or [])
     )
+    setup = with_demand_scale(setup, demand_scale)
     settings = EvaluationSettings(
         strategies=names,
         workers=workers or max(os.cpu_count() or 1, 1),

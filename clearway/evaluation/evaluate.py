@@ -261,6 +261,8 @@ def _header(
         "strategies": list(settings.strategies),
         "seeds": sorted(plan.scenarios),
         "duration_s": plan.duration_s,
+        # Every seed's scenario is built with the same factor (with_demand_scale).
+        "demand_scale": next(iter(plan.scenarios.values())).demand_scale if plan.scenarios else 1.0,
         "reference_strategy": REFERENCE_STRATEGY,
         "bluelight": plan.bluelight,
         "driver_noise": settings.driver_noise,

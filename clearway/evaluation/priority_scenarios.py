@@ -36,6 +36,7 @@ from clearway.sim.files import file_stem
 from clearway.sim.scenario import (
     Scenario,
     build_grid,
+    check_demand_scale,
     grid_scenario,
     random_demand,
     user_scenario,
@@ -150,6 +151,27 @@ def user_setup(
         # Same message the run command gives; checked before any demand is generated.
         load_network(net_file)
     return PrioritySetup(name or file_stem(Path(net_file)), Path(net_file), build, tuple(requests))
+
+
+def with_demand_scale(setup: PrioritySetup, demand_scale: float) -> PrioritySetup:
+    """``setup`` whose every seed runs its demand times ``demand_scale`` (SUMO ``--scale``).
+
+    The priority trips are not scaled (see :func:`clearway.sim.priority_trips.with_priority_trips`).
+
+    Raises
+    ------
+    ConfigError
+        Unless ``demand_scale`` > 0.
+    """
+    scale = check_demand_scale(demand_scale)
+    if scale == 1.0:
+        return setup
+    base = setup.build
+
+    def build(seed: int, end_s: float) -> Scenario:
+        return replace(base(seed, end_s), demand_scale=scale)
+
+    return replace(setup, build=build)
 
 
 def named_setup(name: str, out_dir: Path) -> PrioritySetup:

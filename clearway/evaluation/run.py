@@ -43,6 +43,8 @@ class RunResult:
         Wall-clock time of the loop and simulated seconds per wall second.
     signals
         Number of signals controlled.
+    demand_scale
+        Factor the route files' demand was run at (SUMO ``--scale``).
     """
 
     scenario: str
@@ -62,6 +64,7 @@ class RunResult:
     wall_s: float = 0.0
     sim_s_per_wall_s: float = 0.0
     signals: int = 0
+    demand_scale: float = 1.0
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -141,4 +144,5 @@ def run_scenario(
         wall_s=round(wall, 3),
         sim_s_per_wall_s=round(sim_s / wall, 1) if wall > 0 else 0.0,
         signals=n_signals,
+        demand_scale=scenario.demand_scale,
     )

@@ -71,6 +71,9 @@ def sumo_command(
     ]  # fmt: skip
     if scenario.route_files:
         cmd += ["--route-files", ",".join(map(str, scenario.route_files))]
+    if scenario.demand_scale != 1.0:
+        # SUMO duplicates or drops loaded vehicles itself, for any route/trip/flow file.
+        cmd += ["--scale", repr(scenario.demand_scale)]
     adds = [*scenario.additional_files]
     if scenario.detector_file is not None:
         adds.append(scenario.detector_file)

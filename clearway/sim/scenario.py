@@ -7,6 +7,7 @@ demand, with clearway's detectors added.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ __all__ = [
     "Load",
     "Scenario",
     "build_grid",
+    "check_demand_scale",
     "detector_lanes",
     "grid_scenario",
     "random_demand",
@@ -67,6 +69,10 @@ class Scenario:
         SUMO's random seed (driver behaviour, insertion).
     end_s
         Simulation end time (s).
+    demand_scale
+        Factor on the route files' demand (SUMO ``--scale``: 2.0 inserts every vehicle twice,
+        0.5 every other one; dimensionless, > 0). Priority vehicles are exempt (their vType
+        carries the inverse factor, see :mod:`clearway.sim.priority_trips`).
     """
 
     name: str
@@ -76,6 +82,28 @@ class Scenario:
     detector_file: Path | None
     seed: int
     end_s: float
+    demand_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_demand_scale(self.demand_scale)
+
+
+def check_demand_scale(demand_scale: float) -> float:
+    """``demand_scale`` if it is a usable demand factor.
+
+    Raises
+    ------
+    ConfigError
+        Unless it is a finite number > 0.
+    """
+    if not (
+        isinstance(demand_scale, (int, float)) and math.isfinite(demand_scale) and demand_scale > 0
+    ):
+        raise ConfigError(
+            f"demand scale must be a number > 0 (1 = the demand as given, 2 = twice as many "
+            f"vehicles), got {demand_scale!r}"
+        )
+    return float(demand_scale)
 
 
 # -- generation ------------------------------------------------------------------------------

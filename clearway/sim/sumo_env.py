@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import sumo as _sumo_wheel
@@ -73,6 +73,7 @@ def run_tool(
     what: str,
     cwd: str | os.PathLike[str] | None = None,
     timeout_s: float | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a SUMO program or tool, capturing its output.
 
@@ -87,6 +88,9 @@ def run_tool(
         Working directory (tools like randomTrips write side files next to their outputs).
     timeout_s
         Give up after this long (s); ``None`` waits forever.
+    extra_env
+        Variables added to the command's environment only (not to this process'), e.g.
+        ``PROJ_LIB`` for netconvert.
 
     Returns
     -------
@@ -109,7 +113,7 @@ def run_tool(
             capture_output=True,
             text=True,
             timeout=timeout_s,
-            env=os.environ.copy(),
+            env={**os.environ, **(extra_env or {})},
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
