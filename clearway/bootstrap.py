@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from clearway.control.actuated import ActuatedController
 from clearway.control.base import Controller
 from clearway.control.fixed_time import FixedTimeController
 from clearway.control.max_pressure import MaxPressureController
+from clearway.control.phase_control import PhaseController
 from clearway.control.priority.desk import PriorityDesk
 from clearway.control.priority.policies import (
     CorridorPreemption,
@@ -32,14 +34,14 @@ from clearway.sim.twin import SumoTwin
 
 #: Strategies by name (``--strategy``): the normal controller alone, or with priority for
 #: emergency vehicles decided by one of three policies (:mod:`clearway.control.priority.policies`).
-NORMAL_STRATEGIES: tuple[str, ...] = ("fixed-time", "max-pressure")
+NORMAL_STRATEGIES: tuple[str, ...] = ("fixed-time", "max-pressure", "actuated")
 PRIORITY_STRATEGIES: tuple[str, ...] = ("none", "local", "corridor")
 STRATEGIES: tuple[str, ...] = NORMAL_STRATEGIES + PRIORITY_STRATEGIES
 
 
 def normal_controller(
     name: str, net: Network, models: Mapping[str, Intersection]
-) -> FixedTimeController | MaxPressureController:
+) -> FixedTimeController | PhaseController:
     """The normal (between-emergencies) controller ``name`` for every modelled signal."""
     if name not in NORMAL_STRATEGIES:
         raise ConfigError(
@@ -48,6 +50,8 @@ def normal_controller(
     programs = {sid: net.traffic_lights[sid].default_program for sid in models}
     if name == "max-pressure":
         return MaxPressureController(net, models, programs)
+    if name == "actuated":
+        return ActuatedController(net, models, programs)
     return FixedTimeController(models, programs)
 
 
@@ -108,7 +112,7 @@ def open_twin_run(
     exit (which also flushes SUMO's outputs). ``net`` saves re-reading a network the caller
     has already loaded from ``scenario.net_file``. ``local_trigger_m`` is the distance at
     which the ``local`` strategy preempts (m); ``normal`` the controller priority strategies
-    run between holds (``fixed-time`` or ``max-pressure``).
+    run between holds (one of :data:`NORMAL_STRATEGIES`).
     """
     if net is None:
         net = load_network(scenario.net_file)

@@ -1,4 +1,4 @@
-"""Max-pressure: hand-computed pressures and phase choice on a real (generated) junction."""
+"""Adaptive control (max-pressure, actuated): hand-computed pressures, phase choice, gaps."""
 
 from __future__ import annotations
 
@@ -118,3 +118,70 @@ def test_resume_serves_the_next_green_phase_of_the_program(grid):
         got = ctrl.phase_in_service("B1")
         assert got >= k or all(not any(c in "Ggs" for c in x) for x in states[k:])
         assert any(c in "Ggs" for c in states[got])
+
+
+# -- actuated (same phase table) -------------------------------------------------------------
+def actuated(grid, **kw):
+    from clearway.control.actuated import ActuatedController
+
+    net, models = grid
+    programs = {sid: net.traffic_lights[sid].default_program for sid in models}
+    return ActuatedController(net, models, programs, **kw)
+
+
+def drive(ctrl, traffic_at, until_s, start_state=None):
+    """Run ``ctrl`` on B1 alone (states applied as proposed); returns (time, state) changes."""
+    start = start_state or ctrl._states[ctrl._current[ctrl._signals.index("B1")]]
+    t = SignalTimers.start("B1", start, 0.0)
+    changes = [(0.0, start)]
+    for now in np.arange(0.0, until_s, 1.0):
+        for c in ctrl.propose(float(now), {"B1": t}, traffic_at(float(now))):
+            if c.signal_id == "B1":
+                t = t.observe(c.state, float(now))
+                changes.append((float(now), c.state))
+        t = t.observe(t.state, float(now))
+    return changes
+
+
+def lanes_of(grid, edge):
+    net, _ = grid
+    return {lk.from_lane for lk in net.signal_links("B1") if lk.from_edge == edge}
+
+
+def moving(lanes, n=3.0, halting=0.0):
+    lanes = tuple(sorted(lanes))
+    v = np.full(len(lanes), n)
+    z = np.zeros(len(lanes))
+    return TrafficState(0.0, lanes, v, np.full(len(lanes), halting), z, z, z)
+
+
+def test_actuated_extends_while_vehicles_arrive_up_to_max_green(grid):
+    ctrl = actuated(grid, max_green_s=25.0)
+    start = ctrl._states[ctrl._current[ctrl._signals.index("B1")]]
+    served = [e for e in ("A1B1", "B0B1", "B2B1", "C1B1")
+              if any(start[lk.signal_index] in "Ggs" for lk in grid[0].signal_links("B1")
+                     if lk.from_edge == e)]  # fmt: skip
+    everyone = set().union(*(lanes_of(grid, e) for e in ("A1B1", "B0B1", "B2B1", "C1B1")))
+    traffic = moving(everyone)  # arrivals everywhere: only max green ends the phase
+    changes = drive(ctrl, lambda now: traffic, 40.0)
+    first_change = changes[1][0]
+    assert served and 25.0 <= first_change <= 27.0, changes[:3]
+
+
+def test_actuated_gaps_out_to_the_next_phase_with_demand_and_rests_without(grid):
+    ctrl = actuated(grid)
+    start = ctrl._states[ctrl._current[ctrl._signals.index("B1")]]
+    # Vehicles wait (halting) only on the west approach; nothing arrives on the current phase.
+    west = lanes_of(grid, "A1B1")
+    waiting = moving(west, n=4.0, halting=4.0)
+    changes = drive(ctrl, lambda now: waiting, 40.0)
+    final = changes[-1][1]
+    net, _ = grid
+    west_links = [lk.signal_index for lk in net.signal_links("B1") if lk.from_edge == "A1B1"]
+    assert final != start and any(final[i] in "Ggs" for i in west_links)
+    # It left the start phase as soon as its minimum green was served (the gap), not later.
+    min_green = max(grid[1]["B1"].timings[i].min_green_s for i, c in enumerate(start) if c in "Ggs")
+    assert changes[1][0] <= min_green + 1.0
+    # With no vehicle anywhere it rests in the phase it has.
+    rest = drive(actuated(grid), lambda now: moving(set()), 60.0)
+    assert len(rest) == 1
