@@ -41,6 +41,8 @@ def measure(seeds: int, load: str, driver_noise: bool, workers: int) -> list[dic
     settings = EvaluationSettings(strategies=("none",), workers=workers, driver_noise=driver_noise)
     out = OUT / ("noisy" if driver_noise else "calm")
     result = evaluate(plan, settings, out)
+    if result.failed:
+        raise SystemExit(f"noise floor: runs failed: {result.failed}")
     rows = []
     for row in result.rows:
         runs = out / "runs" / f"seed{row['seed']}"

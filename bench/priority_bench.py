@@ -62,6 +62,8 @@ def case_priority(out_dir: Path, seeds: int = SEEDS) -> dict:
         t0 = time.perf_counter()
         plan = build_plan(named_setup(name, out_dir), list(range(1, seeds + 1)))
         result = evaluate(plan, settings, out_dir / f"priority-{name}")
+        if result.failed:
+            raise SystemExit(f"priority bench {name}: runs failed: {result.failed}")
         medians = {
             s: {k: result.medians[s][k] for k in _KEYS if k in result.medians[s]}
             for s in settings.strategies

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clearway.control.actuated import ActuatedController
 from clearway.control.base import Controller
+from clearway.control.external import ExternalControl
 from clearway.control.fixed_time import FixedTimeController
 from clearway.control.max_pressure import MaxPressureController
 from clearway.control.phase_control import PhaseController
@@ -30,13 +32,16 @@ from clearway.signals.build import build_intersections
 from clearway.signals.model import Intersection
 from clearway.signals.safety import SafetyGuard
 from clearway.sim.scenario import Scenario
+from clearway.sim.sumo_programs import SUMO_TYPES, write_sumo_programs
 from clearway.sim.twin import SumoTwin
 
 #: Strategies by name (``--strategy``): the normal controller alone, or with priority for
 #: emergency vehicles decided by one of three policies (:mod:`clearway.control.priority.policies`).
 NORMAL_STRATEGIES: tuple[str, ...] = ("fixed-time", "max-pressure", "actuated")
 PRIORITY_STRATEGIES: tuple[str, ...] = ("none", "local", "corridor")
-STRATEGIES: tuple[str, ...] = NORMAL_STRATEGIES + PRIORITY_STRATEGIES
+#: SUMO's own adaptive programs, run by SUMO itself (external baselines, not guarded).
+SUMO_BASELINES: tuple[str, ...] = tuple(SUMO_TYPES)
+STRATEGIES: tuple[str, ...] = NORMAL_STRATEGIES + PRIORITY_STRATEGIES + SUMO_BASELINES
 
 
 def normal_controller(
@@ -70,6 +75,8 @@ def build_controller(
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy in NORMAL_STRATEGIES:
         return normal_controller(strategy, net, models)
+    if strategy in SUMO_BASELINES:
+        return ExternalControl(strategy)
     programs = {sid: net.traffic_lights[sid].default_program for sid in models}
     policy: PriorityPolicy = {
         "none": NoPriority,
@@ -122,6 +129,10 @@ def open_twin_run(
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     monitor = SafetyMonitor(net, models)
+    if strategy in SUMO_BASELINES:
+        where = Path(tripinfo_path).parent if tripinfo_path is not None else Path(tempfile.mkdtemp())
+        programs = write_sumo_programs(net, strategy, where / f"{strategy}.tll.xml", models)
+        scenario = replace(scenario, additional_files=(*scenario.additional_files, programs))
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
         controller = build_controller(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -70,6 +71,13 @@ def evaluate_command(
     workers: Annotated[
         int | None, typer.Option(help="Simulations at once (default: CPU count).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="Where runs execute: process (local pool) or ray.")
+    ] = "process",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (--engine ray); default: a local Ray instance."),
+    ] = None,
     backend: Annotated[str, typer.Option(help="libsumo (in-process) or traci.")] = "libsumo",
     timings: Annotated[
         Path | None, typer.Option(help="TOML file of per-junction safety-timing overrides.")
@@ -83,12 +91,19 @@ def evaluate_command(
     figures: Annotated[
         Path | None, typer.Option(help="Write time-space diagrams and a delay chart here.")
     ] = None,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(help="Append one JSON line per run to this file as soon as it finishes."),
+    ] = None,
     demand_scale: Annotated[
         float,
         typer.Option(help="Multiply the demand (SUMO --scale; priority trips are not scaled)."),
     ] = 1.0,
 ) -> None:
-    """Compare priority strategies (none, local, corridor) on identical seeded traffic."""
+    """Compare priority strategies (none, local, corridor) on identical seeded traffic.
+
+    Exits with code 1 after writing every output if any run failed (they are listed).
+    """
     from clearway.cli.evaluate_tables import evaluation_tables
     from clearway.cli.scenarios import priority_setup
     from clearway.evaluation.evaluate import EvaluationSettings
@@ -99,6 +114,10 @@ def evaluate_command(
 
     if backend not in ("libsumo", "traci"):
         raise ConfigError(f"--backend must be libsumo or traci, not {backend!r}")
+    if engine not in ("process", "ray"):
+        raise ConfigError(f"--engine must be process or ray, not {engine!r}")
+    if address is not None and engine != "ray":
+        raise ConfigError("--address is a Ray cluster address: give it with --engine ray")
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     if duration_s is not None and duration_s <= 0:
@@ -124,6 +143,8 @@ def evaluate_command(
     settings = EvaluationSettings(
         strategies=names,
         workers=workers or max(os.cpu_count() or 1, 1),
+        engine=engine,
+        address=address,
         driver_noise=driver_noise,
         backend=backend,
         timing_file=timings,
@@ -134,7 +155,19 @@ def evaluate_command(
             "[yellow]note:[/] with fixed --routes and no driver noise every seed runs the same "
             "traffic; add --driver-noise or leave out --routes (seeded random demand)."
         )
-    result = run_evaluation(setup, settings, seeds, duration_s, bluelight, out_dir)
+    if jsonl is not None:
+        jsonl.parent.mkdir(parents=True, exist_ok=True)
+        with jsonl.open("a", encoding="utf-8") as log:
+
+            def on_run(line: dict) -> None:
+                log.write(json.dumps(line) + "\n")
+                log.flush()  # a reader (or a crash) sees every finished run at once
+
+            result = run_evaluation(
+                setup, settings, seeds, duration_s, bluelight, out_dir, on_run=on_run
+            )
+    else:
+        result = run_evaluation(setup, settings, seeds, duration_s, bluelight, out_dir)
     for table in evaluation_tables(result):
         console.print(table)
     if json_path is not None:
@@ -144,6 +177,11 @@ def evaluate_command(
     if figures is not None:
         written = write_result_figures(result, figures)
         console.print(f"{len(written)} figures written to {figures}/")
+    if jsonl is not None:
+        console.print(f"one line per run appended to {jsonl}")
+    if result.failed:
+        console.print(f"[bold red]{len(result.failed)} run(s) failed[/] (listed above)")
+        raise typer.Exit(code=1)
 
 
 def run_evaluation(
@@ -153,8 +191,13 @@ def run_evaluation(
     duration_s: float | None,
     bluelight: bool,
     out_dir: Path,
+    *,
+    on_run: Callable[[dict], None] | None = None,
 ) -> EvaluationResult:
-    """Build the plan and run it with a progress bar; returns the EvaluationResult."""
+    """Build the plan and run it with a progress bar; returns the EvaluationResult.
+
+    ``on_run`` gets every run's line as it finishes (:func:`clearway.evaluation.evaluate.evaluate`).
+    """
     from clearway.evaluation.evaluate import evaluate
     from clearway.evaluation.priority_scenarios import build_plan
 
@@ -175,7 +218,13 @@ def run_evaluation(
         def on_progress(done: int, total: int, label: str) -> None:
             progress.update(task, completed=done, description=f"{setup.name}: {label} done")
 
-        return evaluate(plan, settings, out_dir / "evaluate" / setup.name, on_progress=on_progress)
+        return evaluate(
+            plan,
+            settings,
+            out_dir / "evaluate" / setup.name,
+            on_progress=on_progress,
+            on_run=on_run,
+        )
 
 
 def write_result_figures(result: EvaluationResult, figures: Path) -> list[Path]:
@@ -183,7 +232,9 @@ def write_result_figures(result: EvaluationResult, figures: Path) -> list[Path]:
     from clearway.evaluation.figures import write_figures
 
     first = min(result.header["seeds"])
-    traces = {s: result.traces[(s, first)] for s in result.header["strategies"]}
+    # A failed run has no trace: its time-space diagram is left out.
+    traces = {s: result.traces[(s, first)] for s in result.header["strategies"]
+              if (s, first) in result.traces}  # fmt: skip
     return write_figures(
         figures, traces, result.rows, result.header["strategies"], result.header["scenario"], first
     )

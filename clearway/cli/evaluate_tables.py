@@ -34,7 +34,21 @@ def evaluation_tables(result: EvaluationResult) -> list[Table]:
     tables = [medians_table(result.header, result.medians)]
     if len(result.header["trips"]) > 1:
         tables.append(trips_table(result.header, result.medians))
-    return [*tables, seeds_table(result.rows)]
+    tables.append(seeds_table(result.rows))
+    if result.failed:
+        tables.append(failed_table(result.failed))
+    return tables
+
+
+def failed_table(failed: Sequence[Mapping]) -> Table:
+    """The runs that failed, with their errors (their rows are missing above)."""
+    t = Table(title="[bold red]failed runs[/] (no row; a failed reference leaves its seed's "
+              "extra delays empty)")  # fmt: skip
+    for col in ("run", "seed", "error"):
+        t.add_column(col, justify="right" if col == "seed" else "left")
+    for f in failed:
+        t.add_row(f["label"], str(f["seed"]), f["error"])
+    return t
 
 
 def trips_table(header: Mapping, medians: Mapping[str, Mapping]) -> Table:

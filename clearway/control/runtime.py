@@ -117,7 +117,7 @@ class ControlLoop:
             self.stats.proposed += 1
             if self._judge_and_apply(cmd):
                 commanded.add(cmd.signal_id)
-        if first:
+        if first and getattr(self.controller, "takes_over", True):
             self._take_over(now, commanded)
         self.stats.ticks += 1
 

@@ -2,8 +2,10 @@
 
 For every seed: one *reference* run (the demand alone, normal control, no priority trip) and
 one run per strategy with the priority trips, all on the same demand and SUMO seed; plus one
-free-flow run per trip on the empty network. Runs go to a process pool (libsumo holds one
-simulation per process). What a strategy cost everyone else is its run minus the reference.
+free-flow run per trip on the empty network. Runs go to an engine (a process pool or Ray,
+:mod:`clearway.evaluation.engines`; libsumo holds one simulation per process). What a strategy
+cost everyone else is its run minus the reference. A run that fails is reported (``failed``),
+not raised: the other runs are kept.
 
 Driver imperfection (``sigma``) is switched off by default (see
 :mod:`clearway.sim.driver_noise`): with it, one extra vehicle reshuffles SUMO's random streams
@@ -12,24 +14,24 @@ and the pairing measures noise, not the strategy.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clearway.bootstrap import STRATEGIES
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.errors import ConfigError
+from clearway.evaluation.engines import ENGINES, JobOutcome, run_jobs
 from clearway.evaluation.free_flow import FreeFlow, free_flow_times
 from clearway.evaluation.priority_metrics import cross_streets
 from clearway.evaluation.priority_rows import (
     medians_by_strategy,
     reference_row,
+    run_line,
     strategy_row,
 )
-from clearway.evaluation.priority_run import RunJob, RunMeasures, run_job
+from clearway.evaluation.priority_run import RunJob
 from clearway.evaluation.trace import Trace, signals_on_route
 from clearway.network import Network
 from clearway.network.routing import Route
@@ -41,6 +43,8 @@ from clearway.sim.scenario import Scenario
 REFERENCE_STRATEGY = "none"
 
 ProgressHook = Callable[[int, int, str], None]
+#: Called with one JSON-able line per finished run (``status`` ``ok`` or ``failed``).
+RunHook = Callable[[dict], None]
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,11 @@ class EvaluationSettings:
     strategies
         Strategies to compare (``none``, ``local``, ``corridor``; ``fixed-time`` allowed).
     workers
-        Processes running simulations at once.
+        Simulations at once (processes; CPUs of a local Ray instance).
+    engine
+        ``process`` (local process pool) or ``ray`` (:mod:`clearway.evaluation.engines`).
+    address
+        Ray cluster address; ``None`` starts a local Ray instance (``engine="ray"`` only).
     driver_noise
         Keep the demand's driver imperfection (``sigma``); off by default, see module doc.
     backend, timing_file, local_trigger_m
@@ -90,6 +98,8 @@ class EvaluationSettings:
 
     strategies: tuple[str, ...] = ("none", "local", "corridor")
     workers: int = 2
+    engine: str = "process"
+    address: str | None = None
     driver_noise: bool = False
     backend: str = "libsumo"
     timing_file: Path | None = None
@@ -98,13 +108,19 @@ class EvaluationSettings:
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Rows, medians and traces of an evaluation (:meth:`to_dict` is the JSON)."""
+    """Rows, medians and traces of an evaluation (:meth:`to_dict` is the JSON).
+
+    ``failed`` lists the runs that failed (``label``, ``strategy``, ``seed``, ``error``): a
+    failed strategy run has no row, and the rows of a seed whose reference failed have no
+    extra-delay figures (``None``).
+    """
 
     header: dict
     rows: list[dict]
     medians: dict[str, dict]
     reference: list[dict]
     traces: dict[tuple[str, int], tuple[Trace, ...]] = field(repr=False)
+    failed: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The documented JSON (README, "clearway evaluate")."""
@@ -113,6 +129,7 @@ class EvaluationResult:
             "rows": self.rows,
             "medians": self.medians,
             "reference": self.reference,
+            "failed": self.failed,
         }
 
 
@@ -122,15 +139,27 @@ def evaluate(
     out_dir: Path,
     *,
     on_progress: ProgressHook | None = None,
+    on_run: RunHook | None = None,
 ) -> EvaluationResult:
     """Run every strategy and reference on every seed and measure them.
+
+    A run that fails does not stop the others: it is in the result's ``failed`` (and handed to
+    ``on_run`` with ``"status": "failed"``).
+
+    Parameters
+    ----------
+    on_progress
+        Called after every run with (runs done, runs in all, which run).
+    on_run
+        Called with every run's line as soon as it finished (:func:`run_line`, plus
+        ``status``; a failed run's line has ``error``).
 
     Raises
     ------
     ConfigError
-        Unknown strategy, no seed, or nothing to compare.
+        Unknown strategy or engine, no seed, or nothing to compare; Ray not installed.
     SimulationError
-        If a run fails (the message names the run).
+        If the free-flow runs fail (before any strategy runs).
     """
     unknown = [s for s in settings.strategies if s not in STRATEGIES]
     if unknown or not settings.strategies:
@@ -143,21 +172,30 @@ def evaluate(
         raise ConfigError("give at least one seed (--seeds N with N >= 1)")
     if settings.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {settings.workers}")
+    if settings.engine not in ENGINES:
+        raise ConfigError(f"unknown engine {settings.engine!r}; choose from {', '.join(ENGINES)}")
     t0 = time.perf_counter()
     out_dir = out_dir.resolve()
     free_flow = free_flow_times(plan.net.source or plan.scenarios[min(plan.scenarios)].net_file,
                                 plan.trips, out_dir / "free-flow")  # fmt: skip
     cross = corridor_cross_streets(plan.net, plan.routes)
     jobs = _jobs(plan, settings, cross, out_dir)
-    results = _run_all(jobs, settings.workers, on_progress)
-    rows, refs, traces = [], [], {}
+    outcomes = _run_all(jobs, settings, on_progress, on_run, plan, free_flow)
+    rows, refs, traces, failed = [], [], {}, []
     for seed in sorted(plan.scenarios):
-        ref = results[("reference", seed)]
-        refs.append(reference_row(plan.name, ref))
+        ref = outcomes[("reference", seed)].measures
+        if ref is not None:
+            refs.append(reference_row(plan.name, ref))
         for strategy in settings.strategies:
-            run = results[(strategy, seed)]
-            rows.append(strategy_row(plan.name, run, ref, plan.trips, free_flow))
-            traces[(strategy, seed)] = run.traces
+            run = outcomes[(strategy, seed)].measures
+            if run is not None:
+                rows.append(strategy_row(plan.name, run, ref, plan.trips, free_flow))
+                traces[(strategy, seed)] = run.traces
+    for (label, seed), out in sorted(outcomes.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if not out.ok:
+            failed.append(
+                {"label": label, "strategy": out.job.strategy, "seed": seed, "error": out.error}
+            )
     header = _header(plan, settings, free_flow, cross, time.perf_counter() - t0)
     return EvaluationResult(
         header=header,
@@ -165,6 +203,7 @@ def evaluate(
         medians=medians_by_strategy(rows, settings.strategies),
         reference=refs,
         traces=traces,
+        failed=failed,
     )
 
 
@@ -212,25 +251,32 @@ def _jobs(
 
 
 def _run_all(
-    jobs: list[RunJob], workers: int, on_progress: ProgressHook | None
-) -> dict[tuple[str, int], RunMeasures]:
-    results: dict[tuple[str, int], RunMeasures] = {}
-    # spawn, not fork: the parent may hold threads (progress display) and SUMO state.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
-        futures = {pool.submit(run_job, job): job for job in jobs}
-        try:
-            for done, fut in enumerate(as_completed(futures), start=1):
-                job = futures[fut]
-                m = fut.result()  # re-raises the run's SimulationError
-                results[(job.label, job.scenario.seed)] = m
-                if on_progress is not None:
-                    on_progress(done, len(jobs), f"{job.label} · seed {job.scenario.seed}")
-        except BaseException:
-            # One failed run (or Ctrl-C) ends the evaluation: do not start the queued ones.
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    return results
+    jobs: list[RunJob],
+    settings: EvaluationSettings,
+    on_progress: ProgressHook | None,
+    on_run: RunHook | None,
+    plan: EvaluationPlan,
+    free_flow: Mapping[str, FreeFlow],
+) -> dict[tuple[str, int], JobOutcome]:
+    outcomes: dict[tuple[str, int], JobOutcome] = {}
+    stream = run_jobs(
+        jobs, engine=settings.engine, workers=settings.workers, address=settings.address
+    )
+    for done, out in enumerate(stream, start=1):
+        job = out.job
+        outcomes[(job.label, job.scenario.seed)] = out
+        if on_run is not None:
+            head = {"status": "ok" if out.ok else "failed", "scenario": plan.name}
+            if out.measures is not None:
+                body = run_line(plan.name, job.label, out.measures, plan.trips, free_flow)
+            else:
+                body = {"label": job.label, "strategy": job.strategy, "seed": job.scenario.seed,
+                        "error": out.error}  # fmt: skip
+            on_run({**head, **body})
+        if on_progress is not None:
+            what = f"{job.label} · seed {job.scenario.seed}" + ("" if out.ok else " FAILED")
+            on_progress(done, len(jobs), what)
+    return outcomes
 
 
 def _header(
@@ -268,6 +314,7 @@ def _header(
         "driver_noise": settings.driver_noise,
         "local_trigger_m": settings.local_trigger_m,
         "backend": settings.backend,
+        "engine": settings.engine,
         "trips": trips,
         "cross_street_edges": list(cross),
         "wall_s": round(wall_s, 1),

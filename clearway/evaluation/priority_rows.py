@@ -37,14 +37,15 @@ MEDIAN_FIELDS = (
 def strategy_row(
     scenario: str,
     run: RunMeasures,
-    reference: RunMeasures,
+    reference: RunMeasures | None,
     trips: Sequence[PriorityTrip],
     free_flow: Mapping[str, FreeFlow],
 ) -> dict:
     """The row of one strategy run, paired with its same-seed reference run.
 
     With several trips the top-level travel time, free-flow time and ratio are means over the
-    trips and ``stops`` the most of any trip; ``trips`` has each one.
+    trips and ``stops`` the most of any trip; ``trips`` has each one. Without a reference
+    (``None``: it failed, or has not finished yet) the two extra-delay fields are ``None``.
     """
     per_trip = []
     for trip, outcome in zip(trips, run.trips, strict=True):
@@ -72,12 +73,12 @@ def strategy_row(
         "ratio": _mean((t["ratio"] for t in per_trip), 3),
         "stops": max((t["stops"] for t in per_trip), default=0),
         "priority_arrived": all(t["arrived"] for t in per_trip),
-        "others_extra_delay_veh_h": _r(
-            extra_delay_veh_h(run.others.total_delay_s, reference.others.total_delay_s), 4
-        ),
-        "cross_street_extra_delay_veh_h": _r(
-            extra_delay_veh_h(run.cross_time_loss_s, reference.cross_time_loss_s), 4
-        ),
+        "others_extra_delay_veh_h": None
+        if reference is None
+        else _r(extra_delay_veh_h(run.others.total_delay_s, reference.others.total_delay_s), 4),
+        "cross_street_extra_delay_veh_h": None
+        if reference is None
+        else _r(extra_delay_veh_h(run.cross_time_loss_s, reference.cross_time_loss_s), 4),
         "mean_time_loss_s": _r(run.others.mean_time_loss_s),
         "p95_time_loss_s": _r(run.others.p95_time_loss_s),
         "time_to_recover_s": _r(median(recover)),
@@ -90,6 +91,29 @@ def strategy_row(
         "wall_s": _r(run.wall_s),
         "trips": per_trip,
     }
+
+
+def run_line(
+    scenario: str,
+    label: str,
+    run: RunMeasures,
+    trips: Sequence[PriorityTrip],
+    free_flow: Mapping[str, FreeFlow],
+) -> dict:
+    """What one run measured on its own, as soon as it finished (a ``--jsonl`` line's body).
+
+    A reference run gives its :func:`reference_row`; a strategy run its :func:`strategy_row`
+    without the two extra-delay fields (they need the reference, which may not have finished)
+    but with the raw totals they are computed from: extra delay = this run's total minus the
+    same-seed reference run's.
+    """
+    if label == "reference":
+        return {"label": label, **reference_row(scenario, run)}
+    row = strategy_row(scenario, run, None, trips, free_flow)
+    del row["others_extra_delay_veh_h"], row["cross_street_extra_delay_veh_h"]
+    row["others_total_delay_veh_h"] = _r(run.others.total_delay_s / 3600.0, 4)
+    row["cross_street_time_loss_veh_h"] = _r(run.cross_time_loss_s / 3600.0, 4)
+    return {"label": label, **row}
 
 
 def reference_row(scenario: str, ref: RunMeasures) -> dict:
@@ -123,7 +147,8 @@ def medians_by_strategy(rows: Sequence[Mapping], strategies: Sequence[str]) -> d
             m[key] = _r(median(r.get(key) for r in mine), 4)
         for key in ("safety_violations", "guard_rejections", "teleports"):
             m[f"{key}_total"] = sum(int(r[key]) for r in mine)
-        m["priority_arrived_all"] = all(r["priority_arrived"] for r in mine)
+        # None, not True, for a strategy none of whose runs finished (all of an empty list).
+        m["priority_arrived_all"] = all(r["priority_arrived"] for r in mine) if mine else None
         trip_ids = [t["trip_id"] for t in mine[0]["trips"]] if mine else []
         m["trips"] = {
             tid: {

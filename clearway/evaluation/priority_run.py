@@ -60,8 +60,9 @@ class RunJob:
         Where this run's outputs go.
     duration_s
         Simulated time (s).
-    backend, timing_file, local_trigger_m, tick_s
-        Passed to :func:`clearway.bootstrap.open_twin_run`.
+    backend, timing_file, local_trigger_m, tick_s, normal
+        Passed to :func:`clearway.bootstrap.open_twin_run` (``normal``: the controller
+        priority strategies run between holds).
     """
 
     label: str
@@ -76,6 +77,7 @@ class RunJob:
     timing_file: Path | None = None
     local_trigger_m: float = 150.0
     tick_s: float = 1.0
+    normal: str = "fixed-time"
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ def _run(job: RunJob) -> RunMeasures:
         tick_s=job.tick_s,
         net=net,
         local_trigger_m=job.local_trigger_m,
+        normal=job.normal,
     ) as wired:
         dispatcher = _Dispatcher(job, wired, net)
         wired.loop.run(job.duration_s, on_tick=dispatcher.on_tick)
