@@ -4,7 +4,7 @@ controllers and detector feeds) implement them; unit tests use fakes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from clearway.control.priority.request import PositionUpdate
@@ -36,8 +36,10 @@ class SignalPort(Protocol):
 class StateSource(Protocol):
     """Aggregate traffic state (per-lane detector data) — never individual private vehicles."""
 
-    def read_traffic_state(self) -> TrafficState:
-        """Per-lane aggregates now."""
+    def read_traffic_state(self, fields: Collection[str] | None = None) -> TrafficState:
+        """Per-lane aggregates now. ``fields`` (names from
+        :data:`~clearway.state.traffic.TRAFFIC_FIELDS`) limits what must be read — at city
+        scale reading detectors is most of a tick; the others may be ``nan``."""
         ...
 
 

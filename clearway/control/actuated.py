@@ -35,6 +35,7 @@ class ActuatedController(PhaseController):
     """
 
     name = "actuated"
+    traffic_fields = ("vehicle_count", "halting_count")
 
     def __init__(
         self,

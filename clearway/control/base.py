@@ -17,6 +17,8 @@ class Controller(Protocol):
     #: False for controllers that ignore detector data (fixed-time): the loop then skips
     #: reading it, which is most of a tick's cost on a city with thousands of detectors.
     uses_traffic_state: bool
+    #: Optional: ``traffic_fields`` (names of TRAFFIC_FIELDS) limits which detector aggregates
+    #: the loop reads for it; all are read when the attribute is absent or ``None``.
 
     def propose(
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState

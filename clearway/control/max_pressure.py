@@ -37,6 +37,8 @@ class MaxPressureController(PhaseController):
     """
 
     name = "max-pressure"
+    #: Only vehicle counts are used (the loop reads nothing else from the detectors).
+    traffic_fields = ("vehicle_count",)
 
     def __init__(
         self,

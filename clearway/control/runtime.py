@@ -109,7 +109,12 @@ class ControlLoop:
             prev = self.timers.get(sid)
             self.timers[sid] = prev.observe(state, now) if prev else SignalTimers.start(sid, state, now)
         if getattr(self.controller, "uses_traffic_state", True):
-            traffic = self.state.read_traffic_state()
+            fields = getattr(self.controller, "traffic_fields", None)
+            traffic = (
+                self.state.read_traffic_state()
+                if fields is None
+                else self.state.read_traffic_state(fields)
+            )
         else:
             traffic = TrafficState.empty(now)
         commanded = set()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -40,7 +40,7 @@ from clearway.errors import SimulationError, UnknownSignalError
 from clearway.ports import StepListener
 from clearway.signals.safety.commands import ApprovedCommand
 from clearway.sim.scenario import DETECTOR_PREFIX, Scenario
-from clearway.state.traffic import TrafficState
+from clearway.state.traffic import TRAFFIC_FIELDS, TrafficState
 
 __all__ = ["TIME_TO_TELEPORT_S", "Backend", "SumoTwin"]
 
@@ -108,6 +108,7 @@ class SumoTwin:
         self._applied: dict[str, str] = {}
         self._signals: dict[str, str] | None = None
         self._traffic: TrafficState | None = None
+        self._traffic_fields: set[str] = set()
         self._detectors_subscribed = False
         self._tracked: set[str] = set()
         self._errors = backend_errors(backend)
@@ -376,17 +377,42 @@ class SumoTwin:
         """Lanes covered by clearway's lane-area detectors, in TrafficState order."""
         return self._lane_ids
 
-    def read_traffic_state(self) -> TrafficState:
-        """Per-lane detector aggregates of the last step (counts, queue_m, occupancy, speed)."""
+    def read_traffic_state(self, fields: Collection[str] | None = None) -> TrafficState:
+        """Per-lane detector aggregates of the last step (counts, queue_m, occupancy, speed).
+
+        With ``fields`` (names of :data:`~clearway.state.traffic.TRAFFIC_FIELDS`) and libsumo,
+        only those are read, the others are ``nan``: on a 900-signal grid reading all five
+        aggregates of 1,440 detectors took 20 ms of a 31 ms tick.
+        """
         self._check_open()
-        if self._traffic is None:
+        want = tuple(TRAFFIC_FIELDS) if fields is None else tuple(f for f in TRAFFIC_FIELDS if f in fields)
+        cached = self._traffic
+        if cached is None or not set(want) <= self._traffic_fields:
+            if self.backend != "libsumo":
+                want = tuple(TRAFFIC_FIELDS)  # TraCI subscribes to all of them anyway
             try:
-                rows = self._detector_rows()
+                cols = self._detector_columns(want)
             except self._errors as exc:
                 raise self._failure("reading detectors", exc) from exc
-            data = np.array(rows, dtype=float).reshape(len(self._detector_ids), len(_DET_VARS))
-            self._traffic = TrafficState(self._time_s, self._lane_ids, *data.T)
+            nan = np.full(len(self._detector_ids), np.nan)
+            arrays = [cols.get(f, nan) for f in TRAFFIC_FIELDS]
+            self._traffic = TrafficState(self._time_s, self._lane_ids, *arrays)
+            self._traffic_fields = set(want)
         return self._traffic
+
+    def _detector_columns(self, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+        if self.backend == "libsumo":
+            la = self._sim.lanearea
+            out = {}
+            for f in fields:
+                get = getattr(la, _DET_GETTERS[TRAFFIC_FIELDS.index(f)])
+                out[f] = np.fromiter((get(d) for d in self._detector_ids), dtype=float,
+                                     count=len(self._detector_ids))  # fmt: skip
+            return out
+        rows = np.array(self._detector_rows(), dtype=float).reshape(
+            len(self._detector_ids), len(_DET_VARS)
+        )
+        return {f: rows[:, i] for i, f in enumerate(TRAFFIC_FIELDS)}
 
     def _detector_rows(self) -> list[list[float]]:
         # Measured on the 5x5 grid (200 detectors x 5 values), libsumo: subscribing costs

@@ -15,6 +15,9 @@ import numpy as np
 
 from clearway.errors import UnknownLaneError
 
+#: The per-lane aggregates a :class:`TrafficState` holds, in its array order.
+TRAFFIC_FIELDS = ("vehicle_count", "halting_count", "queue_m", "occupancy_pct", "mean_speed_mps")
+
 
 @dataclass(frozen=True, slots=True)
 class LaneState:

@@ -77,7 +77,7 @@ class FakeSignals:
             self.shown[command.signal_id].append((self.time_s, command.state))
         self.states[command.signal_id] = command.state
 
-    def read_traffic_state(self) -> TrafficState:
+    def read_traffic_state(self, fields=None) -> TrafficState:
         return TrafficState.empty(self.time_s)
 
     def now_s(self) -> float:

@@ -24,7 +24,7 @@ class _Detectors(FakeSignals):
         super().__init__(states)
         self.lanes, self.counts = lanes, counts
 
-    def read_traffic_state(self) -> TrafficState:
+    def read_traffic_state(self, fields=None) -> TrafficState:
         k = int(self.time_s) % len(self.counts)
         v = np.asarray(self.counts[k], dtype=float)
         z = np.zeros(len(self.lanes))

@@ -82,9 +82,9 @@ def test_loop_ignores_signals_the_guard_does_not_know():
 class _CountingSignals(FakeSignals):
     reads = 0
 
-    def read_traffic_state(self):
+    def read_traffic_state(self, fields=None):
         self.reads += 1
-        return super().read_traffic_state()
+        return super().read_traffic_state(fields)
 
 
 def test_detector_data_is_read_only_for_controllers_that_use_it():

@@ -89,6 +89,10 @@ class PreemptionController:
         self.hold_max_s = hold_max_s
         self.name = policy.name
         self.uses_traffic_state = policy.uses_traffic_state or normal.uses_traffic_state
+        # The corridor reads queues and speeds; otherwise only what the normal controller needs.
+        self.traffic_fields = (
+            None if policy.uses_traffic_state else getattr(normal, "traffic_fields", None)
+        )
         self.book = RequestBook(net)
         self._junction_signals = signal_of_junction(net)
         self._phases = {
