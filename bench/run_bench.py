@@ -13,6 +13,8 @@ guard-checks     SafetyGuard.check throughput on the grid's junctions
 routing          fastest_route query time (median of 200 random pairs): Berlin and a 300x300 grid
 priority         none / local / corridor on every named free-passage scenario, 5 seeds, with
                  the issue-4 targets checked (see bench/priority_bench.py)
+scale-grid30     900-signal grid under max-pressure: clearway's part of a tick against SUMO's
+                 step, µs per signal, peak RSS (see bench/scale_bench.py)
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from priority_bench import case_priority, markdown  # noqa: E402
+from scale_bench import case_scale  # noqa: E402
+from scale_bench import markdown as scale_markdown  # noqa: E402
 
 OUT = HERE / "out"
 
@@ -207,6 +211,7 @@ CASES = {
     "guard-checks": lambda a: case_guard_checks(a.size),
     "routing": lambda a: case_routing(),
     "priority": lambda a: case_priority(OUT / "priority"),
+    "scale-grid30": lambda a: case_scale(OUT),
 }
 
 
@@ -263,6 +268,7 @@ def main() -> None:
             f"routing_ms_median {r['routing_ms_median']:.2f} ms (p90 {r['routing_ms_p90']:.2f}, "
             f"{r['pairs']} random pairs, {r['unreachable_pairs']} unreachable)"
         )
+    lines += scale_markdown(results["scale-grid30"])
     lines += markdown(results["priority"])
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
