@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clearway.bootstrap import STRATEGIES
+from clearway.bootstrap import NORMAL_STRATEGIES, STRATEGIES
 from clearway.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -68,6 +68,10 @@ def evaluate_command(
     local_trigger_m: Annotated[
         float, typer.Option(help="Distance at which 'local' preempts a junction (m).")
     ] = 150.0,
+    normal: Annotated[
+        str,
+        typer.Option(help="Normal control between holds: fixed-time, actuated or max-pressure."),
+    ] = "fixed-time",
     workers: Annotated[
         int | None, typer.Option(help="Simulations at once (default: CPU count).")
     ] = None,
@@ -124,6 +128,8 @@ def evaluate_command(
         raise ConfigError(f"--duration-s must be positive, got {duration_s}")
     if local_trigger_m <= 0:
         raise ConfigError(f"--local-trigger-m must be positive, got {local_trigger_m}")
+    if normal not in NORMAL_STRATEGIES:
+        raise ConfigError(f"--normal {normal!r}: choose one of {', '.join(NORMAL_STRATEGIES)}")
     check_demand_scale(demand_scale)
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     unknown = [s for s in names if s not in STRATEGIES]
@@ -149,6 +155,7 @@ def evaluate_command(
         backend=backend,
         timing_file=timings,
         local_trigger_m=local_trigger_m,
+        normal=normal,
     )
     if routes and not driver_noise and seeds > 1:
         console.print(

@@ -94,6 +94,9 @@ class EvaluationSettings:
         Keep the demand's driver imperfection (``sigma``); off by default, see module doc.
     backend, timing_file, local_trigger_m
         Passed to every run.
+    normal
+        The normal controller every run (the reference included) uses between holds: one of
+        :data:`clearway.bootstrap.NORMAL_STRATEGIES`.
     """
 
     strategies: tuple[str, ...] = ("none", "local", "corridor")
@@ -104,6 +107,7 @@ class EvaluationSettings:
     backend: str = "libsumo"
     timing_file: Path | None = None
     local_trigger_m: float = 150.0
+    normal: str = "fixed-time"
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,7 @@ def _jobs(
         "backend": settings.backend,
         "timing_file": settings.timing_file,
         "local_trigger_m": settings.local_trigger_m,
+        "normal": settings.normal,
     }
     jobs = []
     for seed, base in sorted(plan.scenarios.items()):
@@ -313,6 +318,7 @@ def _header(
         "bluelight": plan.bluelight,
         "driver_noise": settings.driver_noise,
         "local_trigger_m": settings.local_trigger_m,
+        "normal": settings.normal,
         "backend": settings.backend,
         "engine": settings.engine,
         "trips": trips,

@@ -124,3 +124,20 @@ def test_bad_input_gives_a_clear_error_and_exit_code_2(tmp_path, dead_end_net, o
 def test_a_network_needs_a_priority_trip(tmp_path, dead_end_net):
     proc = clearway("evaluate", "--net", str(dead_end_net), "--out-dir", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "--net needs at least one priority trip" in proc.stderr
+
+
+def test_priority_runs_on_top_of_the_normal_controller_chosen(tmp_path):
+    out = tmp_path / "e.json"
+    proc = clearway(
+        "evaluate", "--scenario", "grid:3x3", "--seeds", "1", "--duration-s", "400",
+        "--strategies", "local,corridor", "--normal", "max-pressure", "--workers", "2",
+        "--out-dir", str(tmp_path / "o"), "--json", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["normal"] == "max-pressure"
+    for row in data["rows"]:
+        assert row["priority_arrived"] and row["safety_violations"] == 0
+        assert row["guard_rejections"] == 0
+    bad = clearway("evaluate", "--scenario", "grid:3x3", "--normal", "magic", cwd=tmp_path)
+    assert bad.returncode == 2 and "--normal 'magic'" in bad.stderr + bad.stdout

@@ -144,7 +144,10 @@ class PreemptionController:
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
     ) -> list[SignalCommand]:
         """Commands for this tick: priority holds, recoveries, and the normal controller."""
-        self._traffic = traffic if traffic.lane_ids else None
+        # A policy that plans without detector data gets none, even when the loop has read
+        # some for the normal controller (possibly only some aggregates: traffic_fields).
+        use = self.policy.uses_traffic_state and bool(traffic.lane_ids)
+        self._traffic = traffic if use else None
         self.book.observe(self.feed.priority_positions(), now_s, self._traffic)
         normal = self.normal.propose(now_s, timers, traffic)
         upcoming = {c.signal_id: c.state for c in normal}
