@@ -15,6 +15,8 @@ priority         none / local / corridor on every named free-passage scenario, 5
                  the issue-4 targets checked (see bench/priority_bench.py)
 scale-grid30     900-signal grid under max-pressure: clearway's part of a tick against SUMO's
                  step, µs per signal, peak RSS (see bench/scale_bench.py)
+scale-lux        one hour of Luxembourg City imported from OSM (../shared): plain sumo against
+                 clearway's loop under max-pressure, and clearway's share of the step
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from priority_bench import case_priority, markdown  # noqa: E402
-from scale_bench import case_scale  # noqa: E402
+from scale_bench import case_lux, case_scale  # noqa: E402
 from scale_bench import markdown as scale_markdown  # noqa: E402
 
 OUT = HERE / "out"
@@ -212,6 +214,7 @@ CASES = {
     "routing": lambda a: case_routing(),
     "priority": lambda a: case_priority(OUT / "priority"),
     "scale-grid30": lambda a: case_scale(OUT),
+    "scale-lux": lambda a: case_lux(OUT),
 }
 
 
@@ -268,7 +271,7 @@ def main() -> None:
             f"routing_ms_median {r['routing_ms_median']:.2f} ms (p90 {r['routing_ms_p90']:.2f}, "
             f"{r['pairs']} random pairs, {r['unreachable_pairs']} unreachable)"
         )
-    lines += scale_markdown(results["scale-grid30"])
+    lines += scale_markdown(results["scale-grid30"], results["scale-lux"])
     lines += markdown(results["priority"])
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
