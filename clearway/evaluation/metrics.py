@@ -11,6 +11,7 @@ Teleports are not in this file; the twin counts them (:attr:`SumoTwin.teleports`
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -58,11 +59,40 @@ class TripStats:
     mean_depart_delay_s: float
 
 
-def read_tripinfo(path: str | os.PathLike[str]) -> TripStats:
-    """Summarise a SUMO tripinfo file.
+def tripinfo_records(path: str | os.PathLike[str]) -> Iterator[Mapping[str, str]]:
+    """The attributes of every ``<tripinfo>`` of a SUMO tripinfo file, in file order.
 
-    Parses incrementally (elements are cleared as read), so city-scale files with hundreds
-    of thousands of vehicles take little memory.
+    Parses incrementally and drops each vehicle from the tree once yielded, so city-scale files
+    with hundreds of thousands of vehicles take little memory.
+
+    Raises
+    ------
+    SimulationError
+        If the file is missing or not valid XML (e.g. SUMO is still writing it).
+    """
+    p = Path(path)
+    try:
+        root = None
+        for event, elem in ElementTree.iterparse(p, events=("start", "end")):
+            if root is None:
+                root = elem
+            if event == "start" or elem.tag != "tripinfo":
+                continue
+            yield dict(elem.attrib)
+            # Drop the parsed vehicle from the tree too, not only its attributes.
+            root.clear()
+    except FileNotFoundError:
+        raise SimulationError(
+            f"tripinfo file {p} not found; run the simulation with a tripinfo path and close it"
+        ) from None
+    except ElementTree.ParseError as exc:
+        raise SimulationError(
+            f"tripinfo file {p} is not complete XML ({exc}); close the simulation before reading"
+        ) from None
+
+
+def read_tripinfo(path: str | os.PathLike[str]) -> TripStats:
+    """Summarise a SUMO tripinfo file (read incrementally, :func:`tripinfo_records`).
 
     Parameters
     ----------
@@ -78,38 +108,20 @@ def read_tripinfo(path: str | os.PathLike[str]) -> TripStats:
     SimulationError
         If the file is missing or not valid XML (e.g. SUMO is still writing it).
     """
-    p = Path(path)
     time_loss: list[float] = []
     depart_delay: list[float] = []
     durations: list[float] = []
     departed = undeparted = 0
-    try:
-        root = None
-        for event, elem in ElementTree.iterparse(p, events=("start", "end")):
-            if root is None:
-                root = elem
-            if event == "start" or elem.tag != "tripinfo":
-                continue
-            a = elem.attrib
-            time_loss.append(float(a.get("timeLoss", 0.0)))
-            depart_delay.append(float(a.get("departDelay", 0.0)))
-            if float(a.get("depart", -1.0)) < 0:
-                undeparted += 1
-            else:
-                departed += 1
-                # SUMO writes arrival="-1" for vehicles still driving at the end.
-                if float(a.get("arrival", -1.0)) >= 0:
-                    durations.append(float(a.get("duration", 0.0)))
-            # Drop the parsed vehicle from the tree too, not only its attributes.
-            root.clear()
-    except FileNotFoundError:
-        raise SimulationError(
-            f"tripinfo file {p} not found; run the simulation with a tripinfo path and close it"
-        ) from None
-    except ElementTree.ParseError as exc:
-        raise SimulationError(
-            f"tripinfo file {p} is not complete XML ({exc}); close the simulation before reading"
-        ) from None
+    for a in tripinfo_records(path):
+        time_loss.append(float(a.get("timeLoss", 0.0)))
+        depart_delay.append(float(a.get("departDelay", 0.0)))
+        if float(a.get("depart", -1.0)) < 0:
+            undeparted += 1
+        else:
+            departed += 1
+            # SUMO writes arrival="-1" for vehicles still driving at the end.
+            if float(a.get("arrival", -1.0)) >= 0:
+                durations.append(float(a.get("duration", 0.0)))
     loss = np.asarray(time_loss, dtype=float)
     return TripStats(
         vehicles=len(time_loss),

@@ -14,12 +14,10 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from xml.etree import ElementTree
 
 import numpy as np
 
-from clearway.errors import SimulationError
+from clearway.evaluation.metrics import tripinfo_records
 from clearway.sim.priority_trips import PriorityTrip
 
 
@@ -91,40 +89,26 @@ def read_vehicle_trips(
         If the file is missing or not complete XML (close the simulation first).
     """
     wanted = set(vehicle_ids)
-    p = Path(path)
     found: dict[str, VehicleTrip] = {}
     total = 0.0
     losses: list[float] = []
-    try:
-        for _, elem in ElementTree.iterparse(p, events=("end",)):
-            if elem.tag != "tripinfo":
-                continue
-            a = elem.attrib
-            vid = a.get("id", "")
-            loss = float(a.get("timeLoss", 0.0))
-            delay = float(a.get("departDelay", 0.0))
-            if vid in wanted:
-                arrival = float(a.get("arrival", -1.0))
-                found[vid] = VehicleTrip(
-                    vehicle_id=vid,
-                    depart_s=float(a.get("depart", -1.0)),
-                    arrival_s=arrival if arrival >= 0 else math.nan,
-                    time_loss_s=loss,
-                    depart_delay_s=delay,
-                    waiting_count=int(a.get("waitingCount", 0)),
-                )
-            else:
-                total += loss + delay
-                losses.append(loss)
-            elem.clear()
-    except FileNotFoundError:
-        raise SimulationError(
-            f"tripinfo file {p} not found; run the simulation with a tripinfo path and close it"
-        ) from None
-    except ElementTree.ParseError as exc:
-        raise SimulationError(
-            f"tripinfo file {p} is not complete XML ({exc}); close the simulation before reading"
-        ) from None
+    for a in tripinfo_records(path):
+        vid = a.get("id", "")
+        loss = float(a.get("timeLoss", 0.0))
+        delay = float(a.get("departDelay", 0.0))
+        if vid in wanted:
+            arrival = float(a.get("arrival", -1.0))
+            found[vid] = VehicleTrip(
+                vehicle_id=vid,
+                depart_s=float(a.get("depart", -1.0)),
+                arrival_s=arrival if arrival >= 0 else math.nan,
+                time_loss_s=loss,
+                depart_delay_s=delay,
+                waiting_count=int(a.get("waitingCount", 0)),
+            )
+        else:
+            total += loss + delay
+            losses.append(loss)
     arr = np.asarray(losses, dtype=float)
     others = OthersDelay(
         vehicles=arr.size,

@@ -401,6 +401,9 @@ class SumoTwin:
         return self._traffic
 
     def _detector_columns(self, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+        # Measured on the 5x5 grid (200 detectors x 5 values), libsumo: subscribing costs
+        # ~0.6 ms in *every* step (SUMO builds the results whether read or not) while 1,000
+        # direct calls cost ~0.2 ms per read, so libsumo reads on demand, only ``fields``.
         if self.backend == "libsumo":
             la = self._sim.lanearea
             out = {}
@@ -415,16 +418,10 @@ class SumoTwin:
         return {f: rows[:, i] for i, f in enumerate(TRAFFIC_FIELDS)}
 
     def _detector_rows(self) -> list[list[float]]:
-        # Measured on the 5x5 grid (200 detectors x 5 values), libsumo: subscribing costs
-        # ~0.6 ms in *every* step (SUMO builds the results whether read or not) while 1,000
-        # direct calls cost ~0.2 ms per read, so libsumo reads on demand. Over TraCI 1,000
-        # calls are 1,000 round trips, so TraCI subscribes -- on the first read, so runs that
-        # never read detectors (fixed-time) never pay for them.
+        # TraCI only: 1,000 calls would be 1,000 round trips, so TraCI subscribes -- on the
+        # first read, so runs that never read detectors (fixed-time) never pay for them.
         la = self._sim.lanearea
         dets = self._detector_ids
-        if self.backend == "libsumo":
-            getters = [getattr(la, name) for name in _DET_GETTERS]
-            return [[get(d) for get in getters] for d in dets]
         if not self._detectors_subscribed:
             for d in dets:
                 la.subscribe(d, list(_DET_VARS))

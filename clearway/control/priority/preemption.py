@@ -103,7 +103,8 @@ class PreemptionController:
             for sid, phases in self._phases.items()
         }
         self._holds: dict[str, _Hold] = {}
-        self._recovering: dict[str, tuple[Recovery, _Hold]] = {}
+        #: Per recovering signal: its progress, the hold it follows, the phases that hold cut.
+        self._recovering: dict[str, tuple[Recovery, _Hold, tuple[int, ...]]] = {}
         self._hold_until: dict[tuple[str, str], float] = {}
         self._blocked: set[tuple[str, str]] = set()
         self._records: list[RecoveryRecord] = []
@@ -323,7 +324,7 @@ class PreemptionController:
         phases = self._phases.get(sid, (shown,))
         if previous is not None:
             # Held again while recovering: the phases still owed stay owed.
-            _, old = previous
+            _, old, _ = previous
             hold = _Hold(old.start_s, old.interrupted, set(old.requests), set(old.starved))
         else:
             k = self.normal.phase_in_service(sid)
@@ -338,23 +339,23 @@ class PreemptionController:
         phases = self._phases.get(sid)
         queue = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
         durations = self._recovery_s.get(sid, ())
-        self._recovering[sid] = (Recovery(queue, durations, now_s, targeted_since_s=now_s), hold)
+        recovery = Recovery(queue, durations, now_s, targeted_since_s=now_s)
+        self._recovering[sid] = (recovery, hold, queue)
 
     def _recover(self, commands: list[SignalCommand], sid: str, t: SignalTimers, now_s: float) -> None:
-        rec, hold = self._recovering[sid]
+        rec, hold, served = self._recovering[sid]
         phases = self._phases.get(sid, ())
         rec = rec.advance(phases, t.state, now_s)
         if rec.done:
             del self._recovering[sid]
             self._blocked = {k for k in self._blocked if k[0] != sid}
-            served = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
             resume_at = ((served[-1] if served else hold.interrupted) + 1) % max(len(phases), 1)
             self.normal.resume(sid, now_s, resume_at)
             self._records.append(
                 RecoveryRecord(sid, tuple(sorted(hold.requests)), hold.start_s, rec.hold_end_s, now_s, served)
             )
             return
-        self._recovering[sid] = (rec, hold)
+        self._recovering[sid] = (rec, hold, served)
         self._command(commands, sid, t, phases[rec.queue[0]], now_s)
 
     def _command(

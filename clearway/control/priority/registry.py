@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from clearway.control.priority.corridor import signal_of_junction
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.request import (
     EdgePlace,
@@ -66,9 +67,7 @@ class RequestBook:
         self.net = net
         self.vclass = vclass
         self._graph: RoutingGraph | None = None
-        self._junction_signal = {
-            j: tl.id for tl in net.traffic_lights.values() for j in tl.junction_ids
-        }
+        self._junction_signal = signal_of_junction(net)
         self._requests: dict[str, PriorityRequest] = {}
         self._road_pos: dict[str, tuple[str, float, float]] = {}
         self._seq = 0
