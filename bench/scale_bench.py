@@ -76,10 +76,16 @@ def markdown(r: dict, lux: dict | None = None) -> list[str]:
     if lux and "skipped" not in lux:
         out.append(
             f"- scale: {lux['network']}, {lux['signals']} signals, {lux['strategy']}: clearway "
-            f"{lux['clearway_wall_s']:.1f} s vs plain sumo {lux['bare_sumo_wall_s']:.1f} s "
-            f"(x{lux['wall_ratio_to_bare_sumo']:.2f}); clearway's part = "
-            f"{100 * lux['clearway_share_of_step']:.0f} % of the step "
-            f"({lux['clearway_us_per_signal']:.1f} µs per signal); violations "
+            f"{lux['clearway_wall_s']:.1f} s (setup {lux['clearway_setup_s']:.1f} s) vs plain "
+            f"sumo {lux['bare_sumo_wall_s']:.1f} s (x{lux['wall_ratio_to_bare_sumo']:.2f}) and "
+            f"bare libsumo {lux['bare_libsumo_wall_s']:.1f} s; clearway's part "
+            f"{lux['clearway_ms_per_tick_mean']:.2f} ms per tick = "
+            f"{100 * lux['clearway_share_of_step']:.0f} % of the bare libsumo step "
+            f"({lux['bare_libsumo_step_ms_mean']:.2f} ms; {lux['clearway_us_per_signal']:.1f} µs "
+            f"per signal, {lux['commands_per_tick']:.1f} commands per tick); safety monitor and "
+            f"vehicle feed +{100 * lux['monitor_and_feed_share_of_step']:.0f} % of the step; "
+            f"network load {lux['network_parse_s']:.1f} s parsed, "
+            f"{lux['network_cached_load_s']:.1f} s cached; violations "
             f"{lux['safety_violations']}, rejections {lux['guard_rejections']}"
         )
     elif lux:
@@ -92,11 +98,18 @@ LUX_END_S = 3600.0
 
 
 def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
-    """One simulated hour of Luxembourg City (imported from OSM, seeded demand): plain ``sumo``
-    on the same files against clearway's loop, and clearway's share of every step."""
+    """One simulated hour of Luxembourg City (imported from OSM, seeded demand), side by side:
+    plain ``sumo`` on the same files, the same files stepped bare through libsumo, and
+    clearway's whole run (network load, intersection model, loop, monitor); plus clearway's
+    part of every tick against the bare libsumo step, and the network load parsed vs cached."""
+    import os
     import subprocess
 
+    import libsumo
+
     from clearway.bootstrap import open_twin_run
+    from clearway.network import cache
+    from clearway.network.loader import load_network
     from clearway.sim.launch import sumo_command
     from clearway.sim.osm_import import import_osm
     from clearway.sim.scenario import user_scenario
@@ -113,9 +126,32 @@ def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True)
     bare_s = time.perf_counter() - t0
+
+    # The same files stepped through libsumo with nothing else: the step clearway adds to.
+    t0 = time.perf_counter()
+    libsumo.start(cmd)
+    bare_step_s = []
+    while libsumo.simulation.getTime() < LUX_END_S - 1e-9:
+        a = time.perf_counter()
+        libsumo.simulationStep()
+        bare_step_s.append(time.perf_counter() - a)
+    libsumo.close()
+    bare_libsumo_s = time.perf_counter() - t0
+
+    os.environ[cache.CACHE_ENV] = "off"
+    t0 = time.perf_counter()
+    load_network(report.net_file)
+    parse_s = time.perf_counter() - t0
+    del os.environ[cache.CACHE_ENV]
+    load_network(report.net_file)  # make sure the cache holds it (import-osm wrote it)
+    t0 = time.perf_counter()
+    load_network(report.net_file)
+    cached_s = time.perf_counter() - t0
+
     tick_s, step_s = [], []
     t0 = time.perf_counter()
     with open_twin_run(sc, strategy=strategy) as wired:
+        setup_s = time.perf_counter() - t0
         loop, twin = wired.loop, wired.twin
         n = len(wired.guard.intersections)
         while twin.now_s() < LUX_END_S - 1e-9:
@@ -126,17 +162,28 @@ def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
             tick_s.append(b - a)
             step_s.append(time.perf_counter() - b)
         violations, rejected = wired.monitor.violation_count, loop.stats.rejected
+        proposed = loop.stats.proposed
     loop_s = time.perf_counter() - t0
+    bare_step = float(np.mean(bare_step_s))
     return {
         "network": f"Luxembourg City (LuST OSM, imported), {LUX_END_S:.0f} s, seeded demand",
         "strategy": strategy,
         "signals": n,
         "import_s": import_s,
         "bare_sumo_wall_s": bare_s,
+        "bare_libsumo_wall_s": bare_libsumo_s,
         "clearway_wall_s": loop_s,
+        "clearway_setup_s": setup_s,
         "wall_ratio_to_bare_sumo": loop_s / bare_s,
-        "clearway_share_of_step": float(np.sum(tick_s) / np.sum(step_s)),
-        "clearway_us_per_signal": 1e6 * float(np.median(tick_s)) / max(n, 1),
+        "network_parse_s": parse_s,
+        "network_cached_load_s": cached_s,
+        "bare_libsumo_step_ms_mean": 1e3 * bare_step,
+        "clearway_ms_per_tick_mean": 1e3 * float(np.mean(tick_s)),
+        "clearway_share_of_step": float(np.mean(tick_s)) / bare_step,
+        "step_with_monitor_ms_mean": 1e3 * float(np.mean(step_s)),
+        "monitor_and_feed_share_of_step": float(np.mean(step_s)) / bare_step - 1.0,
+        "clearway_us_per_signal": 1e6 * float(np.mean(tick_s)) / max(n, 1),
+        "commands_per_tick": proposed / max(len(tick_s), 1),
         "safety_violations": violations,
         "guard_rejections": rejected,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -19,6 +19,9 @@ class Controller(Protocol):
     uses_traffic_state: bool
     #: Optional: ``traffic_fields`` (names of TRAFFIC_FIELDS) limits which detector aggregates
     #: the loop reads for it; all are read when the attribute is absent or ``None``.
+    #: Optional: ``traffic_due(now_s) -> bool`` says whether this tick's proposal uses the
+    #: detectors at all (a controller deciding every few seconds); when it returns False the
+    #: loop passes an empty state instead of reading a city's detectors. Absent: every tick.
 
     def propose(
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState

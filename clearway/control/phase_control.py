@@ -18,11 +18,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from clearway.network.model import Network, SignalProgram
-from clearway.signals.model import GREEN_CHARS, Intersection
+from clearway.signals.model import GREEN_CHARS, YELLOW_CHARS, Intersection
 from clearway.signals.programs import safe_phase_states
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
-from clearway.signals.transition import step_toward
+from clearway.signals.transition import next_change_s, step_toward
 from clearway.state.traffic import TrafficState
 
 
@@ -68,13 +68,12 @@ class PhaseController:
             program = programs.get(sid)
             if program is None:
                 continue
-            states = safe_phase_states(self._models[sid], program)
-            greens = [(k, s) for k, s in enumerate(states) if any(c in GREEN_CHARS for c in s)]
+            greens = service_phases(safe_phase_states(self._models[sid], program))
             if not greens:
                 continue
             links = {lk.signal_index: lk for lk in net.signal_links(sid) if lk.signal_index >= 0}
             base = len(self._in_lanes)
-            for i in range(len(states[0])):
+            for i in range(len(greens[0][1])):
                 lk = links.get(i)
                 usable = lk is not None and not lk.is_crossing
                 self._in_lanes.append(lk.from_lane if usable else None)
@@ -107,8 +106,14 @@ class PhaseController:
         self._current = self._first.copy()  # global phase index each signal is serving
         self._green_since = np.full(n, np.nan)  # when its current phase was first shown (s)
         self._next_decision_s = np.full(n, -np.inf)
+        # signal id -> (its timers' since_s, target, time before which step_toward answers the same)
+        self._waiting: dict[str, tuple[tuple[float, ...], str, float]] = {}
 
     # -- Controller ---------------------------------------------------------------------------
+    def traffic_due(self, now_s: float) -> bool:
+        """Whether a signal decides at ``now_s``: detectors are read only for decisions."""
+        return bool((self._next_decision_s <= now_s + 1e-9).any())
+
     def propose(
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
     ) -> list[SignalCommand]:
@@ -119,14 +124,25 @@ class PhaseController:
             self._decide(now_s, due, traffic)
             self._next_decision_s[due] = now_s + self.decision_s
         commands = []
+        waiting = self._waiting
         for j, sid in enumerate(self._signals):
             t = timers.get(sid)
             target = self._states[self._current[j]]
             if t is None or t.state == target:
                 continue
-            nxt = step_toward(self._models[sid], t, target, now_s)
+            # Most signals on the way to a phase are only waiting out an interval: their next
+            # step cannot change before the next threshold (next_change_s), so it is not asked.
+            # Timers get new start times (a new since_s tuple) whenever the state changes.
+            held = waiting.get(sid)
+            if held is not None and held[0] is t.since_s and held[1] == target and now_s < held[2]:
+                continue
+            model = self._models[sid]
+            nxt = step_toward(model, t, target, now_s)
             if nxt != t.state:
+                waiting.pop(sid, None)
                 commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
+            else:
+                waiting[sid] = (t.since_s, target, next_change_s(model, t, now_s))
         return commands
 
     # -- Resumable ----------------------------------------------------------------------------
@@ -197,3 +213,19 @@ class PhaseController:
             out_idx = np.array([pos.get(x, -1) if x else -1 for x in self._out_lanes], dtype=np.intp)
             self._lane_map = (lane_ids, in_idx, out_idx)
         return self._lane_map[1], self._lane_map[2]
+
+
+def service_phases(states: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(program index, state) of the phases a phase-choosing controller may serve.
+
+    A phase that shows yellow is a change interval, not a service phase, even where a
+    continuing movement keeps its green through it: chosen as a target it could never be
+    reached from red (no link turns yellow from red), so the signal would wait on it for ever.
+    Programs made only of such phases (seen in imported nets) are served with their yellows
+    shown red.
+    """
+    greens = [(k, s) for k, s in enumerate(states) if any(c in GREEN_CHARS for c in s)]
+    clean = [(k, s) for k, s in greens if not any(c in YELLOW_CHARS for c in s)]
+    if clean:
+        return clean
+    return [(k, "".join("r" if c in YELLOW_CHARS else c for c in s)) for k, s in greens]

@@ -88,7 +88,10 @@ class ControlLoop:
         self.controller = controller
         self.tick_s = float(tick_s)
         self.on_verdict = on_verdict
+        #: Observed history per signal. ``time_s`` of a signal whose state did not change at
+        #: the last tick may lag behind it; every other field is current.
         self.timers: dict[str, SignalTimers] = {}
+        self._observed_s = float("-inf")
         self.stats = LoopStats()
         controlled = set(guard.intersections)
         self._signal_ids = [s for s in signals.signal_ids() if s in controlled]
@@ -103,12 +106,19 @@ class ControlLoop:
         """One decision: observe, propose, judge, apply."""
         now = self.clock.now_s()
         shown = self.signals.read_signal_states()
-        first = not self.timers
+        timers = self.timers
+        first = not timers
+        self._observed_s = now
         for sid in self._signal_ids:
             state = shown[sid]
-            prev = self.timers.get(sid)
-            self.timers[sid] = prev.observe(state, now) if prev else SignalTimers.start(sid, state, now)
-        if getattr(self.controller, "uses_traffic_state", True):
+            prev = timers.get(sid)
+            if prev is None:
+                timers[sid] = SignalTimers.start(sid, state, now)
+            elif prev.state != state:
+                timers[sid] = prev.observe(state, now)
+            # Unchanged, only the observation time would move (a new object per signal per
+            # tick, most of a city's tick): _judged_timers brings it up to date when needed.
+        if self._reads_traffic(now):
             fields = getattr(self.controller, "traffic_fields", None)
             traffic = (
                 self.state.read_traffic_state()
@@ -148,8 +158,21 @@ class ControlLoop:
             if not self._judge_and_apply(hold):
                 self.stats.not_taken_over.append(sid)
 
+    def _reads_traffic(self, now_s: float) -> bool:
+        if not getattr(self.controller, "uses_traffic_state", True):
+            return False
+        due = getattr(self.controller, "traffic_due", None)
+        return due is None or bool(due(now_s))
+
+    def _judged_timers(self, signal_id: str) -> SignalTimers | None:
+        # The guard judges against the state observed at this tick, stamped with its time.
+        t = self.timers.get(signal_id)
+        if t is not None and t.time_s < self._observed_s:
+            t = self.timers[signal_id] = t.observe(t.state, self._observed_s)
+        return t
+
     def _judge_and_apply(self, cmd: SignalCommand) -> bool:
-        verdict = self.guard.check(cmd, self.timers.get(cmd.signal_id))
+        verdict = self.guard.check(cmd, self._judged_timers(cmd.signal_id))
         if verdict.approved is not None:
             self.signals.apply(verdict.approved)
             self.stats.approved += 1

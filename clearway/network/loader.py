@@ -43,6 +43,9 @@ def load_network(path: str | os.PathLike[str]) -> Network:
     path
         A ``.net.xml`` file, plain or gzip-compressed (detected by content, not by name).
 
+    A model loaded before from the same bytes comes from the network cache
+    (:mod:`clearway.network.cache`).
+
     Returns
     -------
     Network
@@ -56,8 +59,9 @@ def load_network(path: str | os.PathLike[str]) -> Network:
         If the file is missing, a directory, empty, not XML, not a SUMO network, or
         damaged; the message names the file and what to do.
     """
-    source = Path(path)
-    return _build_network(read_sumo_net(source), source)
+    from clearway.network.cache import cached_network  # the cache builds with this module
+
+    return cached_network(Path(path), lambda source: _build_network(read_sumo_net(source), source))
 
 
 def require_traffic_lights(net: Network) -> None:

@@ -187,6 +187,17 @@ class TrafficLight:
         """The program the network file starts this signal with."""
         return self.programs[self.default_program_id]
 
+    def __reduce__(self) -> tuple:
+        # A read-only mapping proxy does not pickle (the network cache pickles models).
+        return (_traffic_light, (self.id, self.junction_ids, self.link_count, dict(self.programs),
+                                 self.default_program_id))  # fmt: skip
+
+
+def _traffic_light(
+    id: str, junction_ids: tuple[str, ...], link_count: int, programs: dict, default: str
+) -> TrafficLight:
+    return TrafficLight(id, junction_ids, link_count, MappingProxyType(programs), default)
+
 
 @dataclass(frozen=True, slots=True)
 class GeoReference:
@@ -224,6 +235,16 @@ class Network:
         for name in ("junctions", "edges", "lanes", "traffic_lights"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         object.__setattr__(self, "_links_by_signal", MappingProxyType(frozen))
+
+    def __reduce__(self) -> tuple:
+        # Read-only mapping proxies do not pickle: rebuild them from plain dicts.
+        return (
+            Network,
+            (
+                self.source, dict(self.junctions), dict(self.edges), dict(self.lanes), self.links,
+                dict(self.traffic_lights), self.geo, self.bounds_m,
+            ),
+        )  # fmt: skip
 
     # -- lookups ---------------------------------------------------------------------------
     def junction(self, junction_id: str) -> Junction:

@@ -25,6 +25,14 @@ YELLOW_CHARS = frozenset("yY")
 RED_CHARS = frozenset("ru")
 OFF_CHARS = frozenset("oO")
 ALL_CHARS = GREEN_CHARS | YELLOW_CHARS | RED_CHARS | OFF_CHARS
+#: Aspect class of every state character: ``"green"``, ``"yellow"``, ``"red"`` or ``"off"``
+#: (a dict lookup: the guard and the transition logic ask it for every link of every command).
+ASPECT_OF: dict[str, str] = (
+    dict.fromkeys(GREEN_CHARS, "green")
+    | dict.fromkeys(YELLOW_CHARS, "yellow")
+    | dict.fromkeys(RED_CHARS, "red")
+    | dict.fromkeys(OFF_CHARS, "off")
+)
 
 
 def is_green(c: str) -> bool:
@@ -103,13 +111,22 @@ class Intersection:
     is_crossing: tuple[bool, ...]
     fixed_off: frozenset[int] = frozenset()
     _foes: tuple[tuple[int, ...], ...] = ()
+    _blockers: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.relation)
         if any(len(row) != n for row in self.relation) or len(self.timings) != n:
             raise ValueError(f"signal {self.signal_id!r}: relation and timings must cover {n} links")
-        foes = tuple(tuple(j for j, r in enumerate(row) if r & FOE) for row in self.relation)
+        foes = tuple(tuple(j for j, r in enumerate(row) if r & FOE and j != i)
+                     for i, row in enumerate(self.relation))  # fmt: skip
         object.__setattr__(self, "_foes", foes)
+        # A foe that i may show green beside even when the foe is protected never holds i
+        # back (a permissive green is compatible with more than a protected one).
+        blockers = tuple(
+            tuple(tuple(j for j in foes[i] if not self.compatible(i, c, j, "G")) for c in "Gg")
+            for i in range(n)
+        )
+        object.__setattr__(self, "_blockers", blockers)
 
     @property
     def link_count(self) -> int:
@@ -135,16 +152,22 @@ class Intersection:
     def conflicting_greens(self, state: str) -> list[tuple[int, int]]:
         """Pairs (i, j), i < j, that ``state`` shows green together but may not."""
         greens = [i for i, c in enumerate(state) if c in GREEN_CHARS]
+        green = frozenset(greens)
         bad = []
-        for a, i in enumerate(greens):
-            for j in greens[a + 1 :]:
-                if not self.compatible(i, state[i], j, state[j]):
+        for i in greens:
+            for j in self._foes[i]:  # only foes can conflict; each pair once (i < j)
+                if j > i and j in green and not self.compatible(i, state[i], j, state[j]):
                     bad.append((i, j))
         return bad
 
     def foes_of(self, i: int) -> tuple[int, ...]:
-        """Links whose paths cross or merge with link i."""
+        """Links other than i whose paths cross or merge with link i."""
         return self._foes[i]
+
+    def blockers_of(self, i: int, state_i: str) -> tuple[int, ...]:
+        """Foes of link i that can keep it from showing green ``state_i``: those it may not
+        show that green beside while they show a protected one (their clearance matters)."""
+        return self._blockers[i][state_i in PERMISSIVE_CHARS]
 
     @property
     def max_clearance_s(self) -> float:

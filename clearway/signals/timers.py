@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clearway.signals.model import (
-    GREEN_CHARS,
-    OFF_CHARS,
-    PERMISSIVE_CHARS,
-    RED_CHARS,
-    YELLOW_CHARS,
-)
+from clearway.signals.model import ASPECT_OF, PERMISSIVE_CHARS
 
 #: "Never" as a time (s): long enough ago for every interval.
 NEVER_S = float("-inf")
@@ -22,15 +16,10 @@ NEVER_S = float("-inf")
 
 def aspect(c: str) -> str:
     """Aspect class of a state character: ``"green"``, ``"yellow"``, ``"red"``, ``"off"``."""
-    if c in GREEN_CHARS:
-        return "green"
-    if c in YELLOW_CHARS:
-        return "yellow"
-    if c in RED_CHARS:
-        return "red"
-    if c in OFF_CHARS:
-        return "off"
-    raise ValueError(f"unknown signal state character {c!r}")
+    try:
+        return ASPECT_OF[c]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown signal state character {c!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +78,8 @@ class SignalTimers:
         last = list(self.last_green)
         unprotected = list(self.unprotected_since_s)
         for i, (old, new) in enumerate(zip(self.state, state, strict=True)):
+            if old == new:
+                continue
             a_old, a_new = aspect(old), aspect(new)
             if a_new != a_old:
                 since[i] = time_s

@@ -10,6 +10,7 @@ still checks it (defence in depth).
 from __future__ import annotations
 
 from clearway.signals.model import (
+    ASPECT_OF,
     GREEN_CHARS,
     PERMISSIVE_CHARS,
     TIME_EPS_S,
@@ -17,7 +18,7 @@ from clearway.signals.model import (
     Intersection,
 )
 from clearway.signals.safety.rules import protection_cleared
-from clearway.signals.timers import SignalTimers, aspect
+from clearway.signals.timers import SignalTimers
 
 
 def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: float) -> str:
@@ -37,12 +38,14 @@ def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: f
     cur = timers.state
     nxt = list(cur)
     wants_on: list[int] = []
+    since = timers.since_s
+    fixed_off = model.fixed_off
     for i, (c, d) in enumerate(zip(cur, target, strict=True)):
-        if i in model.fixed_off:
-            continue
-        a_c = aspect(c)
+        if c == d or i in fixed_off:
+            continue  # already there (or never driven): shown as it is
+        a_c = ASPECT_OF[c]
         t = model.timings[i]
-        held = timers.elapsed_s(i, now_s) + TIME_EPS_S
+        held = now_s - since[i] + TIME_EPS_S
         if a_c == "green":
             if d in GREEN_CHARS:
                 if d == "G" and c in PERMISSIVE_CHARS:
@@ -58,11 +61,11 @@ def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: f
             if d in YELLOW_CHARS:
                 nxt[i] = d
             elif held >= t.yellow_s:
-                nxt[i] = d if aspect(d) == "red" else "r"
+                nxt[i] = d if ASPECT_OF[d] == "red" else "r"
         elif a_c == "red":
             if d in GREEN_CHARS:
                 wants_on.append(i)
-            elif aspect(d) == "red":
+            elif ASPECT_OF[d] == "red":
                 nxt[i] = d
     for i in wants_on:
         if _may_turn_on(model, timers, nxt, i, target[i], now_s):
@@ -73,23 +76,46 @@ def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: f
 def _may_turn_on(
     model: Intersection, timers: SignalTimers, nxt: list[str], i: int, c: str, now_s: float
 ) -> bool:
-    for j in model.foes_of(i):
-        if j == i:
-            continue
-        if nxt[j] in GREEN_CHARS:
-            if not model.compatible(i, c, j, nxt[j]):
+    last_green = timers.last_green
+    for j in model.blockers_of(i, c):
+        c_j = nxt[j]
+        if c_j in GREEN_CHARS:
+            if not model.compatible(i, c, j, c_j):
                 return False
-            if not protection_cleared(model, timers, i, c, j, nxt[j], now_s):
+            if not protection_cleared(model, timers, i, c, j, c_j, now_s):
                 return False
             continue
-        if model.compatible(i, c, j, timers.last_green[j]):
+        if model.compatible(i, c, j, last_green[j]):
             continue
-        if aspect(timers.state[j]) != "red":
+        if ASPECT_OF[timers.state[j]] != "red":
             return False
-        if timers.elapsed_s(j, now_s) + TIME_EPS_S < model.timings[j].clearance_s:
+        if now_s - timers.since_s[j] + TIME_EPS_S < model.timings[j].clearance_s:
             return False
     return True
 
+
+def next_change_s(model: Intersection, timers: SignalTimers, now_s: float) -> float:
+    """Earliest time after ``now_s`` at which :func:`step_toward` may answer differently (s).
+
+    While the signal shows the same state its timers' start times stay fixed, and
+    :func:`step_toward` depends on time only through "held at least this long" tests of
+    ``min_green_s``, ``yellow_s``, ``clearance_s`` and ``yellow_s + clearance_s`` counted from
+    those start times. Until the next such threshold is crossed it gives the same answer for
+    any target, so a controller may skip asking. ``inf`` when no threshold lies ahead.
+    """
+    wake = float("inf")
+    for i, t in enumerate(model.timings):
+        since = timers.since_s[i]
+        for due in (
+            since + t.min_green_s,
+            since + t.yellow_s,
+            since + t.clearance_s,
+            timers.unprotected_since_s[i] + t.yellow_s + t.clearance_s,
+        ):
+            due -= TIME_EPS_S  # the tests are "held + TIME_EPS_S >= duration"
+            if now_s < due < wake:
+                wake = due
+    return wake
 
 
 def time_to_reach_s(

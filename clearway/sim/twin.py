@@ -333,10 +333,9 @@ class SumoTwin:
         self._check_open()
         if self._signals is None:
             try:
-                res = self._sim.trafficlight.getAllSubscriptionResults()
+                self._signals = self._read_states()
             except self._errors as exc:
                 raise self._failure("reading signal states", exc) from exc
-            self._signals = {tl: res[tl][tc.TL_RED_YELLOW_GREEN_STATE] for tl in self._signal_ids}
         states = dict(self._signals)
         states.update(self._applied)
         return states
@@ -430,16 +429,24 @@ class SumoTwin:
         return [[res[d][v] for v in _DET_VARS] for d in dets]
 
     # -- internals ---------------------------------------------------------------------------
+    def _read_states(self) -> dict[str, str]:
+        # libsumo: one direct call per light costs a quarter of fetching subscription results
+        # (196 lights of Luxembourg City: 0.05 vs 0.2 ms); TraCI subscribes (one round trip).
+        tls = self._sim.trafficlight
+        if self.backend == "libsumo":
+            get = tls.getRedYellowGreenState
+            return {tl: get(tl) for tl in self._signal_ids}
+        res = tls.getAllSubscriptionResults()
+        return {tl: res[tl][tc.TL_RED_YELLOW_GREEN_STATE] for tl in self._signal_ids}
+
     def _setup(self) -> None:
         sim = self._sim
         try:
             self._signal_ids = tuple(sorted(sim.trafficlight.getIDList()))
-            for tl in self._signal_ids:
-                sim.trafficlight.subscribe(tl, [tc.TL_RED_YELLOW_GREEN_STATE])
-            res = sim.trafficlight.getAllSubscriptionResults()
-            self._link_counts = {
-                tl: len(res[tl][tc.TL_RED_YELLOW_GREEN_STATE]) for tl in self._signal_ids
-            }
+            if self.backend != "libsumo":
+                for tl in self._signal_ids:
+                    sim.trafficlight.subscribe(tl, [tc.TL_RED_YELLOW_GREEN_STATE])
+            self._link_counts = {tl: len(state) for tl, state in self._read_states().items()}
             dets = sorted(d for d in sim.lanearea.getIDList() if d.startswith(DETECTOR_PREFIX))
             self._detector_ids = tuple(dets)
             self._lane_ids = tuple(sim.lanearea.getLaneID(d) for d in dets)

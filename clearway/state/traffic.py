@@ -56,7 +56,7 @@ class TrafficState:
     queue_m: np.ndarray
     occupancy_pct: np.ndarray
     mean_speed_mps: np.ndarray
-    _index: Mapping[str, int] = field(repr=False, default_factory=dict)
+    _lookup: Mapping[str, int] | None = field(repr=False, default=None, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.lane_ids)
@@ -66,9 +66,6 @@ class TrafficState:
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({n},) for {n} lanes")
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
-        object.__setattr__(
-            self, "_index", MappingProxyType({lane: i for i, lane in enumerate(self.lane_ids)})
-        )
 
     @classmethod
     def empty(cls, time_s: float = 0.0) -> TrafficState:
@@ -94,3 +91,12 @@ class TrafficState:
     def has_lane(self, lane_id: str) -> bool:
         """True if a detector covers this lane."""
         return lane_id in self._index
+
+    @property
+    def _index(self) -> Mapping[str, int]:
+        # Built on first lookup by lane id: the control loop makes a state every decision and
+        # works on the arrays, so most states are never looked up by id.
+        if self._lookup is None:
+            lookup = MappingProxyType({lane: i for i, lane in enumerate(self.lane_ids)})
+            object.__setattr__(self, "_lookup", lookup)
+        return self._lookup  # type: ignore[return-value]

@@ -185,3 +185,25 @@ def test_actuated_gaps_out_to_the_next_phase_with_demand_and_rests_without(grid)
     # With no vehicle anywhere it rests in the phase it has.
     rest = drive(actuated(grid), lambda now: moving(set()), 60.0)
     assert len(rest) == 1
+
+
+def test_change_intervals_are_not_service_phases():
+    from clearway.control.phase_control import service_phases
+
+    # OSM imports often keep a continuing movement green through the yellow of the others
+    # ("yyGrr"); chosen as a target it could never be reached from red.
+    states = ("GGGrr", "yyGrr", "rrrGG", "rrryy", "rrrrr")
+    assert service_phases(states) == [(0, "GGGrr"), (2, "rrrGG")]
+    # a program made only of such phases is served with its yellows shown red
+    assert service_phases(("yGr", "Gyr")) == [(0, "rGr"), (1, "Grr")]
+
+
+def test_max_pressure_asks_for_detectors_only_when_a_signal_decides(grid):
+    ctrl = controller(grid, decision_s=5.0)
+    timers = {sid: SignalTimers.start(sid, ctrl._states[ctrl._current[j]], 0.0)
+              for j, sid in enumerate(ctrl._signals)}  # fmt: skip
+    due = []
+    for now in range(0, 12):
+        due.append(ctrl.traffic_due(float(now)))
+        ctrl.propose(float(now), timers, state_with({}, float(now)))
+    assert due == [True, False, False, False, False, True, False, False, False, False, True, False]

@@ -96,3 +96,58 @@ def test_detector_data_is_read_only_for_controllers_that_use_it():
         fake = _CountingSignals({"J": "GrgG"})
         ControlLoop(fake, fake, fake, SafetyGuard({"J": model}), controller).run(5.0)
         assert fake.reads == expected
+
+
+class _Scheduled:
+    """Proposes ``state`` for J at the listed times only; reads detectors when told to."""
+
+    name = "scheduled"
+    uses_traffic_state = True
+
+    def __init__(self, at_s: dict[float, str], due=None) -> None:
+        self.at_s = at_s
+        self.due = due
+        self.seen: list[float] = []
+
+    def traffic_due(self, now_s):
+        return self.due(now_s)
+
+    def propose(self, now_s, timers, traffic):
+        self.seen.append(len(traffic.lane_ids))
+        state = self.at_s.get(now_s)
+        return [] if state is None else [SignalCommand("J", state, now_s, source=self.name)]
+
+
+def test_detectors_are_read_only_on_ticks_the_controller_says_are_due():
+    fake = _CountingSignals({"J": "GrgG"})
+    ctrl = _Scheduled({}, due=lambda now: now % 3 == 0)
+    ControlLoop(fake, fake, fake, SafetyGuard({"J": four_leg()}), ctrl).run(9.0)
+    assert fake.reads == 3  # t = 0, 3, 6
+
+
+def test_a_signal_unchanged_for_long_is_judged_against_this_ticks_observation():
+    # The loop refreshes an unchanged signal's observation time only when a command for it
+    # is judged; the guard must see it as observed now, not as stale since t = 0.
+    model = four_leg(min_green_s=5.0)
+    guard = SafetyGuard({"J": model}, max_state_age_s=2.0)
+    fake = FakeSignals({"J": "GrgG"})
+    ctrl = _Scheduled({30.0: "yryG", 34.0: "rryG"}, due=lambda now: False)
+    loop = ControlLoop(fake, fake, fake, guard, ctrl)
+    loop.run(36.0)
+    assert loop.stats.rejected == 0, [v.reasons for v in loop.stats.rejections]
+    assert [(c.time_s, c.state) for c in fake.applied if c.source == "scheduled"] == [
+        (30.0, "yryG"),
+        (34.0, "rryG"),
+    ]
+    assert loop.timers["J"].since_s[0] == 34.0
+
+
+def test_a_stale_observation_is_still_refused():
+    # The lazy refresh must not launder staleness: a command stamped long after the tick's
+    # observation is judged against that observation and refused.
+    guard = SafetyGuard({"J": four_leg()}, max_state_age_s=2.0)
+    fake = FakeSignals({"J": "GrgG"})
+    loop = ControlLoop(fake, fake, fake, guard, _Scheduled({}, due=lambda now: False))
+    loop.run(10.0)
+    verdict = guard.check(SignalCommand("J", "GrgG", 20.0), loop._judged_timers("J"))
+    assert not verdict.ok and "stale" in verdict.reasons[0]

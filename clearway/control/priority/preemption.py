@@ -141,6 +141,14 @@ class PreemptionController:
         return frozenset(self._holds)
 
     # -- the controller ---------------------------------------------------------------------
+    def traffic_due(self, now_s: float) -> bool:
+        """Every tick for a policy that plans with detector data, else when the normal
+        controller needs them."""
+        if self.policy.uses_traffic_state:
+            return True
+        due = getattr(self.normal, "traffic_due", None)
+        return due is None or bool(due(now_s))
+
     def propose(
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
     ) -> list[SignalCommand]:

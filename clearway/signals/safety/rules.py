@@ -21,6 +21,7 @@ import math
 
 from clearway.signals.model import (
     ALL_CHARS,
+    ASPECT_OF,
     GREEN_CHARS,
     OFF_CHARS,
     PERMISSIVE_CHARS,
@@ -28,7 +29,7 @@ from clearway.signals.model import (
     Intersection,
 )
 from clearway.signals.safety.commands import SignalCommand
-from clearway.signals.timers import SignalTimers, aspect
+from clearway.signals.timers import SignalTimers
 
 
 def malformed(
@@ -39,8 +40,8 @@ def malformed(
     if not isinstance(cmd.state, str) or len(cmd.state) != n:
         got = len(cmd.state) if isinstance(cmd.state, str) else type(cmd.state).__name__
         return [f"R5-malformed: state must have {n} characters for {model.signal_id!r}, got {got}"]
-    bad = sorted({c for c in cmd.state if c not in ALL_CHARS})
-    if bad:
+    if not ALL_CHARS.issuperset(cmd.state):
+        bad = sorted({c for c in cmd.state if c not in ALL_CHARS})
         return [f"R5-malformed: unknown state characters {''.join(bad)!r} (allowed: GgsyYurOo)"]
     if not isinstance(cmd.time_s, int | float) or not math.isfinite(cmd.time_s):
         return [f"R5-malformed: command time {cmd.time_s!r} is not a finite number of seconds"]
@@ -53,6 +54,8 @@ def malformed(
         return [f"R5-malformed: command time {cmd.time_s} s is before the observed state ({timers.time_s} s)"]
     if age > max_state_age_s + TIME_EPS_S:
         return [f"R5-malformed: observed state is stale ({age:.1f} s old, limit {max_state_age_s} s)"]
+    if not model.fixed_off and OFF_CHARS.isdisjoint(cmd.state):
+        return []  # the usual case: nothing off, nothing that must be
     reasons = []
     for i, c in enumerate(cmd.state):
         if (c in OFF_CHARS) != (i in model.fixed_off):
@@ -73,7 +76,9 @@ def transitions(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -
     reasons = []
     t = cmd.time_s
     for i, (old, new) in enumerate(zip(timers.state, cmd.state, strict=True)):
-        a_old, a_new = aspect(old), aspect(new)
+        if old == new:
+            continue
+        a_old, a_new = ASPECT_OF[old], ASPECT_OF[new]  # both checked by R5 first
         if a_old == a_new:
             continue
         timing = model.timings[i]
@@ -115,17 +120,16 @@ def clearance(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -> 
     reasons = []
     t = cmd.time_s
     for i in turning_on(timers, cmd):
-        for j in model.foes_of(i):
-            if j == i:
-                continue
+        for j in model.blockers_of(i, cmd.state[i]):  # other foes never hold i back
             if cmd.state[j] in GREEN_CHARS:
                 # R1 judges the pair as shown; a foe that was protected a moment ago still
                 # has vehicles to clear (its "yellow arrow" interval).
-                reasons += _protection_not_cleared(model, timers, cmd, i, j)
+                if not protection_cleared(model, timers, i, cmd.state[i], j, cmd.state[j], t):
+                    reasons.append(_protection_reason(model, timers, i, j))
                 continue
             if model.compatible(i, cmd.state[i], j, timers.last_green[j]):
                 continue  # i yields to whatever is still leaving j
-            old_j = aspect(timers.state[j])
+            old_j = ASPECT_OF[timers.state[j]]
             if old_j in ("green", "yellow"):
                 reasons.append(f"R3-clearance: link {i} may not turn green while conflicting link {j} is {old_j}")
                 continue
@@ -153,18 +157,14 @@ def protection_cleared(
     return t - timers.unprotected_since_s[j] + TIME_EPS_S >= need
 
 
-def _protection_not_cleared(
-    model: Intersection, timers: SignalTimers, cmd: SignalCommand, i: int, j: int
-) -> list[str]:
-    if protection_cleared(model, timers, i, cmd.state[i], j, cmd.state[j], cmd.time_s):
-        return []
+def _protection_reason(model: Intersection, timers: SignalTimers, i: int, j: int) -> str:
     when = (
         "drops its protected green now"
         if timers.state[j] == "G"
         else f"dropped its protected green at {timers.unprotected_since_s[j]:.1f} s"
     )
     need = model.timings[j].yellow_s + model.timings[j].clearance_s
-    return [
+    return (
         f"R3-clearance: link {i} may not turn green: conflicting link {j} {when} and needs "
         f"{need:.1f} s to clear it"
-    ]
+    )
