@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from clearway.bootstrap import STRATEGIES
 from clearway.cli.evaluate import evaluate_command
 from clearway.cli.osm import import_osm_command
+from clearway.cli.report import report_command
 from clearway.cli.tables import network_table, problems_table, results_table
 from clearway.errors import ClearwayError
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 network_app = typer.Typer(help="Inspect road networks.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 app.command("evaluate")(evaluate_command)
+app.command("report")(report_command)
 app.command("import-osm")(import_osm_command)
 
 console = Console()
@@ -122,7 +124,10 @@ def demo(
     ] = 3,
 ) -> None:
     """Run fixed-time control on the bundled 5x5 grid and on a real city network, then compare
-    free passage for an ambulance (none / local / corridor) on the spillback grid."""
+    free passage for an ambulance (none / local / corridor) on the spillback grid.
+
+    Exits with code 1 after writing everything if any run of the comparison failed (listed).
+    """
     from clearway.cli.scenarios import demo_scenarios
     from clearway.evaluation.run import run_scenario
 
@@ -140,29 +145,41 @@ def demo(
         (out_dir / f"{sc.name}.json").write_text(
             json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
         )
-    if priority_seeds > 0:
-        _demo_priority(out_dir, priority_seeds)
+    failed = _demo_priority(out_dir, priority_seeds) if priority_seeds > 0 else []
     console.print(f"results written to {out_dir}/")
+    if failed:
+        # `make demo` must fail: a comparison with missing runs is not the demo's result.
+        console.print(f"[bold red]{len(failed)} run(s) of the priority comparison failed:[/]")
+        for f in failed:
+            seed = "" if f["seed"] is None else f", seed {f['seed']}"
+            console.print(f"  {f['scenario']} · {f['label']}{seed}: {f['error']}")
+        raise typer.Exit(code=1)
 
 
-def _demo_priority(out_dir: Path, seeds: int) -> None:
-    """The strategies side by side on one scenario, with its JSON and figures."""
+def _demo_priority(out_dir: Path, seeds: int) -> list[dict]:
+    """The strategies side by side on one scenario, with its JSON and figures.
+
+    Returns the runs that failed (``scenario``, ``label``, ``seed``, ``error`` ...); whatever
+    ran is still printed and written.
+    """
     import os
 
-    from clearway.cli.evaluate import run_evaluation, write_result_figures
+    from clearway.cli.evaluate import run_sweep, write_result_figures
     from clearway.cli.evaluate_tables import evaluation_tables
     from clearway.evaluation.evaluate import EvaluationSettings
     from clearway.evaluation.priority_scenarios import named_setup
 
     setup = named_setup("spillback", out_dir)
     settings = EvaluationSettings(workers=max(os.cpu_count() or 1, 1))
-    result = run_evaluation(setup, settings, seeds, None, False, out_dir)
+    sweep = run_sweep([setup], [settings.normal], settings, seeds, None, False, out_dir)
+    (result,) = sweep.results
     for table in evaluation_tables(result):
         console.print(table)
     (out_dir / "priority-spillback.json").write_text(
         json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8"
     )
     write_result_figures(result, out_dir / "figures")
+    return list(sweep.failed)
 
 
 @network_app.command("info")

@@ -1,10 +1,11 @@
-"""``clearway evaluate``: compare priority strategies on identical seeded traffic."""
+"""``clearway evaluate``: compare priority strategies on identical seeded traffic, over one
+scenario or a sweep of scenarios × normal controllers (:mod:`clearway.evaluation.sweep`)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,12 +13,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clearway.bootstrap import NORMAL_STRATEGIES, STRATEGIES
-from clearway.errors import ConfigError
+from clearway.bootstrap import STRATEGIES
+from clearway.errors import ClearwayError, ConfigError
 
 if TYPE_CHECKING:
     from clearway.evaluation.evaluate import EvaluationResult, EvaluationSettings
     from clearway.evaluation.priority_scenarios import PrioritySetup
+    from clearway.evaluation.sweep import SweepResult
 
 console = Console()
 
@@ -36,14 +38,18 @@ def evaluate_command(
         typer.Option(help="SUMO additional files the --routes need, e.g. bus stops (repeatable)."),
     ] = None,
     scenario: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="spillback, crossing, convoy, berlin, or grid:NxM[:light|moderate|heavy]."
+            help="spillback, crossing, convoy, berlin, or grid:NxM[:light|moderate|heavy]; "
+            "comma-separated or repeated to sweep several (not with --net)."
         ),
     ] = None,
     priority: Annotated[
         list[str] | None,
-        typer.Option(help="Priority trip FROM_EDGE:TO_EDGE@DEPART_S[:ROLE] (repeatable)."),
+        typer.Option(
+            help="Priority trip FROM_EDGE:TO_EDGE@DEPART_S[:ROLE] (repeatable; replaces every "
+            "--scenario's own trips)."
+        ),
     ] = None,
     convoy: Annotated[
         list[str] | None,
@@ -70,7 +76,10 @@ def evaluate_command(
     ] = 150.0,
     normal: Annotated[
         str,
-        typer.Option(help="Normal control between holds: fixed-time, actuated or max-pressure."),
+        typer.Option(
+            help="Normal control between holds: fixed-time, actuated or max-pressure; "
+            "comma-separated to sweep several."
+        ),
     ] = "fixed-time",
     workers: Annotated[
         int | None, typer.Option(help="Simulations at once (default: CPU count).")
@@ -106,11 +115,13 @@ def evaluate_command(
 ) -> None:
     """Compare priority strategies (none, local, corridor) on identical seeded traffic.
 
-    Exits with code 1 after writing every output if any run failed (they are listed).
+    Several --scenario and --normal values sweep every scenario under every normal controller,
+    all runs in one pool. Exits with code 1 after writing every output if any run failed (they
+    are listed).
     """
     from clearway.cli.evaluate_tables import evaluation_tables
-    from clearway.cli.scenarios import priority_setup
-    from clearway.evaluation.evaluate import EvaluationSettings
+    from clearway.cli.scenarios import priority_setups, split_option
+    from clearway.evaluation.evaluate import EvaluationSettings, check_normal
     from clearway.evaluation.priority_scenarios import with_demand_scale
     from clearway.evaluation.trip_spec import parse_convoy, parse_priority
     from clearway.signals.timings import load_overrides
@@ -128,8 +139,9 @@ def evaluate_command(
         raise ConfigError(f"--duration-s must be positive, got {duration_s}")
     if local_trigger_m <= 0:
         raise ConfigError(f"--local-trigger-m must be positive, got {local_trigger_m}")
-    if normal not in NORMAL_STRATEGIES:
-        raise ConfigError(f"--normal {normal!r}: choose one of {', '.join(NORMAL_STRATEGIES)}")
+    normals = tuple(check_normal(n) for n in split_option([normal]))
+    if not normals:
+        raise ConfigError("--normal needs at least one controller, e.g. fixed-time")
     check_demand_scale(demand_scale)
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     unknown = [s for s in names if s not in STRATEGIES]
@@ -142,10 +154,11 @@ def evaluate_command(
     requests = [parse_priority(p) for p in priority or ()] + [parse_convoy(c) for c in convoy or ()]
     if timings is not None:
         load_overrides(timings)  # refuse an unsafe or malformed timing file up front
-    setup = priority_setup(
-        net, routes, scenario, requests, out_dir=out_dir, additional=list(additional or [])
-    )
-    setup = with_demand_scale(setup, demand_scale)
+    setups = priority_setups(
+        net, routes, split_option(scenario), requests, out_dir=out_dir,
+        additional=list(additional or []),
+    )  # fmt: skip
+    setups = [with_demand_scale(s, demand_scale) for s in setups]
     settings = EvaluationSettings(
         strategies=names,
         workers=workers or max(os.cpu_count() or 1, 1),
@@ -155,58 +168,79 @@ def evaluate_command(
         backend=backend,
         timing_file=timings,
         local_trigger_m=local_trigger_m,
-        normal=normal,
+        normal=normals[0],
     )
     if routes and not driver_noise and seeds > 1:
         console.print(
             "[yellow]note:[/] with fixed --routes and no driver noise every seed runs the same "
             "traffic; add --driver-noise or leave out --routes (seeded random demand)."
         )
-    if jsonl is not None:
-        jsonl.parent.mkdir(parents=True, exist_ok=True)
-        with jsonl.open("a", encoding="utf-8") as log:
-
-            def on_run(line: dict) -> None:
-                log.write(json.dumps(line) + "\n")
-                log.flush()  # a reader (or a crash) sees every finished run at once
-
-            result = run_evaluation(
-                setup, settings, seeds, duration_s, bluelight, out_dir, on_run=on_run
-            )
-    else:
-        result = run_evaluation(setup, settings, seeds, duration_s, bluelight, out_dir)
-    for table in evaluation_tables(result):
-        console.print(table)
+    sweep = run_sweep(
+        setups, normals, settings, seeds, duration_s, bluelight, out_dir, jsonl=jsonl
+    )
+    for result in sweep.results:
+        for table in evaluation_tables(result):
+            console.print(table)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        json_path.write_text(json.dumps(sweep.to_dict(), indent=2) + "\n", encoding="utf-8")
         console.print(f"results written to {json_path}")
     if figures is not None:
-        written = write_result_figures(result, figures)
+        written = write_sweep_figures(sweep, figures)
         console.print(f"{len(written)} figures written to {figures}/")
     if jsonl is not None:
         console.print(f"one line per run appended to {jsonl}")
-    if result.failed:
-        console.print(f"[bold red]{len(result.failed)} run(s) failed[/] (listed above)")
+    if len(sweep.results) > 1:
+        console.print(
+            f"swept {len(sweep.results)} scenario × normal case(s), "
+            f"{sum(len(r.rows) for r in sweep.results)} strategy row(s) in {sweep.wall_s:.0f} s"
+        )
+    if sweep.failed:
+        console.print(f"[bold red]{len(sweep.failed)} run(s) failed[/] (listed above)")
         raise typer.Exit(code=1)
 
 
-def run_evaluation(
-    setup: PrioritySetup,
+def run_sweep(
+    setups: Sequence[PrioritySetup],
+    normals: Sequence[str],
     settings: EvaluationSettings,
     seeds: int,
     duration_s: float | None,
     bluelight: bool,
     out_dir: Path,
     *,
-    on_run: Callable[[dict], None] | None = None,
-) -> EvaluationResult:
-    """Build the plan and run it with a progress bar; returns the EvaluationResult.
+    jsonl: Path | None = None,
+) -> SweepResult:
+    """Build every scenario's plan and run the whole sweep under one progress bar.
 
-    ``on_run`` gets every run's line as it finishes (:func:`clearway.evaluation.evaluate.evaluate`).
+    Runs go to ``out_dir/evaluate/<scenario>`` (``.../<scenario>/<normal>`` when several
+    cases); with ``jsonl`` every run's line is appended there as soon as it finishes
+    (:func:`clearway.evaluation.sweep.evaluate_sweep`).
     """
-    from clearway.evaluation.evaluate import evaluate
+    if jsonl is None:
+        return _run_sweep(setups, normals, settings, seeds, duration_s, bluelight, out_dir, None)
+    jsonl.parent.mkdir(parents=True, exist_ok=True)
+    with jsonl.open("a", encoding="utf-8") as log:
+
+        def on_run(line: dict) -> None:
+            log.write(json.dumps(line) + "\n")
+            log.flush()  # a reader (or a crash) sees every finished run at once
+
+        return _run_sweep(setups, normals, settings, seeds, duration_s, bluelight, out_dir, on_run)
+
+
+def _run_sweep(
+    setups: Sequence[PrioritySetup],
+    normals: Sequence[str],
+    settings: EvaluationSettings,
+    seeds: int,
+    duration_s: float | None,
+    bluelight: bool,
+    out_dir: Path,
+    on_run: Callable[[dict], None] | None,
+) -> SweepResult:
     from clearway.evaluation.priority_scenarios import build_plan
+    from clearway.evaluation.sweep import evaluate_sweep, run_count, sweep_cases
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -217,21 +251,36 @@ def run_evaluation(
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(f"{setup.name}: preparing {seeds} seed(s)", total=None)
-        plan = build_plan(setup, range(1, seeds + 1), duration_s=duration_s, bluelight=bluelight)
-        total = seeds * (len(settings.strategies) + 1)
-        progress.update(task, total=total, completed=0, description=f"{setup.name}: running")
+        task = progress.add_task("preparing", total=None)
+        plans = []
+        for setup in setups:
+            progress.update(task, description=f"{setup.name}: preparing {seeds} seed(s)")
+            try:
+                plans.append(build_plan(setup, range(1, seeds + 1), duration_s=duration_s,
+                                        bluelight=bluelight))  # fmt: skip
+            except ClearwayError as exc:
+                if len(setups) == 1:
+                    raise
+                # The same --priority goes to every scenario: say which one it does not fit.
+                raise ConfigError(f"--scenario {setup.name}: {exc}") from exc
+        cases = sweep_cases(plans, normals, out_dir / "evaluate")
+        progress.update(task, total=run_count(cases, settings), completed=0, description="running")
 
-        def on_progress(done: int, total: int, label: str) -> None:
-            progress.update(task, completed=done, description=f"{setup.name}: {label} done")
+        def on_progress(done: int, total: int, what: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"{what} done")
 
-        return evaluate(
-            plan,
-            settings,
-            out_dir / "evaluate" / setup.name,
-            on_progress=on_progress,
-            on_run=on_run,
-        )
+        return evaluate_sweep(cases, settings, on_progress=on_progress, on_run=on_run)
+
+
+def write_sweep_figures(sweep: SweepResult, figures: Path) -> list[Path]:
+    """Each case's figures: in ``figures`` for a lone case, else ``figures/<scenario>/<normal>``."""
+    written = []
+    for result in sweep.results:
+        where = figures
+        if len(sweep.results) > 1:
+            where = figures / result.header["scenario"] / result.header["normal"]
+        written += write_result_figures(result, where)
+    return written
 
 
 def write_result_figures(result: EvaluationResult, figures: Path) -> list[Path]:

@@ -41,13 +41,16 @@ def evaluation_tables(result: EvaluationResult) -> list[Table]:
 
 
 def failed_table(failed: Sequence[Mapping]) -> Table:
-    """The runs that failed, with their errors (their rows are missing above)."""
+    """The runs that failed, with their errors (their rows are missing above).
+
+    A failed free-flow run has no seed (``—``): it leaves the rows' ratios empty.
+    """
     t = Table(title="[bold red]failed runs[/] (no row; a failed reference leaves its seed's "
               "extra delays empty)")  # fmt: skip
     for col in ("run", "seed", "error"):
         t.add_column(col, justify="right" if col == "seed" else "left")
     for f in failed:
-        t.add_row(f["label"], str(f["seed"]), f["error"])
+        t.add_row(f["label"], "—" if f["seed"] is None else str(f["seed"]), f["error"])
     return t
 
 
@@ -74,7 +77,10 @@ def trips_table(header: Mapping, medians: Mapping[str, Mapping]) -> Table:
 def medians_table(header: Mapping, medians: Mapping[str, Mapping]) -> Table:
     """One column per strategy, one row per figure (median over seeds)."""
     n = len(header["seeds"])
-    t = Table(title=f"clearway evaluate — {header['scenario']} (median of {n} seed(s))")
+    normal = header.get("normal", "fixed-time")
+    t = Table(
+        title=f"clearway evaluate — {header['scenario']} on {normal} (median of {n} seed(s))"
+    )
     t.add_column("")
     strategies = list(medians)
     for s in strategies:

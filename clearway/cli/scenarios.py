@@ -1,9 +1,11 @@
-"""Turning CLI options into a :class:`~clearway.sim.scenario.Scenario`."""
+"""Turning CLI options into a :class:`~clearway.sim.scenario.Scenario` (``clearway run``) or
+into the priority setups ``clearway evaluate`` sweeps
+(:class:`~clearway.evaluation.priority_scenarios.PrioritySetup`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -110,3 +112,70 @@ def priority_setup(
             "or --convoy FROM_EDGE:TO_EDGE@DEPART_S:N_VEHICLES"
         )
     return user_setup(out_dir, net, list(routes or []), requests, additional_files=additional)
+
+
+def split_option(values: Iterable[str] | None) -> tuple[str, ...]:
+    """A repeatable, comma-separated option's items, in order, each once (``a,b --x c``)."""
+    items = (v.strip() for value in values or () for v in value.split(","))
+    return tuple(dict.fromkeys(v for v in items if v))
+
+
+def check_scenario_names(names: Sequence[str]) -> None:
+    """Refuse an unknown ``--scenario`` before any scenario is built.
+
+    Raises
+    ------
+    ConfigError
+        Naming the unknown ones and the valid names.
+    """
+    unknown = [n for n in names if n not in NAMED and not _GRID.match(n)]
+    if unknown:
+        raise ConfigError(
+            f"unknown scenario(s) {', '.join(repr(n) for n in unknown)} in --scenario; use "
+            f"{', '.join(NAMED)} or grid:NxM[:light|moderate|heavy] (comma-separated or repeated)"
+        )
+
+
+def priority_setups(
+    net: Path | None,
+    routes: list[Path] | None,
+    scenarios: Sequence[str],
+    requests: Sequence[TripRequest],
+    *,
+    out_dir: Path,
+    additional: Sequence[Path] = (),
+) -> list[PrioritySetup]:
+    """The scenarios of an evaluation sweep: every ``--scenario`` (``requests``, if any, replace
+    each one's own trips), or the one ``--net`` network.
+
+    ``--net`` is not combined with ``--scenario``: ``--priority``/``--convoy`` name edges of one
+    network, and would replace the named scenarios' own trips too.
+
+    Raises
+    ------
+    ConfigError
+        Both or neither of ``--net`` and ``--scenario``; an unknown scenario; two scenarios with
+        one label (e.g. ``grid:3x3`` and ``grid:3x3:moderate``).
+    """
+    if net is not None and scenarios:
+        raise ConfigError(
+            "--net and --scenario cannot be combined (--priority/--convoy name the edges of one "
+            "network): evaluate the --net network in its own `clearway evaluate` call"
+        )
+    if net is not None:
+        return [priority_setup(net, routes, None, requests, out_dir=out_dir, additional=additional)]
+    if not scenarios:
+        return [priority_setup(None, routes, None, requests, out_dir=out_dir)]  # says what to give
+    check_scenario_names(scenarios)
+    setups: dict[str, PrioritySetup] = {}
+    for name in scenarios:
+        setup = priority_setup(
+            None, routes, name, requests, out_dir=out_dir, additional=additional
+        )
+        if setup.name in setups:
+            raise ConfigError(
+                f"--scenario {name!r} is {setup.name!r} again (listed twice under two spellings): "
+                "give it once"
+            )
+        setups[setup.name] = setup
+    return list(setups.values())

@@ -1,6 +1,7 @@
 """Where the runs of an evaluation execute: a local process pool or a Ray cluster.
 
-Both engines take the same :class:`~clearway.evaluation.priority_run.RunJob` list and yield a
+Both engines take the same job list (:class:`~clearway.evaluation.priority_run.RunJob` objects,
+or any picklable job the ``fn`` given runs, e.g. a sweep's free-flow runs) and yield a
 :class:`JobOutcome` per job as soon as it finishes, in finishing order. A run that fails (its
 ``SimulationError``, or its worker process dying) is yielded as an outcome with an error; the
 other runs go on. libsumo holds one simulation per process, so each worker runs one job at a time.
@@ -26,7 +27,8 @@ ENGINES = ("process", "ray")
 #: a run that kills its worker every time should be reported, not repeated.
 RAY_MAX_RETRIES = 1
 
-JobFn = Callable[[Any], RunMeasures]
+#: Runs one job in a worker; its return value is the outcome's ``measures``.
+JobFn = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,16 @@ class JobOutcome:
     Attributes
     ----------
     job
-        The job as submitted.
+        The job as submitted (the same object).
     measures
-        What the run measured; ``None`` if it failed.
+        What the run measured (``fn``'s return value: :class:`RunMeasures` for a
+        :class:`RunJob`); ``None`` if it failed.
     error
         The failure's message (names the run); ``None`` if it succeeded.
     """
 
-    job: RunJob
-    measures: RunMeasures | None = None
+    job: RunJob | Any
+    measures: RunMeasures | Any | None = None
     error: str | None = None
 
     @property
@@ -54,7 +57,7 @@ class JobOutcome:
 
 
 def run_jobs(
-    jobs: Sequence[RunJob],
+    jobs: Sequence[Any],
     *,
     engine: str = "process",
     workers: int = 2,
@@ -66,7 +69,8 @@ def run_jobs(
     Parameters
     ----------
     jobs
-        The runs.
+        The runs: each has a ``label`` (and, for a :class:`RunJob`, a ``scenario.seed``) that
+        names it in failure messages.
     engine
         ``process`` (spawned local processes) or ``ray``.
     workers
@@ -97,7 +101,7 @@ def run_jobs(
 # --- process pool ----------------------------------------------------------------------------
 
 
-def _process_jobs(jobs: list[RunJob], workers: int, fn: JobFn) -> Iterator[JobOutcome]:
+def _process_jobs(jobs: list[Any], workers: int, fn: JobFn) -> Iterator[JobOutcome]:
     # A worker that dies breaks the whole pool: every unfinished job fails with
     # BrokenProcessPool and the culprit cannot be told apart. Jobs that had not started yet go
     # to a fresh shared pool; those that had (a marker file says so) run one per pool, where a
@@ -122,7 +126,7 @@ def _process_jobs(jobs: list[RunJob], workers: int, fn: JobFn) -> Iterator[JobOu
 
 
 def _pool_round(
-    jobs: list[RunJob], indices: list[int], workers: int, fn: JobFn, markers: Path
+    jobs: list[Any], indices: list[int], workers: int, fn: JobFn, markers: Path
 ) -> Generator[JobOutcome, None, list[int]]:
     """Run ``indices`` in one pool; yield their outcomes, return those a dead worker took."""
     victims: list[int] = []
@@ -149,15 +153,18 @@ def _pool_round(
     return sorted(victims)
 
 
-def _marked(fn: JobFn, job: RunJob, marker: Path) -> RunMeasures:
+def _marked(fn: JobFn, job: Any, marker: Path) -> Any:
     """Leave ``marker`` (the job started), then run the job (in the worker process)."""
     marker.touch()
     return fn(job)
 
 
-def _died(job: RunJob) -> str:
+def _died(job: Any) -> str:
+    # A sweep's free-flow run has no seed: it runs the trips alone, without demand.
+    seed = getattr(getattr(job, "scenario", None), "seed", None)
+    where = "" if seed is None else f", seed {seed}"
     return (
-        f"{job.label} run, seed {job.scenario.seed}: its worker process died (a crash inside "
+        f"{job.label} run{where}: its worker process died (a crash inside "
         "SUMO, or out of memory); run it alone with --workers 1 --backend traci to see SUMO's "
         "own error"
     )
@@ -177,7 +184,7 @@ def _import_ray() -> Any:
 
 
 def _ray_jobs(
-    ray: Any, jobs: list[RunJob], workers: int, address: str | None, fn: JobFn
+    ray: Any, jobs: list[Any], workers: int, address: str | None, fn: JobFn
 ) -> Iterator[JobOutcome]:
     started_here = not ray.is_initialized()
     if started_here:
@@ -185,7 +192,7 @@ def _ray_jobs(
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
-    refs: dict[Any, RunJob] = {}
+    refs: dict[Any, Any] = {}
     try:
         # num_cpus=1: one simulation per worker process at a time (libsumo is per process).
         remote = ray.remote(num_cpus=1, max_retries=RAY_MAX_RETRIES)(fn)

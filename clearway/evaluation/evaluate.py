@@ -7,6 +7,9 @@ free-flow run per trip on the empty network. Runs go to an engine (a process poo
 cost everyone else is its run minus the reference. A run that fails is reported (``failed``),
 not raised: the other runs are kept.
 
+This module pairs the runs of one plan; running them (one plan, or a sweep of several plans and
+normal controllers in one engine call) is :mod:`clearway.evaluation.sweep`'s.
+
 Driver imperfection (``sigma``) is switched off by default (see
 :mod:`clearway.sim.driver_noise`): with it, one extra vehicle reshuffles SUMO's random streams
 and the pairing measures noise, not the strategy.
@@ -14,16 +17,16 @@ and the pairing measures noise, not the strategy.
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from clearway.bootstrap import STRATEGIES
+from clearway.bootstrap import NORMAL_STRATEGIES, STRATEGIES
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.errors import ConfigError
-from clearway.evaluation.engines import ENGINES, JobOutcome, run_jobs
-from clearway.evaluation.free_flow import FreeFlow, free_flow_times
+from clearway.evaluation.engines import ENGINES, JobOutcome
+from clearway.evaluation.free_flow import FreeFlow
 from clearway.evaluation.priority_metrics import cross_streets
 from clearway.evaluation.priority_rows import (
     medians_by_strategy,
@@ -41,6 +44,8 @@ from clearway.sim.scenario import Scenario
 
 #: Controller of the reference runs: the normal (fixed-time) control, with no request.
 REFERENCE_STRATEGY = "none"
+#: ``label`` of a scenario's free-flow run in ``--jsonl`` lines and ``failed``.
+FREE_FLOW_LABEL = "free-flow"
 
 ProgressHook = Callable[[int, int, str], None]
 #: Called with one JSON-able line per finished run (``status`` ``ok`` or ``failed``).
@@ -116,7 +121,8 @@ class EvaluationResult:
 
     ``failed`` lists the runs that failed (``label``, ``strategy``, ``seed``, ``error``): a
     failed strategy run has no row, and the rows of a seed whose reference failed have no
-    extra-delay figures (``None``).
+    extra-delay figures (``None``). A failed free-flow run (``label`` ``free-flow``,
+    ``strategy`` and ``seed`` ``None``) leaves every row's free-flow time and ratio ``None``.
     """
 
     header: dict
@@ -137,6 +143,22 @@ class EvaluationResult:
         }
 
 
+@dataclass(frozen=True)
+class FreeFlowOutcome:
+    """A plan's free-flow run, finished: each trip's time, or why it failed.
+
+    Attributes
+    ----------
+    times
+        Trip id -> its free-flow time; ``None`` if the run failed.
+    error
+        The failure's message; ``None`` if it succeeded.
+    """
+
+    times: Mapping[str, FreeFlow] | None = None
+    error: str | None = None
+
+
 def evaluate(
     plan: EvaluationPlan,
     settings: EvaluationSettings,
@@ -147,23 +169,42 @@ def evaluate(
 ) -> EvaluationResult:
     """Run every strategy and reference on every seed and measure them.
 
-    A run that fails does not stop the others: it is in the result's ``failed`` (and handed to
-    ``on_run`` with ``"status": "failed"``).
+    The sweep of one case (this plan under ``settings.normal``,
+    :func:`clearway.evaluation.sweep.evaluate_sweep`). A run that fails does not stop the
+    others: it is in the result's ``failed`` (and handed to ``on_run`` with
+    ``"status": "failed"``).
 
     Parameters
     ----------
+    out_dir
+        Where the runs' files go (``runs/seed<N>/<label>``, ``free-flow``, ...).
     on_progress
         Called after every run with (runs done, runs in all, which run).
     on_run
-        Called with every run's line as soon as it finished (:func:`run_line`, plus
-        ``status``; a failed run's line has ``error``).
+        Called with every reference and strategy run's line as soon as it finished
+        (:func:`run_record`).
 
     Raises
     ------
     ConfigError
-        Unknown strategy or engine, no seed, or nothing to compare; Ray not installed.
-    SimulationError
-        If the free-flow runs fail (before any strategy runs).
+        Unknown strategy, normal controller or engine, no seed, or nothing to compare; Ray
+        not installed.
+    """
+    # Imported here: the sweep builds on this module's pairing.
+    from clearway.evaluation.sweep import SweepCase, evaluate_sweep
+
+    case = SweepCase(plan, settings.normal, out_dir)
+    sweep = evaluate_sweep([case], settings, on_progress=on_progress, on_run=on_run)
+    return sweep.results[0]
+
+
+def check_settings(settings: EvaluationSettings) -> None:
+    """Refuse settings no run could use, before anything runs.
+
+    Raises
+    ------
+    ConfigError
+        Unknown strategy, normal controller or engine; no strategy; fewer than 1 worker.
     """
     unknown = [s for s in settings.strategies if s not in STRATEGIES]
     if unknown or not settings.strategies:
@@ -172,20 +213,53 @@ def evaluate(
             if unknown
             else "give at least one strategy (--strategies none,local,corridor)"
         )
-    if not plan.scenarios:
-        raise ConfigError("give at least one seed (--seeds N with N >= 1)")
+    check_normal(settings.normal)
     if settings.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {settings.workers}")
     if settings.engine not in ENGINES:
         raise ConfigError(f"unknown engine {settings.engine!r}; choose from {', '.join(ENGINES)}")
-    t0 = time.perf_counter()
-    out_dir = out_dir.resolve()
-    free_flow = free_flow_times(plan.net.source or plan.scenarios[min(plan.scenarios)].net_file,
-                                plan.trips, out_dir / "free-flow")  # fmt: skip
-    cross = corridor_cross_streets(plan.net, plan.routes)
-    jobs = _jobs(plan, settings, cross, out_dir)
-    outcomes = _run_all(jobs, settings, on_progress, on_run, plan, free_flow)
+
+
+def check_normal(normal: str) -> str:
+    """``normal`` if it is a normal controller (:data:`clearway.bootstrap.NORMAL_STRATEGIES`).
+
+    Raises
+    ------
+    ConfigError
+        Naming it and the valid ones.
+    """
+    if normal not in NORMAL_STRATEGIES:
+        raise ConfigError(f"--normal {normal!r}: choose one of {', '.join(NORMAL_STRATEGIES)}")
+    return normal
+
+
+def paired_result(
+    plan: EvaluationPlan,
+    settings: EvaluationSettings,
+    outcomes: Mapping[tuple[str, int], JobOutcome],
+    free_flow: FreeFlowOutcome,
+    cross: tuple[str, ...],
+    wall_s: float,
+) -> EvaluationResult:
+    """Pair every strategy run with its same-seed reference run: the rows, medians, failures.
+
+    Parameters
+    ----------
+    outcomes
+        (label, seed) -> the finished run, for every reference and strategy run of ``plan``.
+    free_flow
+        The plan's free-flow run; if it failed the rows have no free-flow time or ratio.
+    settings
+        Its ``normal`` is the controller these runs used.
+    wall_s
+        Wall-clock time the runs took (s).
+    """
+    times = free_flow_or_unknown(plan, free_flow)
     rows, refs, traces, failed = [], [], {}, []
+    if free_flow.error is not None:
+        failed.append(
+            {"label": FREE_FLOW_LABEL, "strategy": None, "seed": None, "error": free_flow.error}
+        )
     for seed in sorted(plan.scenarios):
         ref = outcomes[("reference", seed)].measures
         if ref is not None:
@@ -193,22 +267,49 @@ def evaluate(
         for strategy in settings.strategies:
             run = outcomes[(strategy, seed)].measures
             if run is not None:
-                rows.append(strategy_row(plan.name, run, ref, plan.trips, free_flow))
+                rows.append(strategy_row(plan.name, run, ref, plan.trips, times))
                 traces[(strategy, seed)] = run.traces
     for (label, seed), out in sorted(outcomes.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         if not out.ok:
             failed.append(
                 {"label": label, "strategy": out.job.strategy, "seed": seed, "error": out.error}
             )
-    header = _header(plan, settings, free_flow, cross, time.perf_counter() - t0)
     return EvaluationResult(
-        header=header,
+        header=_header(plan, settings, times, cross, wall_s),
         rows=rows,
         medians=medians_by_strategy(rows, settings.strategies),
         reference=refs,
         traces=traces,
         failed=failed,
     )
+
+
+def run_record(
+    plan: EvaluationPlan, normal: str, outcome: JobOutcome, free_flow: FreeFlowOutcome
+) -> dict:
+    """The ``--jsonl`` line of one finished reference or strategy run.
+
+    ``status``, ``scenario``, ``normal``, then :func:`run_line` (or ``label``, ``strategy``,
+    ``seed`` and ``error`` for a failed run). The free-flow run has no line of its own (every
+    line is one seeded run); if it failed, ``free_flow_error`` says why the ratios are null.
+    """
+    job = outcome.job
+    head = {"status": "ok" if outcome.ok else "failed", "scenario": plan.name, "normal": normal}
+    if outcome.measures is not None:
+        times = free_flow_or_unknown(plan, free_flow)
+        body = run_line(plan.name, job.label, outcome.measures, plan.trips, times)
+    else:
+        body = {"label": job.label, "strategy": job.strategy, "seed": job.scenario.seed,
+                "error": outcome.error}  # fmt: skip
+    tail = {} if free_flow.error is None else {"free_flow_error": free_flow.error}
+    return {**head, **body, **tail}
+
+
+def free_flow_or_unknown(plan: EvaluationPlan, free_flow: FreeFlowOutcome) -> dict[str, FreeFlow]:
+    """The free-flow times, or ``nan`` ones (rows then say ``null``) if that run failed."""
+    if free_flow.times is not None:
+        return dict(free_flow.times)
+    return {t.trip_id: FreeFlow(t.trip_id, math.nan, 0) for t in plan.trips}
 
 
 def corridor_cross_streets(net: Network, routes: Sequence[Route]) -> tuple[str, ...]:
@@ -222,9 +323,13 @@ def corridor_cross_streets(net: Network, routes: Sequence[Route]) -> tuple[str, 
     return cross_streets(into, junctions, (e for r in routes for e in r.edges))
 
 
-def _jobs(
+def plan_jobs(
     plan: EvaluationPlan, settings: EvaluationSettings, cross: tuple[str, ...], out_dir: Path
 ) -> list[RunJob]:
+    """Per seed: the reference run and one run per strategy, under ``settings.normal``.
+
+    Files go to ``out_dir`` (``demand``, ``trips``, ``runs/seed<N>/<label>``).
+    """
     common = {
         "cross_edges": cross,
         "duration_s": plan.duration_s,
@@ -255,35 +360,6 @@ def _jobs(
     return jobs
 
 
-def _run_all(
-    jobs: list[RunJob],
-    settings: EvaluationSettings,
-    on_progress: ProgressHook | None,
-    on_run: RunHook | None,
-    plan: EvaluationPlan,
-    free_flow: Mapping[str, FreeFlow],
-) -> dict[tuple[str, int], JobOutcome]:
-    outcomes: dict[tuple[str, int], JobOutcome] = {}
-    stream = run_jobs(
-        jobs, engine=settings.engine, workers=settings.workers, address=settings.address
-    )
-    for done, out in enumerate(stream, start=1):
-        job = out.job
-        outcomes[(job.label, job.scenario.seed)] = out
-        if on_run is not None:
-            head = {"status": "ok" if out.ok else "failed", "scenario": plan.name}
-            if out.measures is not None:
-                body = run_line(plan.name, job.label, out.measures, plan.trips, free_flow)
-            else:
-                body = {"label": job.label, "strategy": job.strategy, "seed": job.scenario.seed,
-                        "error": out.error}  # fmt: skip
-            on_run({**head, **body})
-        if on_progress is not None:
-            what = f"{job.label} · seed {job.scenario.seed}" + ("" if out.ok else " FAILED")
-            on_progress(done, len(jobs), what)
-    return outcomes
-
-
 def _header(
     plan: EvaluationPlan,
     settings: EvaluationSettings,
@@ -302,7 +378,7 @@ def _header(
                 "depart_s": trip.depart_s,
                 "route": list(trip.edges),
                 "route_length_m": round(route.length_m, 1),
-                "free_flow_time_s": free_flow[trip.trip_id].time_s,
+                "free_flow_time_s": _finite(free_flow[trip.trip_id].time_s),
                 "signals": [s.signal_id for s in signals_on_route(plan.net, route)],
             }
         )
@@ -325,3 +401,8 @@ def _header(
         "cross_street_edges": list(cross),
         "wall_s": round(wall_s, 1),
     }
+
+
+def _finite(x: float) -> float | None:
+    # JSON has no NaN: a trip that did not arrive (or a failed free-flow run) is null.
+    return x if math.isfinite(x) else None

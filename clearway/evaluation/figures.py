@@ -6,6 +6,12 @@
   crosses a red band the vehicle stood or ran it; a flat line is a stop.
 * ``others-extra-delay.png``: extra delay of everyone else (all vehicles, and the cross streets
   of the corridor) per strategy: the median bar and each seed as a dot.
+
+``clearway report`` draws, per scenario, from the run lines (:mod:`clearway.evaluation.report`):
+:func:`time_loss_figure` (the others' time loss per strategy: CDF of the histograms pooled over
+seeds, and a box per strategy from the seeds' median quantiles), :func:`throughput_figure`
+(arrivals per interval, mean over seeds) and :func:`time_space_panels_figure` (one panel per
+strategy and trip).
 """
 
 from __future__ import annotations
@@ -130,6 +136,112 @@ def extra_delay_figure(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def time_space_panels_figure(panels: Sequence[tuple[str, Trace]], path: Path, title: str) -> Path:
+    """One time-space panel per ``(caption, trace)``, stacked (e.g. one per strategy)."""
+    n = max(len(panels), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(9, 4.2 * n), squeeze=False)
+    for ax, (caption, trace) in zip(axes[:, 0], panels, strict=False):
+        _time_space_panel(ax, trace)
+        ax.set_title(f"{caption}: {trace.trip_id}", fontsize=10)
+    if not panels:
+        axes[0, 0].set_title("no trace")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def time_loss_figure(
+    histograms: Mapping[str, tuple[Sequence[float], Sequence[int]]],
+    quantiles: Mapping[str, Mapping[str, float]],
+    path: Path,
+    title: str,
+) -> Path:
+    """Left: share of vehicles below each histogram edge, per label. Right: boxes.
+
+    Parameters
+    ----------
+    histograms
+        Per label, ``(edges_s, counts)``: lower bin edges (s) and vehicles per bin, the last
+        bin open (pooled over seeds by adding counts).
+    quantiles
+        Per label, ``p5``, ``p25``, ``p50``, ``p75``, ``p95``, ``p99`` and ``max`` (s): a box
+        p25–p75 with its median, whiskers p5–p95, dots p99 and max.
+    """
+    fig, (cdf, box) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, (edges, counts) in histograms.items():
+        total = sum(counts)
+        if total == 0:
+            continue
+        # The share below edges[i + 1] is exact; between edges the line only joins the dots.
+        below, acc = [], 0
+        for c in counts[:-1]:
+            acc += c
+            below.append(acc / total)
+        cdf.plot(edges[1:], below, marker=".", label=label, **_style(label))
+    cdf.set_xscale("log")
+    cdf.set_ylim(0, 1.02)
+    cdf.set_xlabel("time loss (s)")
+    cdf.set_ylabel("share of other vehicles below")
+    cdf.grid(True, which="both", alpha=0.3)
+    cdf.legend(fontsize=8)
+    cdf.set_title("distribution, all seeds pooled", fontsize=10)
+    stats, labels = [], []
+    for label, q in quantiles.items():
+        keys = ("p5", "p25", "p50", "p75", "p95")
+        if not all(q.get(k) is not None for k in keys):
+            continue
+        fliers = [q[k] for k in ("p99", "max") if q.get(k) is not None]
+        stats.append({"whislo": q["p5"], "q1": q["p25"], "med": q["p50"], "q3": q["p75"],
+                      "whishi": q["p95"], "fliers": fliers, "label": label})  # fmt: skip
+        labels.append(label)
+    if stats:
+        box.bxp(stats, showfliers=True)
+    box.set_yscale("symlog", linthresh=10.0)
+    box.set_ylabel("time loss (s)")
+    box.set_title("median over seeds: box p25–p75, whiskers p5–p95, dots p99, max", fontsize=9)
+    box.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def throughput_figure(
+    series: Mapping[str, tuple[float, Sequence[float]]], path: Path, title: str
+) -> Path:
+    """Arrivals per interval over time, one line per label.
+
+    ``series``: per label, ``(interval_s, arrivals)`` with ``arrivals[k]`` the (mean) count in
+    ``[k * interval_s, (k + 1) * interval_s)``.
+    """
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    unit = "interval"
+    for label, (interval_s, arrivals) in series.items():
+        edges = [k * interval_s for k in range(len(arrivals) + 1)]
+        ax.stairs(arrivals, edges, label=label, linewidth=1.4, baseline=None, **_style(label))
+        unit = f"{interval_s:g} s"
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(f"vehicles arrived per {unit}")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _style(label: str) -> dict:
+    # The reference (no trip) is the baseline every strategy is read against: black, dashed.
+    # Drawn on top: a strategy that changes nothing hides under it, dashed, not over it.
+    ref = label.startswith("reference")
+    return {"color": "black", "linestyle": "--", "zorder": 3} if ref else {"zorder": 2}
 
 
 def _window(trace: Trace) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from clearway.bootstrap import PRIORITY_STRATEGIES, WiredRun, open_twin_run
 from clearway.control.priority.request import Convoy, PriorityRequestSpec, RequestState, Role
 from clearway.errors import ClearwayError, SimulationError
+from clearway.evaluation.metrics import Throughput, TimeLossDistribution, others_distribution
 from clearway.evaluation.priority_metrics import (
     OthersDelay,
     TripOutcome,
@@ -104,6 +105,10 @@ class RunMeasures:
         Wall-clock time of the run (s).
     traces
         Per trip, its tick-by-tick trace.
+    others_time_loss
+        Time-loss distribution of the non-priority vehicles (``None``: not measured).
+    others_throughput
+        Arrivals of the non-priority vehicles per interval (``None``: not measured).
     """
 
     label: str
@@ -119,6 +124,8 @@ class RunMeasures:
     requests_completed: int
     wall_s: float
     traces: tuple[Trace, ...]
+    others_time_loss: TimeLossDistribution | None = None
+    others_throughput: Throughput | None = None
 
 
 _NETS: dict[Path, Network] = {}
@@ -194,6 +201,9 @@ def _run(job: RunJob) -> RunMeasures:
     wall = time.perf_counter() - t0
     ids = [v for t in job.trips for v in t.vehicle_ids]
     vehicles, others = read_vehicle_trips(tripinfo, ids)
+    # A second pass over the file: the per-vehicle reader is shared with the free-flow runs,
+    # which need none of this, and the pass costs little next to the simulation.
+    distribution, throughput = others_distribution(tripinfo, ids, job.duration_s)
     cross = sum(read_edge_time_loss_s(edge_out).values()) if job.cross_edges else 0.0
     return RunMeasures(
         label=job.label,
@@ -209,6 +219,8 @@ def _run(job: RunJob) -> RunMeasures:
         requests_completed=completed,
         wall_s=wall,
         traces=traces,
+        others_time_loss=distribution,
+        others_throughput=throughput,
     )
 
 

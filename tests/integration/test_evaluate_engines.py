@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
-import clearway.evaluation.evaluate as evaluate_module
+import clearway.evaluation.sweep as sweep_module
 from clearway.cli.app import app
 from clearway.evaluation.evaluate import EvaluationSettings, evaluate
 from clearway.evaluation.priority_scenarios import build_plan, grid_setup
@@ -27,7 +27,7 @@ DETERMINISTIC = (
 
 
 def test_a_failed_run_is_reported_and_the_others_are_kept(tmp_path, monkeypatch):
-    real_jobs = evaluate_module._jobs
+    real_jobs = sweep_module.plan_jobs
 
     def jobs_with_a_broken_corridor_run(*args, **kwargs):
         # The corridor run gets a network file that does not exist: SUMO fails in the worker.
@@ -38,7 +38,7 @@ def test_a_failed_run_is_reported_and_the_others_are_kept(tmp_path, monkeypatch)
             for j in real_jobs(*args, **kwargs)
         ]
 
-    monkeypatch.setattr(evaluate_module, "_jobs", jobs_with_a_broken_corridor_run)
+    monkeypatch.setattr(sweep_module, "plan_jobs", jobs_with_a_broken_corridor_run)
     lines, out = tmp_path / "runs.jsonl", tmp_path / "e.json"
     result = CliRunner().invoke(app, [
         "evaluate", "--scenario", "grid:3x3", "--priority", "left1A1:C1right1@60",
@@ -53,6 +53,7 @@ def test_a_failed_run_is_reported_and_the_others_are_kept(tmp_path, monkeypatch)
     failed = runs["corridor"]
     assert failed["status"] == "failed" and "corridor run, seed 1" in failed["error"]
     assert failed["scenario"] and failed["strategy"] == "corridor" and failed["seed"] == 1
+    assert all(r["normal"] == "fixed-time" for r in runs.values())
     for label in ("reference", "none", "local"):
         assert runs[label]["status"] == "ok" and runs[label]["seed"] == 1
     assert runs["reference"]["others_total_delay_veh_h"] > 0

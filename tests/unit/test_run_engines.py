@@ -31,8 +31,18 @@ def test_a_dead_worker_fails_its_own_run_only():
     assert len(outcomes) == len(jobs) and set(by_label) == {j.label for j in jobs}
     for label in "abcd":
         assert by_label[label].ok and by_label[label].measures == label
-    assert "worker process died" in by_label["crash"].error
+    assert "crash run, seed 1: its worker process died" in by_label["crash"].error
+    # The sweep maps outcomes back to its cases by the very job object it submitted.
+    assert all(any(o.job is j for o in outcomes) for j in jobs)
     assert by_label["boom"].error == "boom run failed"
+
+
+def test_a_dead_run_without_a_seed_is_named_without_one():
+    # A sweep's free-flow run has no seed (it runs the trips alone, without demand).
+    from clearway.evaluation.engines import _died
+
+    assert _died(SimpleNamespace(label="free-flow")).startswith("free-flow run: its worker")
+    assert _died(_job("corridor", 3)).startswith("corridor run, seed 3: its worker")
 
 
 def test_unknown_engine_and_a_stray_address_are_config_errors():
