@@ -8,7 +8,7 @@ converts to and from lon/lat where the net file carries a projection.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 
@@ -20,6 +20,12 @@ from clearway.errors import (
 )
 
 Point = tuple[float, float]
+
+
+def _reduce_to_constructor(self: object) -> tuple:
+    # Slotted frozen dataclasses otherwise unpickle through dataclasses' generic __setstate__,
+    # which looks up the fields again for every object: most of loading a cached city network.
+    return (type(self), tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,8 @@ class Lane:
     allowed: frozenset[str]
     shape: tuple[Point, ...]
 
+    __reduce__ = _reduce_to_constructor
+
 
 @dataclass(frozen=True, slots=True)
 class Edge:
@@ -68,6 +76,8 @@ class Edge:
     def is_normal(self) -> bool:
         """True for a road edge (not internal, crossing or walking area)."""
         return self.function == ""
+
+    __reduce__ = _reduce_to_constructor
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,8 @@ class Link:
     length_m: float
     approach_speed_mps: float
 
+    __reduce__ = _reduce_to_constructor
+
 
 @dataclass(frozen=True, slots=True)
 class Junction:
@@ -134,6 +146,8 @@ class Junction:
         """True if link ``i`` must yield to link ``j`` by the junction's right of way."""
         return _bit(self.response, i, j)
 
+    __reduce__ = _reduce_to_constructor
+
 
 def _bit(rows: tuple[str, ...], i: int, j: int) -> bool:
     if not (0 <= i < len(rows)):
@@ -152,6 +166,8 @@ class Phase:
     max_dur_s: float | None = None
     name: str = ""
 
+    __reduce__ = _reduce_to_constructor
+
 
 @dataclass(frozen=True, slots=True)
 class SignalProgram:
@@ -166,6 +182,8 @@ class SignalProgram:
     def cycle_s(self) -> float:
         """Cycle length (s): the sum of the phase durations."""
         return sum(p.duration_s for p in self.phases)
+
+    __reduce__ = _reduce_to_constructor
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +224,8 @@ class GeoReference:
     proj: str
     offset_x_m: float
     offset_y_m: float
+
+    __reduce__ = _reduce_to_constructor
 
 
 @dataclass(frozen=True, eq=False)

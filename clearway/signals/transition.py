@@ -77,15 +77,17 @@ def _may_turn_on(
     model: Intersection, timers: SignalTimers, nxt: list[str], i: int, c: str, now_s: float
 ) -> bool:
     last_green = timers.last_green
+    # A blocker is incompatible with i while protected ("G"): only its permissive greens
+    # need the full test.
     for j in model.blockers_of(i, c):
         c_j = nxt[j]
         if c_j in GREEN_CHARS:
-            if not model.compatible(i, c, j, c_j):
+            if c_j == "G" or not model.compatible(i, c, j, c_j):
                 return False
             if not protection_cleared(model, timers, i, c, j, c_j, now_s):
                 return False
             continue
-        if model.compatible(i, c, j, last_green[j]):
+        if last_green[j] != "G" and model.compatible(i, c, j, last_green[j]):
             continue
         if ASPECT_OF[timers.state[j]] != "red":
             return False

@@ -127,8 +127,9 @@ def clearance(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -> 
                 if not protection_cleared(model, timers, i, cmd.state[i], j, cmd.state[j], t):
                     reasons.append(_protection_reason(model, timers, i, j))
                 continue
-            if model.compatible(i, cmd.state[i], j, timers.last_green[j]):
-                continue  # i yields to whatever is still leaving j
+            last_j = timers.last_green[j]
+            if last_j != "G" and model.compatible(i, cmd.state[i], j, last_j):
+                continue  # i yields to whatever is still leaving j (never to a protected j)
             old_j = ASPECT_OF[timers.state[j]]
             if old_j in ("green", "yellow"):
                 reasons.append(f"R3-clearance: link {i} may not turn green while conflicting link {j} is {old_j}")
