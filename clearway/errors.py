@@ -100,3 +100,7 @@ def suggest(unknown: str, known: Iterable[str], limit: int = 3) -> tuple[str, ..
         low = unknown.lower()
         close = [k for k in pool if low in k.lower() or k.lower() in low][:limit]
     return tuple(close)
+
+
+class StorageError(ClearwayError):
+    """The database is unreachable, malformed, not migrated, or refused an operation."""
