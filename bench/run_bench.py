@@ -17,6 +17,8 @@ scale-grid30     900-signal grid under max-pressure: clearway's part of a tick a
                  step, µs per signal, peak RSS (see bench/scale_bench.py)
 scale-lux        one hour of Luxembourg City imported from OSM (../shared): plain sumo against
                  clearway's loop under max-pressure, and clearway's share of the step
+quality          normal-control time loss on Luxembourg City and Berlin, 5 seeds, ours against
+                 SUMO's actuated/delay_based (see bench/quality_bench.py)
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from priority_bench import case_priority, markdown  # noqa: E402
+from quality_bench import case_quality  # noqa: E402
+from quality_bench import markdown as quality_markdown  # noqa: E402
 from scale_bench import case_lux, case_scale  # noqa: E402
 from scale_bench import markdown as scale_markdown  # noqa: E402
 
@@ -215,6 +219,7 @@ CASES = {
     "priority": lambda a: case_priority(OUT / "priority"),
     "scale-grid30": lambda a: case_scale(OUT),
     "scale-lux": lambda a: case_lux(OUT),
+    "quality": lambda a: case_quality(OUT),
 }
 
 
@@ -273,6 +278,7 @@ def main() -> None:
         )
     lines += scale_markdown(results["scale-grid30"], results["scale-lux"])
     lines += markdown(results["priority"])
+    lines += quality_markdown(results["quality"])
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
