@@ -18,7 +18,7 @@ from clearway.signals.model import GREEN_CHARS, Intersection
 from clearway.signals.programs import safe_phase_states
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
-from clearway.signals.transition import step_toward
+from clearway.signals.transition import PlanCache
 from clearway.state.traffic import TrafficState
 
 
@@ -69,6 +69,7 @@ class FixedTimeController:
         self._models = dict(intersections)
         self._programs = {sid: programs[sid] for sid in self._models if sid in programs}
         self._cursors: dict[str, _Cursor] = {}
+        self._plans = PlanCache()
         self.absorb_floor_s = absorb_floor_s
         self.resync = resync
         self.give_up_s = give_up_s
@@ -87,7 +88,7 @@ class FixedTimeController:
             target = self._advance(cur, t.state, now_s)
             if target == t.state:
                 continue  # holding a phase: nothing to change
-            nxt = step_toward(model, t, target, now_s)
+            nxt = self._plans.step_toward(model, t, target, now_s)
             if nxt != t.state:
                 commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
         return commands

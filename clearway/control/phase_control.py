@@ -22,7 +22,7 @@ from clearway.signals.model import GREEN_CHARS, YELLOW_CHARS, Intersection
 from clearway.signals.programs import safe_phase_states
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
-from clearway.signals.transition import next_change_s, step_toward
+from clearway.signals.transition import PlanCache, follow, plan_wake_s
 from clearway.state.traffic import TrafficState
 
 
@@ -108,6 +108,7 @@ class PhaseController:
         self._next_decision_s = np.full(n, -np.inf)
         # signal id -> (its timers' since_s, target, time before which step_toward answers the same)
         self._waiting: dict[str, tuple[tuple[float, ...], str, float]] = {}
+        self._plans = PlanCache()
 
     # -- Controller ---------------------------------------------------------------------------
     def traffic_due(self, now_s: float) -> bool:
@@ -125,24 +126,27 @@ class PhaseController:
             self._next_decision_s[due] = now_s + self.decision_s
         commands = []
         waiting = self._waiting
-        for j, sid in enumerate(self._signals):
+        plans = self._plans
+        states = self._states
+        targets = [states[k] for k in self._current.tolist()]  # numpy scalars index slowly
+        for sid, target in zip(self._signals, targets, strict=True):
             t = timers.get(sid)
-            target = self._states[self._current[j]]
             if t is None or t.state == target:
                 continue
             # Most signals on the way to a phase are only waiting out an interval: their next
-            # step cannot change before the next threshold (next_change_s), so it is not asked.
-            # Timers get new start times (a new since_s tuple) whenever the state changes.
+            # step cannot change before the plan's next threshold (plan_wake_s), so it is not
+            # asked. Timers get new start times (a new since_s tuple) whenever the state changes.
             held = waiting.get(sid)
             if held is not None and held[0] is t.since_s and held[1] == target and now_s < held[2]:
                 continue
             model = self._models[sid]
-            nxt = step_toward(model, t, target, now_s)
+            plan = plans.plan(model, t.state, target)
+            nxt = follow(plan, model, t, now_s)
             if nxt != t.state:
                 waiting.pop(sid, None)
                 commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
             else:
-                waiting[sid] = (t.since_s, target, next_change_s(model, t, now_s))
+                waiting[sid] = (t.since_s, target, plan_wake_s(plan, t, now_s))
         return commands
 
     # -- Resumable ----------------------------------------------------------------------------
@@ -201,9 +205,9 @@ class PhaseController:
 
     # -- internals ----------------------------------------------------------------------------
     def _observe(self, now_s: float, timers: Mapping[str, SignalTimers]) -> None:
-        for j in np.flatnonzero(np.isnan(self._green_since)):
+        for j in np.flatnonzero(np.isnan(self._green_since)).tolist():
             t = timers.get(self._signals[j])
-            if t is not None and t.state == self._states[self._current[j]]:
+            if t is not None and t.state == self._states[int(self._current[j])]:
                 self._green_since[j] = now_s
 
     def _lanes(self, lane_ids: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

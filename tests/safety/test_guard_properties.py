@@ -25,7 +25,7 @@ from hypothesis.strategies import DataObject
 
 from clearway.signals.safety import SignalCommand
 from clearway.signals.timers import SignalTimers
-from clearway.signals.transition import next_change_s, step_toward
+from clearway.signals.transition import follow, plan_transition, plan_wake_s, step_toward
 
 from .conftest import NetCase
 from .oracle import GREEN, History, OracleSignal, aspect_of, codes_of, judge
@@ -281,10 +281,13 @@ def test_step_toward_is_always_approved_and_reaches_its_target(
 
 @PROPERTY_SETTINGS
 @given(data=st.data())
-def test_step_toward_answers_the_same_until_next_change(net_case: NetCase, data: DataObject) -> None:
-    """Controllers skip asking step_toward before next_change_s: for any target it must give
-    the same answer at every instant between now and then (a wake time set too late shows up
-    as a change at one of the instants drawn before it)."""
+def test_a_plan_answers_as_step_toward_and_the_same_until_its_wake_time(
+    net_case: NetCase, data: DataObject
+) -> None:
+    """Controllers keep a transition plan per (state, target) and skip asking before its
+    plan_wake_s: following the plan must give step_toward's answer, and the same answer at
+    every instant between now and the wake time (a wake time set too late shows up as a
+    change at one of the instants drawn before it)."""
     case = net_case
     sid = data.draw(st.sampled_from(case.signal_ids), label="signal")
     model = case.models[sid]
@@ -294,17 +297,18 @@ def test_step_toward_answers_the_same_until_next_change(net_case: NetCase, data:
     timers = SignalTimers.start(sid, rnd.choice(phases), t)
     for _ in range(data.draw(st.integers(1, 12), label="steps")):
         target = make_target(rnd, phases, no_yellow=True)
-        wake = next_change_s(model, timers, t)
+        plan = plan_transition(model, timers.state, target)
+        wake = plan_wake_s(plan, timers, t)
         assert wake > t
-        now_answer = step_toward(model, timers, target, t)
+        now_answer = follow(plan, model, timers, t)
+        assert now_answer == step_toward(model, timers, target, t)
         horizon = min(wake, t + 200.0)
         for s in (t, (t + horizon) / 2, horizon - 1e-4, rnd.uniform(t, horizon)):
             if t <= s < wake:
                 assert step_toward(model, timers, target, s) == now_answer, (
-                    f"{case.name} {sid!r}: answer changed at {s} s before next_change_s {wake} s"
+                    f"{case.name} {sid!r}: answer changed at {s} s before plan_wake_s {wake} s"
                 )
         dt = data.draw(st.sampled_from((0.5, 1.0, 2.0, 3.0, 5.0)), label="dt")
         t += dt
         timers = timers.observe(timers.state, t)
         timers = timers.observe(step_toward(model, timers, target, t), t)
-
