@@ -104,3 +104,36 @@ def suggest(unknown: str, known: Iterable[str], limit: int = 3) -> tuple[str, ..
 
 class StorageError(ClearwayError):
     """The database is unreachable, malformed, not migrated, or refused an operation."""
+
+
+class CredentialError(AuthError):
+    """No credential, or one that is malformed, unknown, revoked, tampered with or expired
+    (HTTP 401). The message never says which secret was wrong or whether a key id exists."""
+
+
+class TokenExpiredError(CredentialError):
+    """A bearer token is past its ``exp``; exchange the API key for a new one."""
+
+
+class PermissionDeniedError(AuthError):
+    """The caller is authenticated but their role may not do this (HTTP 403)."""
+
+
+class ConflictError(ClearwayError):
+    """The action clashes with what exists (a user name taken); nothing was changed."""
+
+
+class UnknownUserError(UnknownIdError):
+    kind = "user"
+
+
+class UnknownKeyError(UnknownIdError):
+    kind = "API key"
+
+
+class PayloadTooLargeError(ClearwayError):
+    """A request body is larger than the service accepts (HTTP 413)."""
+
+
+class ServiceUnavailableError(ClearwayError):
+    """The service lacks something this route needs (no network loaded) (HTTP 503)."""

@@ -1,0 +1,154 @@
+"""The FastAPI app factory: settings checked, database opened, routers mounted, errors mapped.
+
+Errors are answered as ``{"detail": ..., "error": ..., "fields": [...]}``: a
+:class:`~clearway.errors.ClearwayError` by its class (unknown id 404, bad credential 401,
+role 403, conflict 409, too large 413, no network 503, any other 400), a request that does
+not validate as 422 naming each field. Bad input never reaches a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+import clearway
+from clearway.errors import (
+    ClearwayError,
+    ConflictError,
+    CredentialError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+    StorageError,
+    UnknownIdError,
+)
+from clearway.network import Network
+from clearway.service.context import ServiceContext
+from clearway.service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from clearway.service.routers import audit, health, junctions, metrics, tokens, users
+from clearway.service.settings import ServiceSettings
+from clearway.signals.build import build_intersections
+from clearway.storage.audit import AuditLog
+from clearway.storage.db import make_engine, session_factory
+from clearway.storage.migrate import require_current
+
+#: Status per error class; the first match in this order wins (subclasses before bases).
+_STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
+    (CredentialError, 401),
+    (PermissionDeniedError, 403),
+    (UnknownIdError, 404),
+    (ConflictError, 409),
+    (PayloadTooLargeError, 413),
+    (ServiceUnavailableError, 503),
+    (StorageError, 503),
+)
+
+
+def status_of(exc: ClearwayError) -> int:
+    """The HTTP status a :class:`ClearwayError` is answered with."""
+    return next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    network: Network | None = None,
+    engine: Engine | None = None,
+) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings
+        Defaults to the environment (``CLEARWAY_*``).
+    network
+        The network whose junctions are served; default: ``settings.net_file`` if set.
+    engine
+        An open database engine; default: one for ``settings.db_url``.
+
+    Raises
+    ------
+    ConfigError
+        Missing, short or default token secret outside dev mode.
+    StorageError
+        The database cannot be reached or is not migrated (``clearway db upgrade``).
+    """
+    settings = (settings or ServiceSettings()).check_secrets()
+    if engine is None:
+        engine = make_engine(settings.db_url)
+    require_current(engine)
+    if network is None and settings.net_file is not None:
+        from clearway.network import load_network
+
+        network = load_network(settings.net_file)
+    sessions = session_factory(engine)
+    ctx = ServiceContext(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        audit=AuditLog(sessions),
+        network=network,
+        intersections=build_intersections(network) if network is not None else {},
+    )
+    app = FastAPI(
+        title="clearway",
+        version=clearway.__version__,
+        description="Emergency-vehicle signal priority and adaptive signal control.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        responses={
+            401: {"model": _error_schema(), "description": "missing, bad or expired credential"},
+            422: {"model": _error_schema(), "description": "request does not validate"},
+        },
+    )
+    app.state.clearway = ctx
+    for module in (health, metrics, tokens, junctions, audit, users):
+        app.include_router(module.router)
+    _add_error_handlers(app)
+    # Added last = outermost: the body limit refuses before anything else reads the body,
+    # and the metrics count the 413s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    return app
+
+
+def _error_schema() -> Any:
+    from clearway.service.schemas import ErrorOut
+
+    return ErrorOut
+
+
+def _body(detail: str, error: str, fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"detail": detail, "error": error, "fields": fields or []}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ClearwayError)
+    async def clearway_error(_request: Request, exc: ClearwayError) -> JSONResponse:
+        status = status_of(exc)
+        headers = (
+            {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'} if status == 401 else None
+        )
+        return JSONResponse(
+            _body(str(exc), type(exc).__name__), status_code=status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            msg = err.get("msg", "")
+            reason = (err.get("ctx") or {}).get("error")
+            if err.get("type") == "json_invalid" and reason:
+                msg = f"{msg}: {reason} (at character {loc.rsplit('.', 1)[-1]})"
+            fields.append({"field": loc, "message": msg, "type": err.get("type")})
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
+        return JSONResponse(
+            _body(f"request does not validate: {summary}", "RequestValidationError", fields),
+            status_code=422,
+        )

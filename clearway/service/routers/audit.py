@@ -1,0 +1,44 @@
+"""``/audit``: query the hash-chained audit log and verify the chain (operator, admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query
+
+from clearway.service import usecases
+from clearway.service.auth import Permission, Principal, require
+from clearway.service.context import ServiceContext, get_context
+from clearway.service.schemas import AuditPageOut, AuditVerifyOut
+from clearway.storage.audit import MAX_PAGE
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+_read_audit = require(Permission.READ_AUDIT)
+
+
+@router.get("", response_model=AuditPageOut)
+def query_audit(
+    since: datetime | None = Query(None, description="from this time on (inclusive, ISO 8601)"),
+    until: datetime | None = Query(None, description="before this time (exclusive, ISO 8601)"),
+    kind: str | None = Query(None, max_length=64, description="e.g. auth.failed, admin"),
+    principal: str | None = Query(None, max_length=128),
+    junction_id: str | None = Query(None, max_length=256),
+    request_id: str | None = Query(None, max_length=128),
+    after_seq: int = Query(0, ge=0, description="records after this seq (paging)"),
+    limit: int = Query(100, ge=1, le=MAX_PAGE, description="records per page"),
+    _p: Principal = Depends(_read_audit),
+    ctx: ServiceContext = Depends(get_context),
+) -> AuditPageOut:
+    """Records matching every filter given, oldest first."""
+    return usecases.query_audit(
+        ctx, since=since, until=until, kind=kind, principal=principal,
+        junction_id=junction_id, request_id=request_id, after_seq=after_seq, limit=limit,
+    )  # fmt: skip
+
+
+@router.get("/verify", response_model=AuditVerifyOut)
+def verify_audit(
+    _p: Principal = Depends(_read_audit), ctx: ServiceContext = Depends(get_context)
+) -> AuditVerifyOut:
+    """Walk the whole chain; ``ok`` false names the first broken record."""
+    return usecases.verify_audit(ctx)

@@ -1,0 +1,112 @@
+"""Service settings from the environment (prefix ``CLEARWAY_``) or from code.
+
+``CLEARWAY_TOKEN_SECRET`` signs bearer tokens. Outside ``--dev`` (``CLEARWAY_DEV=1``) the
+service refuses to start when it is missing, short, or one of the well-known defaults: a
+guessable secret lets anyone mint an admin token. In dev mode a missing secret is replaced
+by a random one for this process only (tokens die with it).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clearway.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "CLEARWAY_"
+#: Shortest token secret accepted outside dev mode (characters); 32 URL-safe characters
+#: carry about 190 bits.
+MIN_SECRET_CHARS = 32
+#: Secrets copied from examples and tutorials; refused even when long enough.
+DEFAULT_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "secret",
+        "dev",
+        "development",
+        "test",
+        "password",
+        "clearway",
+        "your-secret-key",
+        "please-change-this-secret-in-production",
+        "00000000000000000000000000000000",
+    }
+)
+_HOW_TO_MAKE = (
+    "set CLEARWAY_TOKEN_SECRET to a random value, e.g. "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or run with --dev"
+)
+
+
+class ServiceSettings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    Attributes
+    ----------
+    db_url
+        Database URL (SQLite file or PostgreSQL), as for ``clearway db``.
+    token_secret
+        HMAC-SHA256 key for bearer tokens (≥ 32 characters outside dev mode).
+    token_ttl_s
+        Lifetime of a bearer token (s).
+    dev
+        Development mode: a missing secret is generated per process.
+    max_body_bytes
+        Largest request body accepted (bytes); larger ones get 413.
+    net_file
+        SUMO network whose junctions the service serves (optional).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    db_url: str = "sqlite:///clearway.db"
+    token_secret: SecretStr | None = None
+    token_ttl_s: int = Field(900, gt=0, le=86_400, description="bearer token lifetime (s)")
+    dev: bool = False
+    max_body_bytes: int = Field(64 * 1024, gt=0, le=16 * 1024 * 1024, description="bytes")
+    net_file: Path | None = None
+
+    def check_secrets(self) -> ServiceSettings:
+        """These settings, with a usable token secret, or :class:`ConfigError`.
+
+        Returns
+        -------
+        ServiceSettings
+            ``self`` when the secret is fine; a copy with a random per-process secret in
+            dev mode when none was given.
+
+        Raises
+        ------
+        ConfigError
+            Outside dev mode: ``CLEARWAY_TOKEN_SECRET`` is missing, shorter than
+            :data:`MIN_SECRET_CHARS`, or a well-known default.
+        """
+        value = self.token_secret.get_secret_value() if self.token_secret else ""
+        problem = ""
+        if not value.strip():
+            problem = "CLEARWAY_TOKEN_SECRET is not set"
+        elif value.strip().lower() in DEFAULT_SECRETS or len(set(value)) < 8:
+            problem = "CLEARWAY_TOKEN_SECRET is a default or guessable value"
+        elif len(value) < MIN_SECRET_CHARS:
+            problem = (
+                f"CLEARWAY_TOKEN_SECRET has {len(value)} characters, fewer than {MIN_SECRET_CHARS}"
+            )
+        if not problem:
+            return self
+        if not self.dev:
+            raise ConfigError(f"refusing to start: {problem}; {_HOW_TO_MAKE}")
+        log.warning("dev mode: %s; using a random secret for this process", problem)
+        return self.model_copy(update={"token_secret": SecretStr(secrets.token_urlsafe(48))})
+
+    def secret_bytes(self) -> bytes:
+        """The token secret as bytes (call :meth:`check_secrets` first)."""
+        if self.token_secret is None:
+            raise ConfigError(f"no token secret; {_HOW_TO_MAKE}")
+        return self.token_secret.get_secret_value().encode()

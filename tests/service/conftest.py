@@ -1,0 +1,102 @@
+"""A service on a fresh database (SQLite and PostgreSQL via ``db_url``), with one user per
+role, and a 3x3 grid (five signals) as its network."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from clearway.network import Network, load_network
+from clearway.service.app import create_app
+from clearway.service.context import ServiceContext
+from clearway.service.settings import ServiceSettings
+from clearway.storage.audit import AuditKind
+from clearway.storage.db import write_session
+from clearway.storage.models import ApiKeyRow, AuditRecordRow, UserRow
+from clearway.storage.users import add_user, issue_key
+from tests.fakes.networks import netgenerate_grid
+
+with warnings.catch_warnings():
+    # Starlette deprecates httpx for its test client in favour of a package not yet needed.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+ROLES = ("viewer", "dispatcher", "operator", "admin")
+
+
+@pytest.fixture(scope="session")
+def grid_net(tmp_path_factory) -> Network:
+    path = netgenerate_grid(tmp_path_factory.mktemp("grid") / "grid.net.xml", 3)
+    return load_network(path)
+
+
+@dataclass
+class Service:
+    """A running app, its context and a key per role (user name = role name), plus a
+    ``spare`` viewer key to revoke."""
+
+    client: TestClient
+    app: FastAPI
+    ctx: ServiceContext
+    keys: dict[str, str]
+    key_ids: dict[str, str]
+
+    def as_(self, role: str) -> dict[str, str]:
+        """Headers authenticating as the user of ``role``."""
+        return {"X-API-Key": self.keys[role]}
+
+    def token(self, role: str) -> str:
+        r = self.client.post("/auth/token", headers=self.as_(role))
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+    def bearer(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+    def audit_kinds(self) -> list[str]:
+        with self.ctx.sessions() as s:
+            return list(s.scalars(select(AuditRecordRow.kind).order_by(AuditRecordRow.seq)))
+
+
+def make_service(
+    engine: Engine, sessions: sessionmaker[Session], network: Network | None, **settings: Any
+) -> Service:
+    keys, key_ids = {}, {}
+    with write_session(sessions) as s:
+        for role in ROLES:
+            info, key = add_user(s, role, role)
+            keys[role], key_ids[role] = key, info.keys[0].key_id
+        # A second viewer key that tests may revoke without locking anyone out.
+        key_ids["spare"], keys["spare"] = issue_key(s, "viewer")
+    opts: dict[str, Any] = {"token_secret": SECRET, "db_url": str(engine.url)} | settings
+    app = create_app(ServiceSettings(**opts), network=network, engine=engine)
+    return Service(TestClient(app), app, app.state.clearway, keys, key_ids)
+
+
+@pytest.fixture
+def service(engine, sessions, grid_net) -> Service:
+    return make_service(engine, sessions, grid_net)
+
+
+def db_snapshot(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Users, keys and audit records other than ``auth.failed``: what no refused request
+    may change."""
+    with sessions() as s:
+        return {
+            "users": sorted(s.execute(select(UserRow.name, UserRow.role)).all()),
+            "keys": sorted(s.execute(select(ApiKeyRow.key_id, ApiKeyRow.revoked_at)).all()),
+            "audit": list(
+                s.execute(
+                    select(AuditRecordRow.seq, AuditRecordRow.kind, AuditRecordRow.hash)
+                    .where(AuditRecordRow.kind != AuditKind.AUTH_FAILED.value)
+                    .order_by(AuditRecordRow.seq)
+                ).all()
+            ),
+        }

@@ -1,0 +1,109 @@
+"""Route-enumerating test: every route of the app, found by walking ``app.routes``, refuses a
+request without a credential (401) and, if it mutates, a caller whose role lacks the
+permission (403) — and neither refusal changes users, keys or the audit log (beyond the
+``auth.failed`` record of the refusal itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import routing
+from fastapi.routing import APIRoute
+
+from clearway.service.auth import ROLE_PERMISSIONS, Permission
+
+from .conftest import ROLES, db_snapshot
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+PUBLIC = {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+#: Routes any authenticated caller may use (exchanging one's own key changes nothing shared).
+ANY_ROLE = {("POST", "/auth/token")}
+
+
+def _routes(app) -> list[tuple[str, str, Any]]:
+    """(method, path template, route) of every route, routers included. FastAPI >= 0.16x
+    keeps included routers nested in ``app.routes``; ``iter_route_contexts`` flattens them."""
+    flat = getattr(routing, "iter_route_contexts", None)
+    if flat is not None:
+        found = [(rc.path, rc.methods, rc.original_route) for rc in flat(app.routes)]
+    else:  # older FastAPI: app.routes is flat already
+        found = [(r.path, getattr(r, "methods", None), r) for r in app.routes]
+    return sorted(
+        ((m, path, r) for path, methods, r in found for m in (methods or ()) if m != "HEAD"),
+        key=lambda t: (t[0], t[1]),
+    )
+
+
+def _permission(route: APIRoute) -> Permission | None:
+    """The permission a route's dependencies require (``require(...)`` tags it)."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        perm = getattr(dep.call, "permission", None)
+        if perm is not None:
+            return perm
+        stack.extend(dep.dependencies)
+    return None
+
+
+def _request(service, method: str, path: str, headers: dict[str, str]) -> Any:
+    """A request that would *succeed* with the right role: valid ids and bodies, so a
+    refusal is the auth check's doing and not a 404 or 422."""
+    values = {"name": "viewer", "key_id": service.key_ids["spare"], "junction_id": "B1"}
+    url = path.format(**values)
+    bodies = {("POST", "/users"): {"name": "newcomer", "role": "dispatcher"}}
+    body = bodies.get((method, path))
+    return service.client.request(method, url, json=body, headers=headers)
+
+
+def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(service, sessions):
+    routes = [(m, p, r) for m, p, r in _routes(service.app) if m in MUTATING]
+    assert all(isinstance(r, APIRoute) for _, _, r in routes), routes
+    assert len(routes) >= 4, routes  # the walk must find the users/keys/token routes
+    for method, path, route in routes:
+        before = db_snapshot(sessions)
+        r = _request(service, method, path, {})
+        assert r.status_code == 401, (method, path, r.text)
+        assert "WWW-Authenticate" in r.headers, (method, path)
+        assert db_snapshot(sessions) == before, (method, path)
+        if (method, path) in ANY_ROLE:
+            continue
+        perm = _permission(route)
+        assert perm is not None, f"{method} {path} mutates but requires no permission"
+        denied = [role for role in ROLES if perm not in ROLE_PERMISSIONS[role]]
+        assert denied, f"{method} {path}: every role may do it"
+        for role in denied:
+            r = _request(service, method, path, service.as_(role))
+            assert r.status_code == 403, (method, path, role, r.text)
+            assert db_snapshot(sessions) == before, (method, path, role)
+        # The same request with a role that has the permission does change something, so
+        # the refusals above are the auth check's doing.
+        allowed = next(role for role in ROLES if perm in ROLE_PERMISSIONS[role])
+        r = _request(service, method, path, service.as_(allowed))
+        assert r.status_code < 300, (method, path, allowed, r.text)
+        assert db_snapshot(sessions) != before, (method, path)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_every_read_route_refuses_no_credential(service):
+    gets = [(m, p) for m, p, _ in _routes(service.app) if m == "GET" and p not in PUBLIC]
+    assert len(gets) >= 5, gets
+    assert {"/junctions", "/junctions/{junction_id}", "/audit", "/users"} <= {p for _, p in gets}
+    for method, path in gets:
+        r = _request(service, method, path, {})
+        assert r.status_code == 401, (method, path, r.text)
+        r = _request(service, method, path, {"X-API-Key": "cwk_00000000_" + "x" * 43})
+        assert r.status_code == 401, (method, path, r.text)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_public_routes_answer_without_credential(service):
+    for path in sorted(PUBLIC - {"/docs/oauth2-redirect"}):
+        assert service.client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_openapi_declares_both_credentials(service):
+    schemes = service.client.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert {"ApiKey", "BearerToken"} <= set(schemes)
