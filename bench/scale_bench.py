@@ -96,6 +96,8 @@ def markdown(r: dict, lux: dict | None = None) -> list[str]:
 
 LUX_OSM = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "lust.legacy.scenario.osm"
 LUX_END_S = 3600.0
+#: Alternating rounds of plain sumo, bare libsumo and clearway (each keeps its fastest).
+LUX_ROUNDS = 3
 
 
 def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
@@ -104,11 +106,7 @@ def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
     clearway's whole run (network load, intersection model, loop, monitor); plus clearway's
     part of every tick against the bare libsumo step, and the network load parsed vs cached."""
     import os
-    import subprocess
 
-    import libsumo
-
-    from clearway.bootstrap import open_twin_run
     from clearway.network import cache
     from clearway.network.loader import load_network
     from clearway.sim.launch import sumo_command
@@ -124,21 +122,6 @@ def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
     sc = user_scenario(report.net_file, [report.routes_file], work, seed=1, end_s=LUX_END_S,
                        name="luxembourg")  # fmt: skip
     cmd = sumo_command(sc, 1.0, work / "bare.tripinfo.xml", work / "bare.log", ())
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    bare_s = time.perf_counter() - t0
-
-    # The same files stepped through libsumo with nothing else: the step clearway adds to.
-    t0 = time.perf_counter()
-    libsumo.start(cmd)
-    bare_step_s = []
-    while libsumo.simulation.getTime() < LUX_END_S - 1e-9:
-        a = time.perf_counter()
-        libsumo.simulationStep()
-        bare_step_s.append(time.perf_counter() - a)
-    libsumo.close()
-    bare_libsumo_s = time.perf_counter() - t0
-
     os.environ[cache.CACHE_ENV] = "off"
     t0 = time.perf_counter()
     load_network(report.net_file)
@@ -149,25 +132,24 @@ def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
     load_network(report.net_file)
     cached_s = time.perf_counter() - t0
 
-    tick_s, step_s = [], []
-    t0 = time.perf_counter()
-    with open_twin_run(sc, strategy=strategy) as wired:
-        setup_s = time.perf_counter() - t0
-        loop, twin = wired.loop, wired.twin
-        n = len(wired.guard.intersections)
-        while twin.now_s() < LUX_END_S - 1e-9:
-            a = time.perf_counter()
-            loop.tick()
-            b = time.perf_counter()
-            twin.advance(loop.tick_s)
-            tick_s.append(b - a)
-            step_s.append(time.perf_counter() - b)
-        violations, rejected = wired.monitor.violation_count, loop.stats.rejected
-        proposed = loop.stats.proposed
-    loop_s = time.perf_counter() - t0
+    # The machine is shared: the three runs alternate, LUX_ROUNDS times, and each keeps its
+    # fastest (noise only ever adds time).
+    rounds = [_lux_round(sc, cmd, strategy) for _ in range(LUX_ROUNDS)]
+    bare_s = min(r["bare_sumo_s"] for r in rounds)
+    bare_libsumo_s = min(r["bare_libsumo_s"] for r in rounds)
+    best = min(rounds, key=lambda r: r["clearway_s"])
+    loop_s, setup_s, n = best["clearway_s"], best["setup_s"], best["signals"]
+    tick_s, step_s, bare_step_s = best["tick_s"], best["step_s"], best["bare_step_s"]
+    violations = sum(r["violations"] for r in rounds)
+    rejected = sum(r["rejected"] for r in rounds)
+    proposed = best["proposed"]
     bare_step = float(np.mean(bare_step_s))
     return {
         "network": f"Luxembourg City (LuST OSM, imported), {LUX_END_S:.0f} s, seeded demand",
+        "rounds": LUX_ROUNDS,
+        "walls_s": [
+            {k: round(r[k], 2) for k in ("bare_sumo_s", "bare_libsumo_s", "clearway_s")} for r in rounds
+        ],
         "strategy": strategy,
         "signals": n,
         "import_s": import_s,
@@ -188,4 +170,56 @@ def case_lux(out_dir: Path, strategy: str = "max-pressure") -> dict:
         "safety_violations": violations,
         "guard_rejections": rejected,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _lux_round(sc, cmd: list[str], strategy: str) -> dict:
+    """One round: plain ``sumo``, the same files stepped bare through libsumo, then clearway."""
+    import subprocess
+
+    import libsumo
+
+    from clearway.bootstrap import open_twin_run
+
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    bare_sumo_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    libsumo.start(cmd)
+    bare_step_s = []
+    while libsumo.simulation.getTime() < LUX_END_S - 1e-9:
+        a = time.perf_counter()
+        libsumo.simulationStep()
+        bare_step_s.append(time.perf_counter() - a)
+    libsumo.close()
+    bare_libsumo_s = time.perf_counter() - t0
+
+    tick_s, step_s = [], []
+    t0 = time.perf_counter()
+    with open_twin_run(sc, strategy=strategy) as wired:
+        setup_s = time.perf_counter() - t0
+        loop, twin = wired.loop, wired.twin
+        while twin.now_s() < LUX_END_S - 1e-9:
+            a = time.perf_counter()
+            loop.tick()
+            b = time.perf_counter()
+            twin.advance(loop.tick_s)
+            tick_s.append(b - a)
+            step_s.append(time.perf_counter() - b)
+        out = {
+            "signals": len(wired.guard.intersections),
+            "violations": wired.monitor.violation_count,
+            "rejected": loop.stats.rejected,
+            "proposed": loop.stats.proposed,
+        }
+    clearway_s = time.perf_counter() - t0
+    return out | {
+        "bare_sumo_s": bare_sumo_s,
+        "bare_libsumo_s": bare_libsumo_s,
+        "clearway_s": clearway_s,
+        "setup_s": setup_s,
+        "tick_s": tick_s,
+        "step_s": step_s,
+        "bare_step_s": bare_step_s,
     }
