@@ -15,6 +15,7 @@ from clearway.bootstrap import STRATEGIES
 from clearway.cli.evaluate import evaluate_command
 from clearway.cli.osm import import_osm_command
 from clearway.cli.report import report_command
+from clearway.cli.serve import serve_command
 from clearway.cli.storage_cmds import register_storage_commands
 from clearway.cli.tables import network_table, problems_table, results_table
 from clearway.errors import ClearwayError
@@ -31,6 +32,7 @@ app.add_typer(network_app, name="network")
 app.command("evaluate")(evaluate_command)
 app.command("report")(report_command)
 app.command("import-osm")(import_osm_command)
+app.command("serve")(serve_command)
 register_storage_commands(app)
 
 console = Console()

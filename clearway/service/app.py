@@ -2,13 +2,15 @@
 
 Errors are answered as ``{"detail": ..., "error": ..., "fields": [...]}``: a
 :class:`~clearway.errors.ClearwayError` by its class (unknown id 404, bad credential 401,
-role 403, conflict 409, too large 413, no network 503, any other 400), a request that does
+role 403, conflict 409, impossible route 422, too large 413, no network 503, any other 400), a request that does
 not validate as 422 naming each field. Bad input never reaches a 500.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,10 +20,12 @@ from sqlalchemy import Engine
 import clearway
 from clearway.errors import (
     ClearwayError,
+    ConfigError,
     ConflictError,
     CredentialError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RouteError,
     ServiceUnavailableError,
     StorageError,
     UnknownIdError,
@@ -29,12 +33,23 @@ from clearway.errors import (
 from clearway.network import Network
 from clearway.service.context import ServiceContext
 from clearway.service.middleware import BodyLimitMiddleware, MetricsMiddleware
-from clearway.service.routers import audit, health, junctions, metrics, tokens, users
+from clearway.service.routers import (
+    audit,
+    health,
+    junctions,
+    metrics,
+    priority,
+    tokens,
+    users,
+)
 from clearway.service.settings import ServiceSettings
 from clearway.signals.build import build_intersections
 from clearway.storage.audit import AuditLog
 from clearway.storage.db import make_engine, session_factory
 from clearway.storage.migrate import require_current
+
+if TYPE_CHECKING:
+    from clearway.service.runtime import ServiceRuntime
 
 #: Status per error class; the first match in this order wins (subclasses before bases).
 _STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
@@ -42,6 +57,7 @@ _STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
     (PermissionDeniedError, 403),
     (UnknownIdError, 404),
     (ConflictError, 409),
+    (RouteError, 422),
     (PayloadTooLargeError, 413),
     (ServiceUnavailableError, 503),
     (StorageError, 503),
@@ -58,6 +74,7 @@ def create_app(
     *,
     network: Network | None = None,
     engine: Engine | None = None,
+    runtime: ServiceRuntime | None = None,
 ) -> FastAPI:
     """Build the service.
 
@@ -69,6 +86,9 @@ def create_app(
         The network whose junctions are served; default: ``settings.net_file`` if set.
     engine
         An open database engine; default: one for ``settings.db_url``.
+    runtime
+        The live twin and control loop behind ``/priority-requests``; started and stopped
+        with the app's lifespan. Its network is the one served (``network`` must be unset).
 
     Raises
     ------
@@ -81,6 +101,10 @@ def create_app(
     if engine is None:
         engine = make_engine(settings.db_url)
     require_current(engine)
+    if runtime is not None:
+        if network is not None and network is not runtime.net:
+            raise ConfigError("pass either network= or runtime= to create_app, not both")
+        network = runtime.net
     if network is None and settings.net_file is not None:
         from clearway.network import load_network
 
@@ -93,20 +117,33 @@ def create_app(
         audit=AuditLog(sessions),
         network=network,
         intersections=build_intersections(network) if network is not None else {},
+        runtime=runtime,
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            runtime.start(sessions)
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                runtime.stop()
+
     app = FastAPI(
         title="clearway",
         version=clearway.__version__,
         description="Emergency-vehicle signal priority and adaptive signal control.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
         responses={
             401: {"model": _error_schema(), "description": "missing, bad or expired credential"},
             422: {"model": _error_schema(), "description": "request does not validate"},
         },
     )
     app.state.clearway = ctx
-    for module in (health, metrics, tokens, junctions, audit, users):
+    for module in (health, metrics, tokens, junctions, priority, audit, users):
         app.include_router(module.router)
     _add_error_handlers(app)
     # Added last = outermost: the body limit refuses before anything else reads the body,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -14,6 +15,9 @@ from clearway.service.metrics import ServiceMetrics
 from clearway.service.settings import ServiceSettings
 from clearway.signals.model import Intersection
 from clearway.storage.audit import AuditLog
+
+if TYPE_CHECKING:
+    from clearway.service.runtime import ServiceRuntime
 
 
 @dataclass
@@ -31,6 +35,8 @@ class ServiceContext:
         the service was started without a network).
     metrics
         This app's Prometheus metrics.
+    runtime
+        The live twin and control loop behind the priority routes (``None``: none).
     """
 
     settings: ServiceSettings
@@ -40,6 +46,7 @@ class ServiceContext:
     network: Network | None = None
     intersections: dict[str, Intersection] = field(default_factory=dict)
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    runtime: ServiceRuntime | None = None
 
     def require_network(self) -> Network:
         """The network, or 503 explaining how to start the service with one."""
@@ -49,6 +56,14 @@ class ServiceContext:
                 "(or pass network= to create_app)"
             )
         return self.network
+
+    def require_runtime(self) -> ServiceRuntime:
+        """The live runtime, or 503 explaining how to start the service with one."""
+        if self.runtime is None:
+            raise ServiceUnavailableError(
+                "the service was started without a live runtime; start it with `clearway serve`"
+            )
+        return self.runtime
 
 
 def get_context(request: Request) -> ServiceContext:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["viewer", "dispatcher", "operator", "admin"]
 USER_NAME_PATTERN = r"^[A-Za-z0-9_.@\-]{1,64}$"
@@ -136,3 +136,114 @@ class JunctionModel(JunctionSummary):
     links: list[LinkOut]
     default_program_id: str
     programs: list[ProgramOut]
+
+
+# -- priority requests ------------------------------------------------------------------------
+_ID_PATTERN = r"^[A-Za-z0-9_.:#\-]{1,64}$"
+PriorityRole = Literal["ambulance", "fire", "police", "convoy"]
+
+
+class ConvoyIn(Schema):
+    vehicle_count: int = Field(ge=2, le=200, description="vehicles in the convoy (count)")
+    length_m: float = Field(
+        gt=0,
+        le=5000,
+        allow_inf_nan=False,
+        description="first vehicle's front to last one's rear (m)",
+    )
+    cruise_speed_mps: float = Field(
+        gt=0, le=40, allow_inf_nan=False, description="speed the convoy keeps (m/s)"
+    )
+
+
+class PriorityRequestCreate(Schema):
+    """A request for free passage (shaped after a J2735 Signal Request Message)."""
+
+    vehicle_id: str = Field(
+        pattern=_ID_PATTERN,
+        description="the priority vehicle (a convoy's lead); its id in the feed",
+    )
+    role: PriorityRole = Field(description="who asks; 'convoy' needs the convoy object")
+    incident_id: str = Field(pattern=_ID_PATTERN, description="the dispatch incident served")
+    origin_edge: str = Field(min_length=1, max_length=256, description="edge id the trip starts on")
+    origin_offset_m: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="distance along the origin edge (m)"
+    )
+    destination_edge: str = Field(
+        min_length=1, max_length=256, description="edge id the trip ends on"
+    )
+    importance: int = Field(14, ge=0, le=15, description="J2735 importance, 0 lowest - 15 highest")
+    lease_s: float = Field(
+        120.0,
+        ge=1,
+        le=300,
+        allow_inf_nan=False,
+        description="the request expires after this long without hearing of the vehicle (s)",
+    )
+    convoy: ConvoyIn | None = Field(None, description="required for role 'convoy' only")
+
+    @model_validator(mode="after")
+    def _convoy_matches_role(self) -> PriorityRequestCreate:
+        if (self.role == "convoy") != (self.convoy is not None):
+            raise ValueError(
+                "role 'convoy' needs convoy {vehicle_count, length_m, cruise_speed_mps}"
+                if self.role == "convoy"
+                else f"convoy given for role {self.role!r}; use role 'convoy'"
+            )
+        return self
+
+
+class JunctionStatusOut(Schema):
+    signal_id: str = Field(description="traffic-light id on the route")
+    status: str = Field(
+        description="requested, processing, granted, rejected, watchOtherTraffic (SSM), or "
+        "recovering (hold over, cut phases being served)"
+    )
+
+
+class HistoryOut(Schema):
+    time_s: float = Field(description="simulation/traffic time (s)")
+    state: str
+    reason: str
+
+
+class PriorityRequestOut(Schema):
+    """A request's status (shaped after a J2735 Signal Status Message)."""
+
+    request_id: str
+    vehicle_id: str
+    role: str
+    incident_id: str
+    owner: str = Field(description="the principal who made it")
+    state: str = Field(description="planned, active, completed, cancelled, expired or rejected")
+    route: list[str] = Field(description="planned edge ids")
+    junctions: list[JunctionStatusOut] = Field(description="per signal still ahead or recovering")
+    created_s: float = Field(description="simulation time of creation (s)")
+    lease_expires_s: float = Field(description="expires then unless the vehicle is heard of (s)")
+    history: list[HistoryOut]
+
+
+class PositionIn(Schema):
+    """Where the priority vehicle is. Give ``seq`` (strictly increasing per request) and/or
+    ``time_s`` (strictly increasing too); a stale or replayed update is refused (409)."""
+
+    seq: int | None = Field(None, ge=1, description="sender's sequence number, 1, 2, 3 ...")
+    time_s: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="when measured (simulation time, s)"
+    )
+    edge_id: str = Field(min_length=1, max_length=256, description="edge the vehicle is on")
+    offset_m: float = Field(0.0, ge=0, allow_inf_nan=False, description="distance along it (m)")
+    speed_mps: float = Field(ge=0, le=70, allow_inf_nan=False, description="its speed (m/s)")
+
+    @model_validator(mode="after")
+    def _ordered_somehow(self) -> PositionIn:
+        if self.seq is None and self.time_s is None:
+            raise ValueError("give seq or time_s (or both) so stale updates can be refused")
+        return self
+
+
+class PositionAccepted(Schema):
+    request_id: str
+    seq: int | None = Field(description="the sender's seq, as sent")
+    stored_seq: int = Field(description="position number in the store, 1, 2, 3 ...")
+    time_s: float = Field(description="time of the position (s); now if none was sent")

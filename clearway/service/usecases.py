@@ -8,21 +8,42 @@ there is never a change without its record, nor a record of a change that did no
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from clearway.errors import ConflictError, UnknownJunctionError, UnknownKeyError, UnknownUserError
-from clearway.service.auth import Principal
+from clearway.control.priority.request import (
+    Convoy,
+    EdgePlace,
+    PriorityRequestSpec,
+    Role,
+)
+from clearway.errors import (
+    ConflictError,
+    PermissionDeniedError,
+    RouteError,
+    UnknownEdgeError,
+    UnknownJunctionError,
+    UnknownKeyError,
+    UnknownUserError,
+)
+from clearway.service.auth import Permission, Principal, roles_with
 from clearway.service.context import ServiceContext
+from clearway.service.runtime import LiveRequest
 from clearway.service.schemas import (
     AuditPageOut,
     AuditRecordOut,
     AuditVerifyOut,
+    HistoryOut,
     JunctionModel,
+    JunctionStatusOut,
     JunctionSummary,
     KeyIssued,
     KeyOut,
     LinkOut,
     PhaseOut,
+    PositionAccepted,
+    PositionIn,
+    PriorityRequestCreate,
+    PriorityRequestOut,
     ProgramOut,
     TokenOut,
     UserCreate,
@@ -31,6 +52,7 @@ from clearway.service.schemas import (
 )
 from clearway.service.tokens import issue_token
 from clearway.signals.model import Intersection
+from clearway.storage import requests as request_store
 from clearway.storage import users as user_store
 from clearway.storage.audit import AuditEntry, AuditKind, append_entries
 from clearway.storage.db import write_session
@@ -248,3 +270,179 @@ def junction_model(ctx: ServiceContext, junction_id: str) -> JunctionModel:
         default_program_id=tl.default_program_id,
         programs=programs,
     )
+
+
+# -- priority requests --------------------------------------------------------------------
+#: Audit kind of an accepted position update (no place in the payload: positions are personal
+#: data kept only for the retention period, the audit log is kept for good).
+POSITION_KIND = "request.position"
+
+
+def _road_edge(ctx: ServiceContext, edge_id: str, field_name: str) -> str:
+    net = ctx.require_network()
+    if edge_id not in net.edges:
+        roads = (e for e in net.edges if not e.startswith(":"))
+        raise UnknownEdgeError(edge_id, roads, where=f"the network (field {field_name})")
+    return edge_id
+
+
+def _request_out(live: LiveRequest) -> PriorityRequestOut:
+    rec = live.record
+    junctions = [JunctionStatusOut(signal_id=k, status=v.value) for k, v in rec.junctions.items()]
+    junctions += [
+        JunctionStatusOut(signal_id=sid, status="recovering")
+        for sid in live.recovering
+        if sid not in rec.junctions
+    ]
+    return PriorityRequestOut(
+        request_id=live.request_id,
+        vehicle_id=rec.spec.requester_id,
+        role=rec.spec.role.value,
+        incident_id=rec.spec.incident_id,
+        owner=live.owner,
+        state=rec.state.value,
+        route=list(rec.route),
+        junctions=junctions,
+        created_s=rec.created_s,
+        lease_expires_s=rec.lease_expires_s,
+        history=[HistoryOut(time_s=t, state=st.value, reason=r) for t, st, r in rec.history],
+    )
+
+
+def create_priority_request(
+    ctx: ServiceContext, principal: Principal, body: PriorityRequestCreate
+) -> PriorityRequestOut:
+    """Hand a request to the live desk, leaving now; stored, audited, owned by ``principal``.
+
+    Raises
+    ------
+    UnknownEdgeError
+        ``origin_edge`` or ``destination_edge`` is not in the network (404); nothing changed.
+    RouteError
+        No drivable route between them (422); nothing changed.
+    """
+    runtime = ctx.require_runtime()
+    origin = _road_edge(ctx, body.origin_edge, "origin_edge")
+    destination = _road_edge(ctx, body.destination_edge, "destination_edge")
+    spec = PriorityRequestSpec(
+        requester_id=body.vehicle_id,
+        role=Role(body.role),
+        importance=body.importance,
+        incident_id=body.incident_id,
+        origin=EdgePlace(edge_id=origin, offset_m=body.origin_offset_m),
+        destination=EdgePlace(edge_id=destination),
+        convoy=Convoy(**body.convoy.model_dump()) if body.convoy is not None else None,
+        lease_s=body.lease_s,
+        depart_s=runtime.now_s(),
+    )
+    try:
+        live = runtime.create(spec, principal.name)
+    except RouteError as exc:
+        raise RouteError(f"origin_edge -> destination_edge: {exc}") from None
+    return _request_out(live)
+
+
+def get_priority_request(ctx: ServiceContext, request_id: str) -> PriorityRequestOut:
+    """One request's status per junction; :class:`UnknownRequestError` (404) if none."""
+    return _request_out(ctx.require_runtime().get(request_id))
+
+
+def list_priority_requests(ctx: ServiceContext) -> list[PriorityRequestOut]:
+    """Every request of this service run, oldest first."""
+    return [_request_out(live) for live in ctx.require_runtime().list()]
+
+
+def _refuse(ctx: ServiceContext, principal: Principal, route: str, reason: str) -> NoReturn:
+    ctx.metrics.auth_failures.labels("403").inc()
+    ctx.audit.append(
+        AuditKind.AUTH_FAILED,
+        principal=principal.name,
+        payload={"route": route, "status": 403, "reason": reason, "key_id": principal.key_id},
+    )
+    raise PermissionDeniedError(reason)
+
+
+def cancel_priority_request(
+    ctx: ServiceContext, principal: Principal, request_id: str
+) -> PriorityRequestOut:
+    """Cancel a request: its owner, or a role that may cancel any (operator); else 403."""
+    runtime = ctx.require_runtime()
+    live = runtime.get(request_id)
+    if live.owner != principal.name and not principal.may(Permission.CANCEL_ANY_REQUEST):
+        _refuse(
+            ctx,
+            principal,
+            "/priority-requests/{request_id}",
+            f"only the owner of {request_id!r} or one of the roles "
+            f"{', '.join(roles_with(Permission.CANCEL_ANY_REQUEST))} may cancel it",
+        )
+    return _request_out(runtime.cancel(request_id, principal.name))
+
+
+def add_position(
+    ctx: ServiceContext, principal: Principal, request_id: str, body: PositionIn
+) -> PositionAccepted:
+    """Record a position update of the request's vehicle (its owner only).
+
+    Raises
+    ------
+    PermissionDeniedError
+        Not the owner (403, audited).
+    ConflictError
+        ``seq`` or ``time_s`` not after the last update's (stale or replayed), or the request
+        is finished (409); nothing stored.
+    UnknownEdgeError
+        ``edge_id`` is not in the network (404).
+    """
+    runtime = ctx.require_runtime()
+    live = runtime.get(request_id)
+    if live.owner != principal.name:
+        _refuse(
+            ctx,
+            principal,
+            "/priority-requests/{request_id}/positions",
+            f"only the owner of {request_id!r} may send its positions",
+        )
+    if live.record.state.is_final:
+        raise ConflictError(
+            f"request {request_id!r} is {live.record.state.value}; position updates are not "
+            "accepted (make a new request)"
+        )
+    edge = _road_edge(ctx, body.edge_id, "edge_id")
+    time_s = body.time_s if body.time_s is not None else runtime.now_s()
+    with write_session(ctx.sessions) as session:
+        # add_position locks the request row first: two updates of one vehicle serialise.
+        pos = request_store.add_position(
+            session, request_id, time_s=time_s, speed_mps=body.speed_mps, edge_id=edge,
+            offset_m=body.offset_m,
+        )  # fmt: skip
+        detail = request_store.get_request(session, request_id).detail
+        last_seq, last_time = detail.get("last_seq"), detail.get("last_time_s")
+        if body.seq is not None and last_seq is not None and body.seq <= last_seq:
+            raise ConflictError(
+                f"seq {body.seq} is not after the last one ({last_seq}): a stale or replayed "
+                "update; send a larger seq"
+            )
+        if body.time_s is not None and last_time is not None and body.time_s <= last_time:
+            raise ConflictError(
+                f"time_s {body.time_s} is not after the last update's ({last_time} s): a stale "
+                "or replayed update"
+            )
+        changes: dict[str, Any] = {}
+        if body.seq is not None:
+            changes["last_seq"] = body.seq
+        if body.time_s is not None:
+            changes["last_time_s"] = body.time_s
+        request_store.update_request(session, request_id, detail={**detail, **changes})
+        append_entries(
+            session,
+            [
+                AuditEntry(
+                    POSITION_KIND,
+                    principal.name,
+                    request_id=request_id,
+                    payload={"seq": body.seq, "stored_seq": pos.seq, "time_s": time_s},
+                )
+            ],
+        )
+    return PositionAccepted(request_id=request_id, seq=body.seq, stored_seq=pos.seq, time_s=time_s)

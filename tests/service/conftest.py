@@ -4,6 +4,7 @@ role, and a 3x3 grid (five signals) as its network."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from clearway.network import Network, load_network
 from clearway.service.app import create_app
 from clearway.service.context import ServiceContext
+from clearway.service.runtime import ServiceRuntime
 from clearway.service.settings import ServiceSettings
+from clearway.sim.scenario import Scenario, grid_scenario
 from clearway.storage.audit import AuditKind
 from clearway.storage.db import write_session
-from clearway.storage.models import ApiKeyRow, AuditRecordRow, UserRow
+from clearway.storage.models import ApiKeyRow, AuditRecordRow, PriorityRequestRow, UserRow
 from clearway.storage.users import add_user, issue_key
 from tests.fakes.networks import netgenerate_grid
 
@@ -29,6 +32,13 @@ with warnings.catch_warnings():
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 ROLES = ("viewer", "dispatcher", "operator", "admin")
+#: Audit kinds written by something other than the request under test: refusals, and the live
+#: runtime's signal changes every tick.
+_NOT_BY_REQUESTS = (
+    AuditKind.AUTH_FAILED.value,
+    AuditKind.SIGNAL_APPROVED.value,
+    AuditKind.SIGNAL_REJECTED.value,
+)
 
 
 @pytest.fixture(scope="session")
@@ -66,17 +76,25 @@ class Service:
 
 
 def make_service(
-    engine: Engine, sessions: sessionmaker[Session], network: Network | None, **settings: Any
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    network: Network | None,
+    *,
+    runtime: ServiceRuntime | None = None,
+    **settings: Any,
 ) -> Service:
     keys, key_ids = {}, {}
     with write_session(sessions) as s:
         for role in ROLES:
             info, key = add_user(s, role, role)
             keys[role], key_ids[role] = key, info.keys[0].key_id
+        # A second dispatcher, to show requests belong to their owner.
+        info, keys["dispatcher2"] = add_user(s, "dispatcher2", "dispatcher")
+        key_ids["dispatcher2"] = info.keys[0].key_id
         # A second viewer key that tests may revoke without locking anyone out.
         key_ids["spare"], keys["spare"] = issue_key(s, "viewer")
     opts: dict[str, Any] = {"token_secret": SECRET, "db_url": str(engine.url)} | settings
-    app = create_app(ServiceSettings(**opts), network=network, engine=engine)
+    app = create_app(ServiceSettings(**opts), network=network, engine=engine, runtime=runtime)
     return Service(TestClient(app), app, app.state.clearway, keys, key_ids)
 
 
@@ -85,17 +103,45 @@ def service(engine, sessions, grid_net) -> Service:
     return make_service(engine, sessions, grid_net)
 
 
+@pytest.fixture(scope="session")
+def live_scenario(tmp_path_factory) -> Scenario:
+    """A 3x3 grid (nine signals) with light demand; generated once per worker."""
+    return grid_scenario(tmp_path_factory.mktemp("live"), size="3x3", end_s=3600, load="light")
+
+
+@pytest.fixture
+def live_service(engine, sessions, live_scenario) -> Iterator[Service]:
+    """A service with a live runtime (libsumo, corridor on fixed-time) ticking at 50x real
+    time for the test's duration. libsumo runs one simulation per process: the runtime is
+    stopped and its twin closed when the test ends, before the next test starts one."""
+    runtime = ServiceRuntime(live_scenario, strategy="corridor", speed=50.0)
+    svc = make_service(engine, sessions, None, runtime=runtime)
+    with svc.client:  # runs the lifespan: starts and stops the runtime
+        yield svc
+    assert runtime.error is None, runtime.error
+    assert not runtime.running
+
+
 def db_snapshot(sessions: sessionmaker[Session]) -> dict[str, Any]:
-    """Users, keys and audit records other than ``auth.failed``: what no refused request
-    may change."""
+    """Users, keys, priority requests and audit records other than ``auth.failed`` and the
+    live runtime's signal records: what no refused request may change."""
     with sessions() as s:
         return {
             "users": sorted(s.execute(select(UserRow.name, UserRow.role)).all()),
             "keys": sorted(s.execute(select(ApiKeyRow.key_id, ApiKeyRow.revoked_at)).all()),
+            "requests": sorted(
+                s.execute(
+                    select(
+                        PriorityRequestRow.request_id,
+                        PriorityRequestRow.status,
+                        PriorityRequestRow.last_position_seq,
+                    )
+                ).all()
+            ),  # fmt: skip
             "audit": list(
                 s.execute(
                     select(AuditRecordRow.seq, AuditRecordRow.kind, AuditRecordRow.hash)
-                    .where(AuditRecordRow.kind != AuditKind.AUTH_FAILED.value)
+                    .where(AuditRecordRow.kind.not_in(_NOT_BY_REQUESTS))
                     .order_by(AuditRecordRow.seq)
                 ).all()
             ),

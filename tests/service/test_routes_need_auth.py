@@ -47,23 +47,56 @@ def _permission(route: APIRoute) -> Permission | None:
     return None
 
 
-def _request(service, method: str, path: str, headers: dict[str, str]) -> Any:
+PRIORITY_BODY = {
+    "vehicle_id": "AMB-9",
+    "role": "fire",
+    "incident_id": "INC-9",
+    "origin_edge": "A0A1",
+    "destination_edge": "B2C2",
+}
+
+
+def _request(
+    service, method: str, path: str, headers: dict[str, str], request_id: str = "none"
+) -> Any:
     """A request that would *succeed* with the right role: valid ids and bodies, so a
     refusal is the auth check's doing and not a 404 or 422."""
-    values = {"name": "viewer", "key_id": service.key_ids["spare"], "junction_id": "B1"}
+    values = {
+        "name": "viewer",
+        "key_id": service.key_ids["spare"],
+        "junction_id": "B1",
+        "request_id": request_id,
+    }
     url = path.format(**values)
-    bodies = {("POST", "/users"): {"name": "newcomer", "role": "dispatcher"}}
+    bodies = {
+        ("POST", "/users"): {"name": "newcomer", "role": "dispatcher"},
+        ("POST", "/priority-requests"): PRIORITY_BODY,
+        ("POST", "/priority-requests/{request_id}/positions"): {
+            "seq": 1, "edge_id": "A0A1", "offset_m": 5.0, "speed_mps": 10.0,
+        },
+    }  # fmt: skip
     body = bodies.get((method, path))
     return service.client.request(method, url, json=body, headers=headers)
 
 
-def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(service, sessions):
+@pytest.mark.sumo
+def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(live_service, sessions):
+    service = live_service  # with the live runtime, so the priority routes can succeed
     routes = [(m, p, r) for m, p, r in _routes(service.app) if m in MUTATING]
     assert all(isinstance(r, APIRoute) for _, _, r in routes), routes
     assert len(routes) >= 4, routes  # the walk must find the users/keys/token routes
+    assert {("POST", "/priority-requests"), ("DELETE", "/priority-requests/{request_id}"),
+            ("POST", "/priority-requests/{request_id}/positions")} <= {(m, p) for m, p, _ in routes}  # fmt: skip
     for method, path, route in routes:
+        request_id = "none"
+        if "{request_id}" in path:
+            # A fresh request of the first role allowed (the dispatcher), made before the
+            # snapshot: each route acts on one it may succeed on.
+            request_id = _request(
+                service, "POST", "/priority-requests", service.as_("dispatcher")
+            ).json()["request_id"]
         before = db_snapshot(sessions)
-        r = _request(service, method, path, {})
+        r = _request(service, method, path, {}, request_id)
         assert r.status_code == 401, (method, path, r.text)
         assert "WWW-Authenticate" in r.headers, (method, path)
         assert db_snapshot(sessions) == before, (method, path)
@@ -74,13 +107,13 @@ def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(service, se
         denied = [role for role in ROLES if perm not in ROLE_PERMISSIONS[role]]
         assert denied, f"{method} {path}: every role may do it"
         for role in denied:
-            r = _request(service, method, path, service.as_(role))
+            r = _request(service, method, path, service.as_(role), request_id)
             assert r.status_code == 403, (method, path, role, r.text)
             assert db_snapshot(sessions) == before, (method, path, role)
         # The same request with a role that has the permission does change something, so
         # the refusals above are the auth check's doing.
         allowed = next(role for role in ROLES if perm in ROLE_PERMISSIONS[role])
-        r = _request(service, method, path, service.as_(allowed))
+        r = _request(service, method, path, service.as_(allowed), request_id)
         assert r.status_code < 300, (method, path, allowed, r.text)
         assert db_snapshot(sessions) != before, (method, path)
 

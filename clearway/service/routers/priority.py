@@ -1,0 +1,72 @@
+"""``/priority-requests``: request free passage, follow it per junction, send the vehicle's
+positions, cancel (dispatchers and operators; viewers may read)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path
+
+from clearway.service import usecases
+from clearway.service.auth import Permission, Principal, require
+from clearway.service.context import ServiceContext, get_context
+from clearway.service.schemas import (
+    PositionAccepted,
+    PositionIn,
+    PriorityRequestCreate,
+    PriorityRequestOut,
+)
+
+router = APIRouter(prefix="/priority-requests", tags=["priority"])
+_read = require(Permission.READ)
+_request = require(Permission.REQUEST_PRIORITY)
+_RequestId = Path(pattern=r"^pr-[0-9a-f]{16}$", description="the service's request id")
+
+
+@router.post("", response_model=PriorityRequestOut, status_code=201)
+def create_request(
+    body: PriorityRequestCreate,
+    principal: Principal = Depends(_request),
+    ctx: ServiceContext = Depends(get_context),
+) -> PriorityRequestOut:
+    """Ask for free passage from ``origin_edge`` to ``destination_edge``, leaving now. The
+    caller owns the request. Unknown edge: 404; no drivable route: 422."""
+    return usecases.create_priority_request(ctx, principal, body)
+
+
+@router.get("", response_model=list[PriorityRequestOut])
+def list_requests(
+    _p: Principal = Depends(_read), ctx: ServiceContext = Depends(get_context)
+) -> list[PriorityRequestOut]:
+    """Every request of this run, oldest first, with its status per junction."""
+    return usecases.list_priority_requests(ctx)
+
+
+@router.get("/{request_id}", response_model=PriorityRequestOut)
+def get_request(
+    request_id: str = _RequestId,
+    _p: Principal = Depends(_read),
+    ctx: ServiceContext = Depends(get_context),
+) -> PriorityRequestOut:
+    """One request: state, route and per-junction status (granted, processing, recovering...)."""
+    return usecases.get_priority_request(ctx, request_id)
+
+
+@router.delete("/{request_id}", response_model=PriorityRequestOut)
+def cancel_request(
+    request_id: str = _RequestId,
+    principal: Principal = Depends(_request),
+    ctx: ServiceContext = Depends(get_context),
+) -> PriorityRequestOut:
+    """Cancel (its owner, or an operator); its junctions recover through proper clearance."""
+    return usecases.cancel_priority_request(ctx, principal, request_id)
+
+
+@router.post("/{request_id}/positions", response_model=PositionAccepted, status_code=201)
+def add_position(
+    body: PositionIn,
+    request_id: str = _RequestId,
+    principal: Principal = Depends(_request),
+    ctx: ServiceContext = Depends(get_context),
+) -> PositionAccepted:
+    """A position of the request's vehicle (its owner only); a stale or replayed ``seq`` or
+    ``time_s`` is refused with 409."""
+    return usecases.add_position(ctx, principal, request_id, body)

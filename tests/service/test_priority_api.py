@@ -1,0 +1,161 @@
+"""The priority-request routes against the live runtime: a 3x3 grid in libsumo, the corridor
+strategy, ticking at high speed in the app's lifespan."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clearway.storage import requests as request_store
+
+from .conftest import db_snapshot
+
+pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
+
+BODY = {
+    "vehicle_id": "AMB-1",
+    "role": "ambulance",
+    "incident_id": "INC-7",
+    "origin_edge": "A0A1",
+    "destination_edge": "B2C2",
+    "lease_s": 300,
+}
+
+
+def _create(live, role: str = "dispatcher", **changes) -> dict:
+    r = live.client.post("/priority-requests", json=BODY | changes, headers=live.as_(role))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _wait(live, rid: str, done, timeout_s: float = 15.0) -> dict:
+    end = time.monotonic() + timeout_s
+    while True:
+        r = live.client.get(f"/priority-requests/{rid}", headers=live.as_("viewer"))
+        assert r.status_code == 200, r.text
+        if done(r.json()) or time.monotonic() > end:
+            return r.json()
+        time.sleep(0.05)
+
+
+def test_request_clears_the_way_and_cancels(live_service):
+    live = live_service
+    out = _create(live)
+    rid = out["request_id"]
+    assert out["state"] == "planned" and out["owner"] == "dispatcher"
+    assert out["route"] == ["A0A1", "A1B1", "B1B2", "B2C2"]
+    on_route = [j["signal_id"] for j in out["junctions"]]
+    assert len(on_route) >= 2, out
+
+    status = _wait(live, rid, lambda o: any(j["status"] == "granted" for j in o["junctions"]))
+    granted = [j["signal_id"] for j in status["junctions"] if j["status"] == "granted"]
+    assert granted, status
+    sid = granted[0]
+    # The snapshot shows green for the route's movement through that junction.
+    route = status["route"]
+    links = live.ctx.network.signal_links(sid)
+    snap = live.ctx.runtime.snapshot()
+    assert snap.requests[rid].record.junctions[sid].value == "granted"
+    k = next(i for i, e in enumerate(route[:-1]) if live.ctx.network.edge(e).to_junction == sid)
+    ours = [
+        lk.signal_index
+        for lk in links
+        if lk.from_lane.rsplit("_", 1)[0] == route[k]
+        and lk.to_lane.rsplit("_", 1)[0] == route[k + 1]
+    ]
+    assert ours and all(snap.signals[sid][i] in "Gg" for i in ours), (sid, ours, snap.signals)
+
+    listed = live.client.get("/priority-requests", headers=live.as_("viewer")).json()
+    assert [o["request_id"] for o in listed] == [rid]
+
+    r = live.client.delete(f"/priority-requests/{rid}", headers=live.as_("dispatcher"))
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "cancelled"
+    assert _wait(live, rid, lambda o: True)["state"] == "cancelled"
+    with live.ctx.sessions() as s:
+        assert request_store.get_request(s, rid).status == "cancelled"
+
+    audit = live.client.get("/audit", params={"limit": 1000}, headers=live.as_("operator")).json()
+    kinds = [rec["kind"] for rec in audit["records"]]
+    events = [rec["payload"]["event"] for rec in audit["records"] if rec["kind"] == "request"]
+    assert events[0] == "created" and "cancelled" in events
+    assert "signal.approved" in kinds
+    assert any(
+        rec["kind"] == "signal.approved" and rec["junction_id"] == sid for rec in audit["records"]
+    )
+    assert live.client.get("/audit/verify", headers=live.as_("operator")).json()["ok"]
+
+
+def test_only_owner_or_operator_cancels(live_service):
+    live = live_service
+    rid = _create(live)["request_id"]
+    r = live.client.delete(f"/priority-requests/{rid}", headers=live.as_("dispatcher2"))
+    assert r.status_code == 403, r.text
+    r = live.client.delete(f"/priority-requests/{rid}", headers=live.as_("operator"))
+    assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+
+
+def test_position_updates(live_service):
+    live = live_service
+    rid = _create(live)["request_id"]
+    url = f"/priority-requests/{rid}/positions"
+    pos = {"seq": 1, "edge_id": "A0A1", "offset_m": 10.0, "speed_mps": 8.0}
+    r = live.client.post(url, json=pos, headers=live.as_("dispatcher"))
+    assert r.status_code == 201, r.text
+    assert r.json()["stored_seq"] == 1
+    r = live.client.post(url, json=pos, headers=live.as_("dispatcher"))  # replayed
+    assert r.status_code == 409 and "seq" in r.json()["detail"], r.text
+    r = live.client.post(url, json=pos | {"seq": 2, "time_s": 5.0}, headers=live.as_("dispatcher"))
+    assert r.status_code == 201, r.text
+    r = live.client.post(url, json=pos | {"seq": 3, "time_s": 4.0}, headers=live.as_("dispatcher"))
+    assert r.status_code == 409 and "time_s" in r.json()["detail"], r.text
+    r = live.client.post(url, json=pos | {"seq": 9}, headers=live.as_("dispatcher2"))
+    assert r.status_code == 403, r.text
+    r = live.client.post(url, json=pos | {"seq": 9})
+    assert r.status_code == 401, r.text
+    r = live.client.post(
+        url, json=pos | {"seq": 9, "edge_id": "nowhere"}, headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 404 and "edge_id" in r.json()["detail"], r.text
+    with live.ctx.sessions() as s:
+        stored = request_store.positions(s, rid)
+    assert [p.seq for p in stored] == [1, 2]
+    records = live.client.get(
+        "/audit", params={"kind": "request.position"}, headers=live.as_("operator")
+    ).json()["records"]
+    assert [rec["payload"]["seq"] for rec in records] == [1, 2]
+    assert all("edge_id" not in rec["payload"] for rec in records)  # no places in the audit log
+
+
+def test_bad_input_changes_nothing(live_service, sessions):
+    live = live_service
+    before = db_snapshot(sessions)
+    r = live.client.post(
+        "/priority-requests", json=BODY | {"origin_edge": "A0A9"}, headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 404, r.text
+    assert "origin_edge" in r.json()["detail"] and "A0A9" in r.json()["detail"]
+    r = live.client.post(
+        "/priority-requests", json=BODY | {"origin_edge": ":A0_0"}, headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 422 and "origin" in r.json()["detail"], r.text
+    r = live.client.post(
+        "/priority-requests", json=BODY | {"speed": 3}, headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "body.speed", r.text
+    r = live.client.post(
+        "/priority-requests", json=BODY | {"role": "taxi"}, headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 422, r.text
+    r = live.client.get(f"/priority-requests/pr-{'0' * 16}", headers=live.as_("viewer"))
+    assert r.status_code == 404, r.text
+    assert db_snapshot(sessions) == before
+    assert live.client.get("/priority-requests", headers=live.as_("viewer")).json() == []
+    with live.ctx.sessions() as s:
+        assert request_store.active_requests(s) == []
+
+
+def test_routes_answer_503_without_runtime(service):
+    r = service.client.get("/priority-requests", headers=service.as_("viewer"))
+    assert r.status_code == 503, r.text
