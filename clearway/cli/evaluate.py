@@ -3,6 +3,7 @@ scenario or a sweep of scenarios × normal controllers (:mod:`clearway.evaluatio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -217,40 +218,30 @@ def run_sweep(
     cases); with ``jsonl`` every run's line is appended there as soon as it finishes
     (:func:`clearway.evaluation.sweep.evaluate_sweep`).
     """
-    if jsonl is None:
-        return _run_sweep(setups, normals, settings, seeds, duration_s, bluelight, out_dir, None)
-    jsonl.parent.mkdir(parents=True, exist_ok=True)
-    with jsonl.open("a", encoding="utf-8") as log:
-
-        def on_run(line: dict) -> None:
-            log.write(json.dumps(line) + "\n")
-            log.flush()  # a reader (or a crash) sees every finished run at once
-
-        return _run_sweep(setups, normals, settings, seeds, duration_s, bluelight, out_dir, on_run)
-
-
-def _run_sweep(
-    setups: Sequence[PrioritySetup],
-    normals: Sequence[str],
-    settings: EvaluationSettings,
-    seeds: int,
-    duration_s: float | None,
-    bluelight: bool,
-    out_dir: Path,
-    on_run: Callable[[dict], None] | None,
-) -> SweepResult:
     from clearway.evaluation.priority_scenarios import build_plan
     from clearway.evaluation.sweep import evaluate_sweep, run_count, sweep_cases
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with contextlib.ExitStack() as stack:
+        on_run: Callable[[dict], None] | None = None
+        if jsonl is not None:
+            jsonl.parent.mkdir(parents=True, exist_ok=True)
+            log = stack.enter_context(jsonl.open("a", encoding="utf-8"))
+
+            def on_run(line: dict) -> None:
+                log.write(json.dumps(line) + "\n")
+                log.flush()  # a reader (or a crash) sees every finished run at once
+
+        progress = stack.enter_context(
+            Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("runs"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+        )
         task = progress.add_task("preparing", total=None)
         plans = []
         for setup in setups:
