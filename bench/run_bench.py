@@ -19,6 +19,9 @@ scale-lux        one hour of Luxembourg City imported from OSM (../shared): plai
                  clearway's loop under max-pressure, and clearway's share of the step
 quality          normal-control time loss on Luxembourg City and Berlin, 5 seeds, ours against
                  SUMO's actuated/delay_based (see bench/quality_bench.py)
+service          ``clearway serve`` on loopback: sustained position updates/s with every audit
+                 record kept, request -> first approved corridor command latency under a
+                 200 updates/s background (see bench/service_bench.py)
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from quality_bench import case_quality  # noqa: E402
 from quality_bench import markdown as quality_markdown  # noqa: E402
 from scale_bench import case_lux, case_scale  # noqa: E402
 from scale_bench import markdown as scale_markdown  # noqa: E402
+from service_bench import case_service  # noqa: E402
+from service_bench import markdown as service_markdown  # noqa: E402
 
 OUT = HERE / "out"
 
@@ -228,6 +233,7 @@ CASES = {
     "scale-grid30": lambda a: case_scale(OUT),
     "scale-lux": lambda a: case_lux(OUT),
     "quality": lambda a: case_quality(OUT),
+    "service": lambda a: case_service(OUT),
 }
 
 
@@ -311,6 +317,7 @@ def main() -> None:
     lines += scale_markdown(results["scale-grid30"], results["scale-lux"])
     lines += markdown(results["priority"])
     lines += quality_markdown(results["quality"])
+    lines += service_markdown(results.get("service"))  # absent from runs before the case
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -15,6 +15,7 @@ from clearway.control.fixed_time import FixedTimeController
 from clearway.control.max_pressure import MaxPressureController
 from clearway.control.phase_control import PhaseController
 from clearway.control.priority.desk import PriorityDesk
+from clearway.control.priority.feeds import MergedFeed
 from clearway.control.priority.policies import (
     CorridorPreemption,
     LocalPreemption,
@@ -23,6 +24,7 @@ from clearway.control.priority.policies import (
 )
 from clearway.control.priority.preemption import PreemptionController
 from clearway.control.runtime import ControlLoop
+from clearway.control.switchable import SwitchableControl
 from clearway.errors import ConfigError
 from clearway.monitor import SafetyMonitor
 from clearway.network import Network, load_network
@@ -68,9 +70,12 @@ def build_controller(
     *,
     local_trigger_m: float = 150.0,
     normal: str = "fixed-time",
+    switchable: bool = False,
 ) -> Controller:
     """The controller for ``strategy``: a normal one alone, or priority (``none``, ``local``,
-    ``corridor``) on top of the normal controller ``normal``."""
+    ``corridor``) on top of the normal controller ``normal``. ``switchable``: priority sits on
+    a :class:`SwitchableControl` starting with ``normal`` everywhere, whose strategy can be
+    changed per signal while running."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy in NORMAL_STRATEGIES:
@@ -83,7 +88,16 @@ def build_controller(
         "local": lambda: LocalPreemption(trigger_m=local_trigger_m),
         "corridor": CorridorPreemption,
     }[strategy]()
-    base = normal_controller(normal, net, models)
+    base: Controller = (
+        SwitchableControl(
+            lambda name: normal_controller(name, net, models),
+            NORMAL_STRATEGIES,
+            list(models),
+            normal,
+        )
+        if switchable
+        else normal_controller(normal, net, models)
+    )
     return PreemptionController(base, net, models, programs, feed, policy)
 
 
@@ -98,6 +112,8 @@ class WiredRun:
     loop: ControlLoop
     #: Where priority requests are handed in; ``None`` for a strategy without priority.
     priority: PriorityDesk | None = None
+    #: Per-signal normal strategy, when the run was opened ``switchable``.
+    normal_control: SwitchableControl | None = None
 
 
 @contextmanager
@@ -112,6 +128,8 @@ def open_twin_run(
     net: Network | None = None,
     local_trigger_m: float = 150.0,
     normal: str = "fixed-time",
+    extra_feed: PriorityVehicleFeed | None = None,
+    switchable: bool = False,
 ) -> Iterator[WiredRun]:
     """Load the network, build the guard, start the twin and wire the control loop.
 
@@ -119,7 +137,9 @@ def open_twin_run(
     exit (which also flushes SUMO's outputs). ``net`` saves re-reading a network the caller
     has already loaded from ``scenario.net_file``. ``local_trigger_m`` is the distance at
     which the ``local`` strategy preempts (m); ``normal`` the controller priority strategies
-    run between holds (one of :data:`NORMAL_STRATEGIES`).
+    run between holds (one of :data:`NORMAL_STRATEGIES`). ``extra_feed``: positions of
+    priority vehicles from elsewhere (dispatch), merged with the twin's own. ``switchable``:
+    the normal strategy can be changed per signal (``WiredRun.normal_control``).
     """
     if net is None:
         net = load_network(scenario.net_file)
@@ -130,14 +150,18 @@ def open_twin_run(
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     monitor = SafetyMonitor(net, models)
     if strategy in SUMO_BASELINES:
-        where = Path(tripinfo_path).parent if tripinfo_path is not None else Path(tempfile.mkdtemp())
+        where = (
+            Path(tripinfo_path).parent if tripinfo_path is not None else Path(tempfile.mkdtemp())
+        )
         programs = write_sumo_programs(net, strategy, where / f"{strategy}.tll.xml", models)
         scenario = replace(scenario, additional_files=(*scenario.additional_files, programs))
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
+        feed: PriorityVehicleFeed = twin if extra_feed is None else MergedFeed(twin, extra_feed)
         controller = build_controller(
-            strategy, net, models, twin, local_trigger_m=local_trigger_m, normal=normal
-        )
+            strategy, net, models, feed, local_trigger_m=local_trigger_m, normal=normal,
+            switchable=switchable,
+        )  # fmt: skip
         # SUMO also lists rail signals, which run themselves and have no program to model:
         # the monitor watches exactly the signals the guard controls.
         watched = tuple(models)
@@ -146,6 +170,8 @@ def open_twin_run(
         )
         loop = ControlLoop(twin, twin, twin, guard, controller, tick_s=tick_s)
         desk = controller if isinstance(controller, PriorityDesk) else None
-        yield WiredRun(net, guard, twin, monitor, loop, desk)
+        base = controller.normal if isinstance(controller, PreemptionController) else controller
+        normal_control = base if isinstance(base, SwitchableControl) else None
+        yield WiredRun(net, guard, twin, monitor, loop, desk, normal_control)
     finally:
         twin.close()

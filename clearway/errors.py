@@ -34,6 +34,8 @@ class UnknownIdError(ClearwayError, KeyError):
     """An id (junction, edge, lane, signal) does not exist in the network."""
 
     kind = "id"
+    #: Where to look up valid ids, for the message when no near match is found.
+    lookup = "`clearway network info`"
 
     def __init__(self, unknown_id: str, known_ids: Iterable[str] = (), *, where: str = "") -> None:
         self.unknown_id = unknown_id
@@ -42,7 +44,7 @@ class UnknownIdError(ClearwayError, KeyError):
         hint = (
             f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
             if self.suggestions
-            else "; check the id against `clearway network info`"
+            else f"; check the id against {self.lookup}"
         )
         super().__init__(f"unknown {self.kind} {unknown_id!r}{place}{hint}")
 
@@ -68,6 +70,7 @@ class UnknownSignalError(UnknownIdError):
 
 class UnknownRequestError(UnknownIdError):
     kind = "priority request"
+    lookup = "GET /priority-requests"
 
 
 class RouteError(ClearwayError):
@@ -125,10 +128,12 @@ class ConflictError(ClearwayError):
 
 class UnknownUserError(UnknownIdError):
     kind = "user"
+    lookup = "`clearway users list` or GET /users"
 
 
 class UnknownKeyError(UnknownIdError):
     kind = "API key"
+    lookup = "`clearway users list` or GET /users"
 
 
 class PayloadTooLargeError(ClearwayError):

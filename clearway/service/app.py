@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import clearway
 from clearway.errors import (
@@ -35,6 +36,8 @@ from clearway.service.context import ServiceContext
 from clearway.service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from clearway.service.routers import (
     audit,
+    convoys,
+    feed,
     health,
     junctions,
     metrics,
@@ -62,6 +65,19 @@ _STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
     (ServiceUnavailableError, 503),
     (StorageError, 503),
 )
+
+
+#: Error statuses every route may answer (documented in the OpenAPI schema), all ``ErrorOut``.
+ERROR_RESPONSES = {
+    400: "malformed request (e.g. a body that is not JSON)",
+    401: "missing, bad or expired credential",
+    403: "the caller's role may not do this",
+    404: "unknown junction, edge, request, user or key",
+    409: "conflicts with the current state (stale update, finished request, name taken)",
+    413: "body too large",
+    422: "request does not validate, or no drivable route",
+    503: "the live runtime or the database is not available",
+}
 
 
 def status_of(exc: ClearwayError) -> int:
@@ -138,12 +154,12 @@ def create_app(
         openapi_url="/openapi.json",
         lifespan=lifespan,
         responses={
-            401: {"model": _error_schema(), "description": "missing, bad or expired credential"},
-            422: {"model": _error_schema(), "description": "request does not validate"},
+            code: {"model": _error_schema(), "description": why}
+            for code, why in ERROR_RESPONSES.items()
         },
     )
     app.state.clearway = ctx
-    for module in (health, metrics, tokens, junctions, priority, audit, users):
+    for module in (health, metrics, tokens, junctions, priority, convoys, feed, audit, users):
         app.include_router(module.router)
     _add_error_handlers(app)
     # Added last = outermost: the body limit refuses before anything else reads the body,
@@ -172,6 +188,15 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(
             _body(str(exc), type(exc).__name__), status_code=status, headers=headers
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals (an unparsable body, an unknown route) in the same shape.
+        return JSONResponse(
+            _body(str(exc.detail), "HTTPException"),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(RequestValidationError)

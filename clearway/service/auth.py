@@ -2,9 +2,10 @@
 
 Credentials: ``X-API-Key: cwk_...`` (checked against its salted hash in the database) or
 ``Authorization: Bearer <token>`` (see :mod:`clearway.service.tokens`). A token is also
-checked against the database on every request: it names the API key it was exchanged for,
-and a revoked key (or a user whose role changed) invalidates its tokens at once instead of
-when they expire.
+checked against the database: it names the API key it was exchanged for, and a revoked key
+(or a user whose role changed) invalidates its tokens before they expire. A checked
+credential is trusted for a few seconds (:mod:`clearway.service.credential_cache`); revoking
+a key through the API drops it at once.
 
 Permissions are listed per role explicitly rather than derived from a rank: a dispatcher
 may request priority, but an admin who manages users is not thereby a dispatcher.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +28,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from clearway.errors import AuthError, CredentialError, PermissionDeniedError, StorageError
 from clearway.service.context import ServiceContext, get_context
@@ -133,12 +136,17 @@ def audit_refusal(
 
 def principal_from_api_key(ctx: ServiceContext, key: str) -> Principal:
     """The principal of an API key; :class:`CredentialError` if it is not valid."""
+    cached = ctx.credentials.get(key)
+    if cached is not None:
+        return cached
     with ctx.sessions() as session:
         try:
             found = authenticate(session, key)
         except AuthError as exc:
             raise CredentialError(str(exc)) from None
-    return Principal(found.user, found.role, found.key_id, "api_key")
+    principal = Principal(found.user, found.role, found.key_id, "api_key")
+    ctx.credentials.put(key, principal)
+    return principal
 
 
 def principal_from_token(ctx: ServiceContext, token: str) -> Principal:
@@ -151,6 +159,9 @@ def principal_from_token(ctx: ServiceContext, token: str) -> Principal:
         revoked since.
     """
     claims = verify_token(ctx.settings.secret_bytes(), token)
+    cached = ctx.credentials.get(token)
+    if cached is not None:
+        return cached
     with ctx.sessions() as session:
         row = session.execute(
             select(UserRow.name, UserRow.role, ApiKeyRow.revoked_at)
@@ -160,16 +171,22 @@ def principal_from_token(ctx: ServiceContext, token: str) -> Principal:
     if row is None or row.revoked_at is not None or row.name != claims.sub:
         raise CredentialError("the API key behind this bearer token was revoked; ask an admin")
     # The role in the database wins over the one in the token: a demoted user loses rights now.
-    return Principal(row.name, row.role, claims.kid, "token")
+    principal = Principal(row.name, row.role, claims.kid, "token")
+    ctx.credentials.put(token, principal, expires_in_s=claims.exp_s - time.time())
+    return principal
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     api_key: str | None = Security(api_key_scheme),
     bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
     ctx: ServiceContext = Depends(get_context),
 ) -> Principal:
-    """FastAPI dependency: the authenticated caller, or 401 (audited)."""
+    """FastAPI dependency: the authenticated caller, or 401 (audited).
+
+    A credential checked within the last seconds is answered on the event loop; only a new
+    one goes to a worker thread (database, scrypt).
+    """
     key_id = None
     try:
         if api_key and bearer:
@@ -177,11 +194,17 @@ def current_principal(
                 f"send one credential, either {API_KEY_HEADER} or Authorization: Bearer"
             )
         if bearer is not None:
-            return principal_from_token(ctx, bearer.credentials)
+            cached = ctx.credentials.get(bearer.credentials)
+            if cached is not None:
+                return cached
+            return await run_in_threadpool(principal_from_token, ctx, bearer.credentials)
         if api_key:
             m = _KEY_ID.match(api_key)
             key_id = m.group(1) if m else None
-            return principal_from_api_key(ctx, api_key)
+            cached = ctx.credentials.get(api_key)
+            if cached is not None:
+                return cached
+            return await run_in_threadpool(principal_from_api_key, ctx, api_key)
         if request.headers.get("authorization"):
             raise CredentialError("unsupported Authorization scheme; use 'Bearer <token>'")
         raise CredentialError(
@@ -189,7 +212,7 @@ def current_principal(
             "(POST /auth/token exchanges a key for a token)"
         )
     except CredentialError as exc:
-        _audit_quietly(ctx, request, exc, key_id=key_id)
+        await run_in_threadpool(_audit_quietly, ctx, request, exc, key_id=key_id)
         raise
 
 
@@ -197,7 +220,7 @@ def require(permission: Permission) -> Callable[..., Principal]:
     """FastAPI dependency factory: the caller, if their role grants ``permission``; 403
     (audited) if not. The dependency carries ``.permission`` so tests can enumerate it."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         principal: Principal = Depends(current_principal),
         ctx: ServiceContext = Depends(get_context),
@@ -208,7 +231,9 @@ def require(permission: Permission) -> Callable[..., Principal]:
             f"role {principal.role!r} may not do this ({permission.value}); it needs one of "
             f"the roles {', '.join(roles_with(permission))}"
         )
-        _audit_quietly(ctx, request, exc, principal=principal.name, key_id=principal.key_id)
+        await run_in_threadpool(
+            _audit_quietly, ctx, request, exc, principal=principal.name, key_id=principal.key_id
+        )
         raise exc
 
     dependency.permission = permission  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clearway.errors import ServiceUnavailableError
 from clearway.network import Network
+from clearway.service.credential_cache import CredentialCache
 from clearway.service.metrics import ServiceMetrics
 from clearway.service.settings import ServiceSettings
 from clearway.signals.model import Intersection
@@ -37,6 +38,8 @@ class ServiceContext:
         This app's Prometheus metrics.
     runtime
         The live twin and control loop behind the priority routes (``None``: none).
+    credentials
+        Recently checked credentials (see :mod:`clearway.service.credential_cache`).
     """
 
     settings: ServiceSettings
@@ -47,6 +50,7 @@ class ServiceContext:
     intersections: dict[str, Intersection] = field(default_factory=dict)
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     runtime: ServiceRuntime | None = None
+    credentials: CredentialCache = field(default_factory=CredentialCache)
 
     def require_network(self) -> Network:
         """The network, or 503 explaining how to start the service with one."""
@@ -66,6 +70,6 @@ class ServiceContext:
         return self.runtime
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
     """FastAPI dependency: the app's :class:`ServiceContext`."""
     return request.app.state.clearway

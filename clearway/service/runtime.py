@@ -3,49 +3,71 @@ background thread, with the priority desk the routes hand requests to.
 
 One :class:`ServiceRuntime` per app (libsumo runs one simulation per process). The thread
 runs ``loop.tick(); twin.advance(tick_s)`` at ``speed`` times real time (``0``: as fast as
-the machine goes). Every access to the desk, the loop or the twin — the tick included — holds
-:attr:`ServiceRuntime.lock`, so a request never sees a half-done tick.
+the machine goes); a new request wakes it at once, so its first commands do not wait for the
+next scheduled tick. Every access to the desk, the loop or the twin — the tick included —
+holds :attr:`ServiceRuntime.lock`, so a request never sees a half-done tick. After each tick
+a new immutable :class:`~clearway.service.live_view.LiveView` is published for the feed.
 
 After each tick, in one transaction: the signal changes the guard approved and every command
-it rejected (``signal.approved`` / ``signal.rejected``, per junction per change, one audit
-batch), the requests' lifecycle changes (``request``) and their stored status. Requests are
-persisted through :mod:`clearway.storage.requests`; they are not yet restored after a restart.
+it rejected (``signal.approved`` / ``signal.rejected``, per junction per change), the
+requests' lifecycle changes (``request``) and their stored status. On start, the requests
+the database holds as unfinished are handed to the desk again (``restored``): the twin
+starts afresh, so their junctions are planned and held anew from the signals' safe state.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearway.bootstrap import PRIORITY_STRATEGIES, WiredRun, open_twin_run
 from clearway.control.priority.desk import PriorityDesk
+from clearway.control.priority.feeds import MergedFeed, PushedPositions
 from clearway.control.priority.lifecycle import PriorityRequest
-from clearway.control.priority.request import PriorityRequestSpec
+from clearway.control.priority.request import PositionUpdate, PriorityRequestSpec
+from clearway.control.switchable import SwitchableControl
 from clearway.errors import (
     ConfigError,
     ServiceUnavailableError,
-    StorageError,
     UnknownRequestError,
 )
 from clearway.network import Network, load_network
+from clearway.service import live_state
+from clearway.service.live_view import EMPTY_VIEW, LiveView
+from clearway.service.positions import PositionRecorder
+from clearway.service.restore import restore_requests
+from clearway.service.runtime_records import (
+    Signature,
+    changed_events,
+    lifecycle_entry,
+    request_detail,
+    served_entry,
+    signal_entries,
+    signature,
+)
 from clearway.signals.safety.guard import Verdict
+from clearway.sim.priority_trips import PRIORITY_VTYPE_ID, write_priority_vtype
 from clearway.sim.scenario import Scenario
 from clearway.storage import requests as request_store
 from clearway.storage.audit import AuditEntry, AuditKind, append_entries
-from clearway.storage.db import write_session
+from clearway.storage.writer import DbWriter
 
 log = logging.getLogger(__name__)
 
 #: Shortest pause between two ticks (s): lets request handlers take the lock at any speed.
 _MIN_PAUSE_S = 0.001
+#: Longest a request handler waits for its write to be committed (s).
+WRITE_WAIT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +85,10 @@ class LiveRequest:
     recovering
         Signals of this request whose hold ended and which are still serving the phases it
         cut (their normal operation is not back yet).
+    etas_s
+        Predicted arrival at each signal ahead, where planned (traffic time, s).
+    simulated
+        The twin drives a vehicle for it.
     """
 
     request_id: str
@@ -70,25 +96,13 @@ class LiveRequest:
     owner: str
     record: PriorityRequest
     recovering: tuple[str, ...] = ()
+    etas_s: dict[str, float] | None = None
+    simulated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class RuntimeSnapshot:
-    """What the runtime shows at one moment (taken under the lock, between ticks).
-
-    Attributes
-    ----------
-    time_s
-        Simulation time (s).
-    running
-        The tick thread is running (false once stopped, failed or the scenario ended).
-    error
-        Why the thread stopped, if it failed.
-    signals
-        Per signal id the state string shown now.
-    requests
-        Every request by service id.
-    """
+    """Time, signal states and requests at one moment between ticks (taken under the lock)."""
 
     time_s: float
     running: bool
@@ -107,7 +121,8 @@ class ServiceRuntime:
     strategy
         A priority strategy (``corridor`` by default; ``local``, ``none``).
     normal
-        The controller between holds (``fixed-time``, ``max-pressure``, ``actuated``).
+        The controller between holds at first (``fixed-time``, ``max-pressure``,
+        ``actuated``); operators may switch it per signal.
     speed
         Simulated seconds per real second; ``0`` runs as fast as possible.
     tick_s
@@ -150,36 +165,70 @@ class ServiceRuntime:
         self._wired: WiredRun | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._sessions: sessionmaker[Session] | None = None
+        self._pushed = PushedPositions()
+        self._feed: MergedFeed | None = None
         self._owners: dict[str, str] = {}
         self._desk_ids: dict[str, str] = {}
-        self._known: dict[str, tuple[str, dict[str, str]]] = {}
+        self._simulated: set[str] = set()
+        self._known: dict[str, Signature] = {}
         self._verdicts: list[Verdict] = []
         self._shown: dict[str, str] = {}
+        self._view: LiveView = EMPTY_VIEW
+        self._tick_ms = 0.0
+        #: Per request id (owner, vehicle id, finished?): read by request handlers without the
+        #: lock (a tick may hold it for a while), written under it.
+        self._brief: dict[str, tuple[str, str, bool]] = {}
+        #: Requests not yet through a control decision: wall time of their creation (s).
+        self._unserved: dict[str, float] = {}
+        #: The process's one database writer, and the position updates it stores; set by
+        #: :meth:`start`.
+        self.writer: DbWriter | None = None
+        self.positions: PositionRecorder | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, sessions: sessionmaker[Session]) -> None:
-        """Start the twin and the tick thread; requests and audit go to ``sessions``."""
+        """Start the twin, take up the stored unfinished requests, start ticking; requests
+        and audit go to ``sessions``."""
         if self._thread is not None:
             raise ConfigError("the runtime is started already")
         self._sessions = sessions
         stack = ExitStack()
         try:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clearway-serve-")))
+            vtype = write_priority_vtype(
+                tmp / "priority.vtype.add.xml", demand_scale=self.scenario.demand_scale
+            )
+            scenario = replace(
+                self.scenario, additional_files=(*self.scenario.additional_files, vtype)
+            )
             wired = stack.enter_context(
                 open_twin_run(
-                    self.scenario,
+                    scenario,
                     strategy=self.strategy,
                     normal=self.normal,
                     backend=self.backend,
                     tick_s=self.tick_s,
                     net=self.net,
+                    extra_feed=self._pushed,
+                    switchable=True,
                 )
             )
+            wired.loop.on_verdict = self._verdicts.append
+            self._stack, self._wired = stack, wired
+            self._feed = MergedFeed(wired.twin, self._pushed)
+            self.writer = DbWriter(sessions).start()
+            # Closed first on exit (a stack unwinds backwards): the queued writes, then SUMO.
+            stack.callback(self.writer.stop)
+            self.positions = PositionRecorder(self.writer)
+            with self.lock:
+                restore_requests(self, self.writer)
+                self._publish()
         except BaseException:
+            self._stack = self._wired = None
             stack.close()
             raise
-        wired.loop.on_verdict = self._verdicts.append
-        self._stack, self._wired = stack, wired
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="clearway-runtime", daemon=True)
         self._thread.start()
@@ -187,6 +236,7 @@ class ServiceRuntime:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop ticking (after the current tick), then close the twin. Idempotent."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
@@ -196,6 +246,7 @@ class ServiceRuntime:
                 self._stack.close()
             self._stack = None
             self._wired = None
+            self._view = replace(self._view, running=False, error=self.error)
         self._thread = None
 
     @property
@@ -210,29 +261,45 @@ class ServiceRuntime:
                 wired = self._wired
                 if wired is None or not wired.twin.running:
                     log.info("the simulation has ended; the runtime stops ticking")
+                    self._view = replace(self._view, running=False)
                     return
+                started = time.perf_counter()
                 try:
                     wired.loop.tick()
                     wired.twin.advance(self.tick_s)
                 except Exception as exc:  # a failed tick must not leave half-held signals
                     log.exception("the control tick failed; the runtime stops")
                     self.error = f"{type(exc).__name__}: {exc}"
+                    self._view = replace(self._view, running=False, error=self.error)
                     return
+                self._tick_ms = (time.perf_counter() - started) * 1e3
                 self._flush()
+                self._publish()
             delay = 0.0
             if self.speed > 0:
                 next_t += self.tick_s / self.speed
                 delay = next_t - time.monotonic()
                 if delay < 0:  # fell behind: do not race to catch up
                     next_t, delay = time.monotonic(), 0.0
-            self._stop.wait(max(delay, _MIN_PAUSE_S))
+            if self._wake.wait(max(delay, _MIN_PAUSE_S)):
+                # A new request: tick now, and keep the pace from here.
+                self._wake.clear()
+                next_t = time.monotonic()
 
     # -- the desk, under the lock ----------------------------------------------------------------
+    def desk(self) -> PriorityDesk:
+        """The priority desk (under the lock); 503 if the runtime is not running."""
+        return self._desk()
+
     def _desk(self) -> PriorityDesk:
         wired = self._wired
         if wired is None or wired.priority is None:
             raise ServiceUnavailableError("the live runtime is not running; try again later")
         return wired.priority
+
+    def _now(self) -> float:
+        assert self._wired is not None
+        return self._wired.twin.now_s()
 
     def now_s(self) -> float:
         """Simulation time (s)."""
@@ -242,39 +309,60 @@ class ServiceRuntime:
             return self._wired.twin.now_s()
 
     def create(
-        self, spec: PriorityRequestSpec, owner: str, *, detail: dict[str, Any] | None = None
+        self,
+        spec: PriorityRequestSpec,
+        owner: str,
+        *,
+        detail: dict[str, Any] | None = None,
+        simulate: bool = False,
     ) -> LiveRequest:
         """Hand a request to the desk, store it and audit its creation, in that order, under
-        the lock (the next tick serves it).
+        the lock, and wake the tick thread to serve it now. ``simulate``: the twin also
+        drives the vehicle (a convoy's vehicles) along the planned route.
 
         Raises
         ------
         UnknownEdgeError, RouteError
             From the desk: nothing is stored or audited.
+        SimulationError
+            SUMO refused the simulated vehicle (e.g. its id is in use): nothing is stored.
         """
         with self.lock:
             desk = self._desk()
-            assert self._wired is not None
-            now = self._wired.twin.now_s()
+            now = self._now()
             record = desk.submit(spec, now)
+            if simulate:
+                try:
+                    self.insert_vehicles(record)
+                except Exception:
+                    desk.cancel(record.request_id, now)
+                    raise
             rid = f"pr-{secrets.token_hex(8)}"
-            assert self._sessions is not None
-            with write_session(self._sessions) as s:
+            stored = {**(detail or {}), **request_detail(record), "simulated": simulate}
+            dump = spec.model_dump(mode="json")
+
+            def save(s: Session) -> None:
                 request_store.save_request(
-                    s,
-                    rid,
-                    spec=spec.model_dump(mode="json"),
-                    status=record.state.value,
-                    principal=owner,
-                    detail={**(detail or {}), **_detail(record)},
-                    created_s=now,
-                )
-                append_entries(s, [_lifecycle(rid, owner, "created", record, now)])
-            self._owners[rid] = owner
-            self._desk_ids[rid] = record.request_id
-            self._known[rid] = _signature(record)
-            self._wired.twin.track_priority_vehicle(spec.requester_id)
-            return self._live(rid)
+                    s, rid, spec=dump, status=record.state.value, principal=owner,
+                    detail=stored, created_s=now,
+                )  # fmt: skip
+                append_entries(s, [lifecycle_entry(rid, owner, "created", record, now)])
+
+            # Queued under the lock: before any tick's write about this request.
+            saved = self._writer().submit(save)
+            self.adopt(rid, owner, record, simulate)
+            self._unserved[rid] = time.time()
+        # Served from the next tick, which starts now, while the database commits: the
+        # tick's own writes queue behind this one. Should the write fail, the request is
+        # cancelled (its junctions recover) and the caller gets the error.
+        self._wake.set()
+        try:
+            saved.result(WRITE_WAIT_S)
+        except Exception:
+            with self.lock:
+                self._drop(rid)
+            raise
+        return self.get(rid)
 
     def cancel(self, request_id: str, by: str) -> LiveRequest:
         """Cancel a request (its junctions recover through proper clearance); stored and
@@ -284,23 +372,75 @@ class ServiceRuntime:
             live = self._live(request_id)
             if live.record.state.is_final:
                 return live
-            assert self._wired is not None
-            now = self._wired.twin.now_s()
+            now = self._now()
             record = desk.cancel(live.desk_id, now)
-            self._persist({request_id: record}, now, principal=by, verdicts=[])
-            return self._live(request_id)
+            written = self._persist({request_id: record}, now, principal=by, verdicts=[])
+            self._publish()
+        written.result(WRITE_WAIT_S)
+        return self.get(request_id)
+
+    def brief(self, request_id: str) -> tuple[str, str, bool]:
+        """(owner, vehicle id, finished?) of a request of this run, without waiting for a
+        tick; :class:`UnknownRequestError` if there is none."""
+        found = self._brief.get(request_id)
+        if found is None:
+            raise UnknownRequestError(request_id, (), where="this service run")
+        return found
+
+    def clock_s(self) -> float:
+        """Traffic time of the last tick (s), without waiting for the current one."""
+        return self._view.time_s
+
+    def push_position(self, vehicle_id: str, update: PositionUpdate) -> None:
+        """Hand a position of a priority vehicle (from dispatch) to the controller; the next
+        tick uses it. An update older than one held already is dropped. No lock: a position
+        never waits for a tick. The first position of a vehicle wakes the tick thread: the
+        corridor is planned from where the vehicle really is at once."""
+        first = vehicle_id not in self._pushed
+        if self._pushed.push(vehicle_id, update) and first:
+            self._wake.set()
 
     def get(self, request_id: str) -> LiveRequest:
-        """One request; :class:`UnknownRequestError` if the service has none by that id."""
+        """One request; :class:`UnknownRequestError` if this run has none by that id."""
         with self.lock:
             self._desk()
             return self._live(request_id)
 
     def list(self) -> list[LiveRequest]:
-        """Every request, oldest first."""
+        """Every request of this run (restored ones included), oldest first."""
         with self.lock:
             self._desk()
             return [self._live(rid) for rid in self._owners]
+
+    def view(self) -> LiveView:
+        """The city as published after the last tick (no lock, no simulator access)."""
+        return self._view
+
+    def normal_control(self) -> SwitchableControl:
+        """The per-signal normal strategies."""
+        wired = self._wired
+        if wired is None or wired.normal_control is None:
+            raise ServiceUnavailableError("the live runtime is not running; try again later")
+        return wired.normal_control
+
+    def switch_strategy(self, signal_id: str, strategy: str, by: str) -> bool:
+        """Run ``signal_id`` under normal ``strategy`` from the next tick; audited. Returns
+        whether anything changed (``UnknownSignalError``, ``ConfigError`` for bad input)."""
+        with self.lock:
+            control = self.normal_control()
+            old = control.strategy_of(signal_id)
+            changed = control.switch(signal_id, strategy, self._now())
+            if not changed:
+                return False
+            entry = AuditEntry(
+                AuditKind.ADMIN, by, junction_id=signal_id,
+                payload={"action": "junction.strategy", "from": old, "to": strategy,
+                         "time_s": self._now()},
+            )  # fmt: skip
+            written = self._writer().submit(lambda s: append_entries(s, [entry]))
+            self._publish()
+        written.result(WRITE_WAIT_S)
+        return True
 
     def snapshot(self) -> RuntimeSnapshot:
         """Time, signal states and requests at one moment between ticks."""
@@ -319,7 +459,7 @@ class ServiceRuntime:
     def _live(self, request_id: str) -> LiveRequest:
         desk_id = self._desk_ids.get(request_id)
         if desk_id is None:
-            raise UnknownRequestError(request_id, self._desk_ids, where="this service")
+            raise UnknownRequestError(request_id, self._desk_ids, where="this service run")
         desk = self._desk()
         recovering = tuple(
             r.signal_id
@@ -327,23 +467,57 @@ class ServiceRuntime:
             if r.recovered_s is None and desk_id in r.request_ids
         )
         return LiveRequest(
-            request_id, desk_id, self._owners[request_id], desk.request(desk_id), recovering
-        )
+            request_id, desk_id, self._owners[request_id], desk.request(desk_id), recovering,
+            dict(desk.etas_s(desk_id)), request_id in self._simulated,
+        )  # fmt: skip
+
+    def adopt(self, rid: str, owner: str, record: PriorityRequest, simulated: bool) -> None:
+        """Serve a desk record under the service id ``rid`` (under the lock)."""
+        assert self._wired is not None
+        self._owners[rid] = owner
+        self._desk_ids[rid] = record.request_id
+        self._known[rid] = signature(record)
+        self._brief[rid] = (owner, record.spec.requester_id, record.state.is_final)
+        if simulated:
+            self._simulated.add(rid)
+        self._wired.twin.track_priority_vehicle(record.spec.requester_id)
+
+    def insert_vehicles(self, record: PriorityRequest) -> None:
+        """Drive the request's vehicle(s) in the twin along its planned route, leaving now."""
+        assert self._wired is not None
+        spec, now = record.spec, self._now()
+        count = spec.convoy.vehicle_count if spec.convoy is not None else 1
+        headway_s = 1.5
+        for k in range(count):
+            vid = spec.requester_id if k == 0 else f"{spec.requester_id}.{k}"
+            depart = None if k == 0 else now + k * headway_s
+            self._wired.twin.insert_vehicle(
+                vid, record.route, type_id=PRIORITY_VTYPE_ID, depart_s=depart
+            )
 
     # -- after a tick --------------------------------------------------------------------------
     def _flush(self) -> None:
         """Audit this tick's signal changes and the requests' changes in one batch."""
         desk = self._desk()
-        assert self._wired is not None
-        now = self._wired.twin.now_s()
         changed = {}
         for rid, desk_id in self._desk_ids.items():
             record = desk.request(desk_id)
-            if _signature(record) != self._known[rid]:
+            if signature(record) != self._known[rid]:
                 changed[rid] = record
         verdicts, self._verdicts[:] = list(self._verdicts), []
-        if changed or verdicts:
-            self._persist(changed, now, principal=None, verdicts=verdicts)
+        served = []
+        if self._unserved:
+            held = getattr(desk, "held", frozenset())
+            done = time.time()
+            for rid, created in self._unserved.items():
+                record = desk.request(self._desk_ids[rid])
+                served.append(served_entry(
+                    rid, record, self._now(), verdicts, held, self.strategy,
+                    (done - created) * 1e3,
+                ))  # fmt: skip
+            self._unserved.clear()
+        if changed or verdicts or served:
+            self._persist(changed, self._now(), principal=None, verdicts=verdicts, extra=served)
 
     def _persist(
         self,
@@ -352,57 +526,63 @@ class ServiceRuntime:
         *,
         principal: str | None,
         verdicts: list[Verdict],
-    ) -> None:
-        entries = self._signal_entries(verdicts)
-        for rid, record in changed.items():
-            before_state = self._known[rid][0]
-            if record.state.value != before_state:
-                event = record.state.value if record.state.is_final else "updated"
-                entries.append(_lifecycle(rid, principal, event, record, now))
-        assert self._sessions is not None
-        try:
-            with write_session(self._sessions) as s:
-                for rid, record in changed.items():
-                    # The status update locks the row first; the detail is merged after it,
-                    # so a concurrent position update's keys are kept.
-                    request_store.update_request(s, rid, status=record.state.value)
-                    old = request_store.get_request(s, rid).detail
-                    request_store.update_request(s, rid, detail={**old, **_detail(record)})
-                append_entries(s, entries)
-        except (StorageError, SQLAlchemyError):
-            if principal is not None:  # a request handler: let the caller see it
-                raise
-            self.flush_failures += 1
-            log.exception("could not record a tick's audit batch; the signals keep running")
-        for rid, record in changed.items():
-            self._known[rid] = _signature(record)
-            if record.state.is_final:
-                self._untrack_if_done(record.spec.requester_id)
+        extra: list[AuditEntry] | None = None,
+    ) -> Future[None]:
+        """Queue the write of request changes and audit entries (in the queue's order)."""
+        entries = signal_entries(verdicts, self._shown)
+        entries += extra or []
+        entries += changed_events(changed, self._known, principal, now)
+        statuses = {rid: (record.state.value, request_detail(record)) for rid, record in changed.items()}
 
-    def _signal_entries(self, verdicts: list[Verdict]) -> list[AuditEntry]:
-        entries = []
-        for v in verdicts:
-            cmd = v.command
-            if v.ok:
-                if self._shown.get(cmd.signal_id) == cmd.state:
-                    continue  # not a change
-                self._shown[cmd.signal_id] = cmd.state
-                kind, extra = AuditKind.SIGNAL_APPROVED, {}
-            else:
-                kind, extra = AuditKind.SIGNAL_REJECTED, {"reasons": list(v.reasons)}
-            entries.append(
-                AuditEntry(
-                    kind,
-                    junction_id=cmd.signal_id,
-                    payload={
-                        "state": cmd.state,
-                        "time_s": cmd.time_s,
-                        "source": cmd.source,
-                        **extra,
-                    },
-                )
-            )
-        return entries
+        def write(s: Session) -> None:
+            for rid, (status, detail) in statuses.items():
+                if not request_store.exists(s, rid):
+                    continue  # its creation was not stored: nothing to update
+                # The status update locks the row first; the detail is merged after it, so the
+                # keys position updates keep there (last_seq ...) stay.
+                request_store.update_request(s, rid, status=status)
+                old = request_store.get_request(s, rid).detail
+                request_store.update_request(s, rid, detail={**old, **detail})
+            append_entries(s, entries)
+
+        written = self._writer().submit(write)
+        if principal is None:  # the tick: never waits for the database
+            written.add_done_callback(self._count_failure)
+        for rid, record in changed.items():
+            self._known[rid] = signature(record)
+            if record.state.is_final:
+                owner, vehicle, _ = self._brief[rid]
+                self._brief[rid] = (owner, vehicle, True)
+                self._untrack_if_done(record.spec.requester_id)
+                if self.positions is not None:
+                    self.positions.forget(rid)
+        return written
+
+    def _count_failure(self, fut: Future[None]) -> None:
+        if fut.exception() is not None:
+            self.flush_failures += 1
+            log.error("could not record a tick's audit batch (the signals keep running): %s",
+                      fut.exception())  # fmt: skip
+
+    def _writer(self) -> DbWriter:
+        if self.writer is None or not self.writer.running:
+            raise ServiceUnavailableError("the database writer is not running; try again later")
+        return self.writer
+
+    def _drop(self, rid: str) -> None:
+        """Forget a request whose creation could not be stored (its desk record is cancelled)."""
+        desk_id = self._desk_ids.pop(rid, None)
+        self._owners.pop(rid, None)
+        self._known.pop(rid, None)
+        self._unserved.pop(rid, None)
+        brief = self._brief.pop(rid, None)
+        self._simulated.discard(rid)
+        if desk_id is not None and self._wired is not None and self._wired.priority is not None:
+            rec = self._wired.priority.request(desk_id)
+            if not rec.state.is_final:
+                self._wired.priority.cancel(desk_id, self._now())
+        if brief is not None:
+            self._untrack_if_done(brief[1])
 
     def _untrack_if_done(self, vehicle_id: str) -> None:
         desk = self._desk()
@@ -412,34 +592,17 @@ class ServiceRuntime:
             for d in self._desk_ids.values()
         ):
             self._wired.twin.untrack_priority_vehicle(vehicle_id)
+            self._pushed.forget(vehicle_id)
 
-
-def _signature(record: PriorityRequest) -> tuple[str, dict[str, str]]:
-    return record.state.value, {k: v.value for k, v in record.junctions.items()}
-
-
-def _detail(record: PriorityRequest) -> dict[str, Any]:
-    return {
-        "desk_id": record.request_id,
-        "route": list(record.route),
-        "junctions": {k: v.value for k, v in record.junctions.items()},
-    }
-
-
-def _lifecycle(
-    rid: str, principal: str | None, event: str, record: PriorityRequest, now: float
-) -> AuditEntry:
-    reason = record.history[-1][2] if record.history else ""
-    return AuditEntry(
-        AuditKind.REQUEST,
-        principal=principal,
-        request_id=rid,
-        payload={
-            "event": event,
-            "state": record.state.value,
-            "reason": reason,
-            "time_s": now,
-            "requester_id": record.spec.requester_id,
-            "incident_id": record.spec.incident_id,
-        },
-    )
+    def _publish(self) -> None:
+        assert self._wired is not None and self._feed is not None
+        self._view = live_state.build_view(
+            self._view.version + 1,
+            self._wired,
+            self._feed.priority_positions(),
+            [self._live(rid) for rid in self._owners],
+            running=not self._stop.is_set(),
+            error=self.error,
+            tick_ms=self._tick_ms,
+            flush_failures=self.flush_failures,
+        )

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["viewer", "dispatcher", "operator", "admin"]
 USER_NAME_PATTERN = r"^[A-Za-z0-9_.@\-]{1,64}$"
+#: Largest sequence number (a signed 64-bit integer, what SQLite and PostgreSQL store).
+MAX_SEQ = 2**63 - 1
 
 
 class Schema(BaseModel):
@@ -141,6 +143,9 @@ class JunctionModel(JunctionSummary):
 # -- priority requests ------------------------------------------------------------------------
 _ID_PATTERN = r"^[A-Za-z0-9_.:#\-]{1,64}$"
 PriorityRole = Literal["ambulance", "fire", "police", "convoy"]
+RequestStateName = Literal[
+    "requested", "planned", "active", "completed", "cancelled", "expired", "rejected"
+]
 
 
 class ConvoyIn(Schema):
@@ -181,6 +186,18 @@ class PriorityRequestCreate(Schema):
         description="the request expires after this long without hearing of the vehicle (s)",
     )
     convoy: ConvoyIn | None = Field(None, description="required for role 'convoy' only")
+    depart_in_s: float = Field(
+        0.0,
+        ge=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="leaves this long from now (s); the corridor is prepared for then",
+    )
+    simulate: bool = Field(
+        False,
+        description="digital twin only: also drive the vehicle (a convoy's vehicles) in the "
+        "simulation along the planned route, leaving now",
+    )
 
     @model_validator(mode="after")
     def _convoy_matches_role(self) -> PriorityRequestCreate:
@@ -198,6 +215,9 @@ class JunctionStatusOut(Schema):
     status: str = Field(
         description="requested, processing, granted, rejected, watchOtherTraffic (SSM), or "
         "recovering (hold over, cut phases being served)"
+    )
+    eta_s: float | None = Field(
+        None, description="predicted arrival at the stop line (traffic time, s), where planned"
     )
 
 
@@ -219,7 +239,10 @@ class PriorityRequestOut(Schema):
     route: list[str] = Field(description="planned edge ids")
     junctions: list[JunctionStatusOut] = Field(description="per signal still ahead or recovering")
     created_s: float = Field(description="simulation time of creation (s)")
+    depart_s: float | None = Field(None, description="planned departure (traffic time, s)")
     lease_expires_s: float = Field(description="expires then unless the vehicle is heard of (s)")
+    convoy: ConvoyIn | None = None
+    simulated: bool = Field(False, description="the twin drives a vehicle for it")
     history: list[HistoryOut]
 
 
@@ -227,7 +250,9 @@ class PositionIn(Schema):
     """Where the priority vehicle is. Give ``seq`` (strictly increasing per request) and/or
     ``time_s`` (strictly increasing too); a stale or replayed update is refused (409)."""
 
-    seq: int | None = Field(None, ge=1, description="sender's sequence number, 1, 2, 3 ...")
+    seq: int | None = Field(
+        None, ge=1, le=MAX_SEQ, description="sender's sequence number, 1, 2, 3 ..."
+    )
     time_s: float | None = Field(
         None, ge=0, allow_inf_nan=False, description="when measured (simulation time, s)"
     )
@@ -247,3 +272,79 @@ class PositionAccepted(Schema):
     seq: int | None = Field(description="the sender's seq, as sent")
     stored_seq: int = Field(description="position number in the store, 1, 2, 3 ...")
     time_s: float = Field(description="time of the position (s); now if none was sent")
+
+
+# -- junctions: live state and strategy -------------------------------------------------------
+NormalStrategy = Literal["fixed-time", "max-pressure", "actuated"]
+
+
+class JunctionRequestOut(Schema):
+    request_id: str
+    status: str = Field(description="SSM status at this junction, or 'recovering'")
+    eta_s: float | None = Field(description="predicted arrival (traffic time, s)")
+
+
+class JunctionStateOut(Schema):
+    signal_id: str
+    time_s: float = Field(description="traffic time of the view (s)")
+    state: str | None = Field(description="state string shown, one character per link")
+    strategy: str | None = Field(description="normal control running it between holds")
+    held: bool = Field(description="held for a priority vehicle now")
+    recovering: bool = Field(description="serving the phases a hold cut")
+    requests: list[JunctionRequestOut]
+
+
+class StrategyIn(Schema):
+    strategy: NormalStrategy = Field(description="normal control for this junction from now")
+
+
+class StrategyOut(Schema):
+    signal_id: str
+    strategy: NormalStrategy
+    changed: bool = Field(description="false if it ran this strategy already")
+
+
+# -- convoys ------------------------------------------------------------------------------------
+class ConvoyCreate(Schema):
+    """A planned convoy (police escort): a priority request with role 'convoy'."""
+
+    convoy_id: str = Field(pattern=_ID_PATTERN, description="the lead vehicle's id in the feed")
+    incident_id: str = Field(pattern=_ID_PATTERN, description="the operation it belongs to")
+    origin_edge: str = Field(min_length=1, max_length=256)
+    origin_offset_m: float = Field(0.0, ge=0, allow_inf_nan=False, description="(m)")
+    destination_edge: str = Field(min_length=1, max_length=256)
+    vehicle_count: int = Field(ge=2, le=200, description="vehicles in the convoy (count)")
+    length_m: float = Field(
+        gt=0,
+        le=5000,
+        allow_inf_nan=False,
+        description="first vehicle's front to last one's rear (m)",
+    )
+    cruise_speed_mps: float = Field(
+        gt=0, le=40, allow_inf_nan=False, description="speed the convoy keeps (m/s)"
+    )
+    depart_in_s: float = Field(
+        0.0, ge=0, le=86400, allow_inf_nan=False, description="leaves this long from now (s)"
+    )
+    importance: int = Field(12, ge=0, le=15, description="J2735 importance, 0 lowest - 15 highest")
+    lease_s: float = Field(300.0, ge=1, le=300, allow_inf_nan=False, description="(s)")
+    simulate: bool = Field(False, description="digital twin only: drive the convoy in it")
+
+    def as_request(self) -> PriorityRequestCreate:
+        return PriorityRequestCreate(
+            vehicle_id=self.convoy_id,
+            role="convoy",
+            incident_id=self.incident_id,
+            origin_edge=self.origin_edge,
+            origin_offset_m=self.origin_offset_m,
+            destination_edge=self.destination_edge,
+            importance=self.importance,
+            lease_s=self.lease_s,
+            convoy=ConvoyIn(
+                vehicle_count=self.vehicle_count,
+                length_m=self.length_m,
+                cruise_speed_mps=self.cruise_speed_mps,
+            ),
+            depart_in_s=self.depart_in_s,
+            simulate=self.simulate,
+        )

@@ -71,6 +71,9 @@ class ServiceSettings(BaseSettings):
     token_ttl_s: int = Field(900, gt=0, le=86_400, description="bearer token lifetime (s)")
     dev: bool = False
     max_body_bytes: int = Field(64 * 1024, gt=0, le=16 * 1024 * 1024, description="bytes")
+    feed_interval_s: float = Field(
+        0.25, ge=0.02, le=10, description="shortest time between two live-feed messages (s)"
+    )
     net_file: Path | None = None
 
     def check_secrets(self) -> ServiceSettings:

@@ -111,6 +111,7 @@ class SumoTwin:
         self._traffic_fields: set[str] = set()
         self._detectors_subscribed = False
         self._tracked: set[str] = set()
+        self._routes_added = 0
         self._errors = backend_errors(backend)
         try:
             self._setup()
@@ -292,6 +293,33 @@ class SumoTwin:
         """Stop reporting this vehicle; no error if it was not tracked."""
         self._tracked.discard(vehicle_id)
 
+    def insert_vehicle(
+        self, vehicle_id: str, edges: Sequence[str], *, type_id: str, depart_s: float | None = None
+    ) -> None:
+        """Insert a (priority) vehicle driving ``edges``, leaving now or at ``depart_s`` (s).
+
+        Raises
+        ------
+        SimulationError
+            SUMO refuses it (an id already in use, an unknown type, a route it cannot drive);
+            the simulation goes on unchanged.
+        """
+        self._check_open()
+        self._routes_added += 1
+        route_id = f"cw_route_{self._routes_added}"
+        try:
+            self._sim.route.add(route_id, list(edges))
+            self._sim.vehicle.add(
+                vehicle_id,
+                route_id,
+                typeID=type_id,
+                depart="now" if depart_s is None else f"{depart_s:.2f}",
+                departLane="best",
+                departSpeed="max",
+            )
+        except self._errors as exc:
+            raise self._failure(f"inserting vehicle {vehicle_id!r}", exc) from exc
+
     def priority_positions(self) -> Mapping[str, PositionUpdate]:
         """Edge, offset and speed of every tracked vehicle that is on the network now."""
         self._check_open()
@@ -384,7 +412,11 @@ class SumoTwin:
         aggregates of 1,440 detectors took 20 ms of a 31 ms tick.
         """
         self._check_open()
-        want = tuple(TRAFFIC_FIELDS) if fields is None else tuple(f for f in TRAFFIC_FIELDS if f in fields)
+        want = (
+            tuple(TRAFFIC_FIELDS)
+            if fields is None
+            else tuple(f for f in TRAFFIC_FIELDS if f in fields)
+        )
         cached = self._traffic
         if cached is None or not set(want) <= self._traffic_fields:
             if self.backend != "libsumo":

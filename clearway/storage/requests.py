@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from clearway.errors import StorageError, UnknownRequestError
@@ -154,6 +154,11 @@ def update_request(
     return _request(row)
 
 
+def exists(session: Session, request_id: str) -> bool:
+    """Whether a request is stored under this id."""
+    return session.get(PriorityRequestRow, request_id) is not None
+
+
 def get_request(session: Session, request_id: str) -> StoredRequest:
     """The stored request; :class:`~clearway.errors.UnknownRequestError` if there is none."""
     return _request(_row(session, request_id))
@@ -206,6 +211,58 @@ def add_position(
     session.add(pos)
     session.flush()
     return _position(pos)
+
+
+@dataclass(frozen=True, slots=True)
+class NewPosition:
+    """A position to store: road place (edge, offset m), time (traffic s), speed (m/s)."""
+
+    request_id: str
+    time_s: float
+    speed_mps: float
+    edge_id: str
+    offset_m: float
+
+
+def add_positions(
+    session: Session, new: list[NewPosition], *, marks: Mapping[str, Mapping[str, Any]] = {}
+) -> list[int]:
+    """Store many positions at once (one INSERT); each request's row is read and locked once,
+    its positions numbered on from its last, and ``marks[request_id]`` merged into its
+    detail. Returns each position's number, in order.
+
+    Raises
+    ------
+    UnknownRequestError
+        A request is not stored; nothing of the call is.
+    """
+    now = utcnow()
+    rows: dict[str, PriorityRequestRow] = {}
+    values: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    for p in new:
+        row = rows.get(p.request_id)
+        if row is None:
+            row = rows[p.request_id] = _row(session, p.request_id, lock=True)
+        row.last_position_seq += 1
+        row.last_heard_s = p.time_s
+        numbers.append(row.last_position_seq)
+        values.append(
+            {
+                "request_id": p.request_id, "seq": row.last_position_seq, "recorded_at": now,
+                "time_s": p.time_s, "edge_id": p.edge_id, "offset_m": p.offset_m,
+                "lon": None, "lat": None, "speed_mps": p.speed_mps,
+            }
+        )  # fmt: skip
+    for rid, row in rows.items():
+        row.last_position_at = now
+        row.updated_at = now
+        if marks.get(rid):
+            row.detail = canonical_json({**json.loads(row.detail), **marks[rid]})
+    session.flush()
+    if values:
+        session.execute(insert(PositionRow), values)
+    return numbers
 
 
 def positions(session: Session, request_id: str, *, limit: int = 1000) -> list[StoredPosition]:

@@ -123,25 +123,28 @@ def live_service(engine, sessions, live_scenario) -> Iterator[Service]:
 
 
 def db_snapshot(sessions: sessionmaker[Session]) -> dict[str, Any]:
-    """Users, keys, priority requests and audit records other than ``auth.failed`` and the
-    live runtime's signal records: what no refused request may change."""
+    """Users, keys, priority requests (id, position count) and audit records other than
+    ``auth.failed`` and what the live runtime writes on its own as it ticks (signal records,
+    and request events with no principal: a status moving on as the vehicle is heard of):
+    what no refused request may change. A refused cancel would still show, as a ``request``
+    record with the caller as principal."""
     with sessions() as s:
         return {
             "users": sorted(s.execute(select(UserRow.name, UserRow.role)).all()),
             "keys": sorted(s.execute(select(ApiKeyRow.key_id, ApiKeyRow.revoked_at)).all()),
             "requests": sorted(
                 s.execute(
-                    select(
-                        PriorityRequestRow.request_id,
-                        PriorityRequestRow.status,
-                        PriorityRequestRow.last_position_seq,
-                    )
+                    select(PriorityRequestRow.request_id, PriorityRequestRow.last_position_seq)
                 ).all()
             ),  # fmt: skip
             "audit": list(
                 s.execute(
                     select(AuditRecordRow.seq, AuditRecordRow.kind, AuditRecordRow.hash)
                     .where(AuditRecordRow.kind.not_in(_NOT_BY_REQUESTS))
+                    .where(
+                        (AuditRecordRow.kind != AuditKind.REQUEST.value)
+                        | AuditRecordRow.principal.is_not(None)
+                    )
                     .order_by(AuditRecordRow.seq)
                 ).all()
             ),

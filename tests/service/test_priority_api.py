@@ -159,3 +159,42 @@ def test_bad_input_changes_nothing(live_service, sessions):
 def test_routes_answer_503_without_runtime(service):
     r = service.client.get("/priority-requests", headers=service.as_("viewer"))
     assert r.status_code == 503, r.text
+
+
+def test_positions_sent_over_http_drive_the_request(live_service):
+    """A real deployment hears of its vehicle only through dispatch: positions posted over
+    HTTP reach the controller, the request becomes active and its ETAs follow the vehicle."""
+    live = live_service
+    out = _create(live, vehicle_id="AMB-HTTP")
+    rid, route = out["request_id"], out["route"]
+    assert out["state"] == "planned"
+    now = live.ctx.runtime.now_s()
+    r = live.client.post(
+        f"/priority-requests/{rid}/positions",
+        json={"seq": 1, "time_s": now, "edge_id": route[1], "offset_m": 10.0, "speed_mps": 12.0},
+        headers=live.as_("dispatcher"),
+    )
+    assert r.status_code == 201, r.text
+    status = _wait(live, rid, lambda o: o["state"] == "active")
+    assert status["state"] == "active", status
+    # Heard of on the second edge: signals behind it are no longer ahead of it.
+    first_signal = live.ctx.network.edge(route[0]).to_junction
+    ahead = [j["signal_id"] for j in status["junctions"] if j["status"] != "recovering"]
+    assert first_signal not in ahead, status
+    etas = [j["eta_s"] for j in status["junctions"] if j["eta_s"] is not None]
+    assert etas and all(e >= now for e in etas), status
+    # Silence: the lease runs out (here 300 s of simulated time at 50x: about 6 s).
+    expired = _wait(live, rid, lambda o: o["state"] == "expired", timeout_s=30.0)
+    assert expired["state"] == "expired", expired
+    assert all(j["status"] == "recovering" for j in expired["junctions"]), expired
+
+
+def test_one_unfinished_request_per_vehicle(live_service):
+    live = live_service
+    first = _create(live, vehicle_id="AMB-DUP")
+    r = live.client.post(
+        "/priority-requests", json=BODY | {"vehicle_id": "AMB-DUP"}, headers=live.as_("operator")
+    )
+    assert r.status_code == 409 and first["request_id"] in r.json()["detail"], r.text
+    live.client.delete(f"/priority-requests/{first['request_id']}", headers=live.as_("dispatcher"))
+    assert _create(live, vehicle_id="AMB-DUP")["state"] == "planned"

@@ -5,6 +5,7 @@ permission (403) — and neither refusal changes users, keys or the audit log (b
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -56,6 +57,18 @@ PRIORITY_BODY = {
 }
 
 
+CONVOY_BODY = {
+    "convoy_id": "C-9",
+    "incident_id": "OP-9",
+    "origin_edge": "A0A1",
+    "destination_edge": "B2C2",
+    "vehicle_count": 4,
+    "length_m": 60.0,
+    "cruise_speed_mps": 10.0,
+}
+_vehicles = itertools.count(1)
+
+
 def _request(
     service, method: str, path: str, headers: dict[str, str], request_id: str = "none"
 ) -> Any:
@@ -74,8 +87,14 @@ def _request(
         ("POST", "/priority-requests/{request_id}/positions"): {
             "seq": 1, "edge_id": "A0A1", "offset_m": 5.0, "speed_mps": 10.0,
         },
+        ("POST", "/convoys"): CONVOY_BODY,
+        ("PUT", "/junctions/{junction_id}/strategy"): {"strategy": "max-pressure"},
     }  # fmt: skip
     body = bodies.get((method, path))
+    if body is not None and "vehicle_id" in body | {"convoy_id": 1}:
+        # One unfinished request per vehicle: each creation is for a vehicle of its own.
+        fresh = f"V-{next(_vehicles)}"
+        body = body | ({"vehicle_id": fresh} if "vehicle_id" in body else {"convoy_id": fresh})
     return service.client.request(method, url, json=body, headers=headers)
 
 
@@ -92,9 +111,10 @@ def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(live_servic
         if "{request_id}" in path:
             # A fresh request of the first role allowed (the dispatcher), made before the
             # snapshot: each route acts on one it may succeed on.
-            request_id = _request(
-                service, "POST", "/priority-requests", service.as_("dispatcher")
-            ).json()["request_id"]
+            create = "/convoys" if path.startswith("/convoys") else "/priority-requests"
+            request_id = _request(service, "POST", create, service.as_("dispatcher")).json()[
+                "request_id"
+            ]
         before = db_snapshot(sessions)
         r = _request(service, method, path, {}, request_id)
         assert r.status_code == 401, (method, path, r.text)

@@ -70,6 +70,10 @@ class PriorityDesk(Protocol):
         """Every request handed in, by request id."""
         ...
 
+    def etas_s(self, request_id: str) -> Mapping[str, float]:
+        """Predicted arrival time (s) at each signal still ahead of the request's vehicle."""
+        ...
+
     @property
     def recoveries(self) -> tuple[RecoveryRecord, ...]:
         """Every junction hold and its recovery, in the order the holds ended."""

@@ -88,11 +88,6 @@ class PreemptionController:
         self.policy = policy
         self.hold_max_s = hold_max_s
         self.name = policy.name
-        self.uses_traffic_state = policy.uses_traffic_state or normal.uses_traffic_state
-        # The corridor reads queues and speeds; otherwise only what the normal controller needs.
-        self.traffic_fields = (
-            None if policy.uses_traffic_state else getattr(normal, "traffic_fields", None)
-        )
         self.book = RequestBook(net)
         self._junction_signals = signal_of_junction(net)
         self._phases = {
@@ -111,6 +106,7 @@ class PreemptionController:
         self._last_claim: dict[tuple[str, str], tuple[Claim, frozenset[int]]] = {}
         self._granted_since: dict[tuple[str, str], float] = {}
         self._traffic: TrafficState | None = None
+        self._etas: dict[str, dict[str, float]] = {}
 
     # -- the desk ---------------------------------------------------------------------------
     def submit(self, spec: PriorityRequestSpec, now_s: float) -> PriorityRequest:
@@ -135,12 +131,38 @@ class PreemptionController:
         """Every finished junction recovery, in the order they finished."""
         return tuple(self._records)
 
+    def etas_s(self, request_id: str) -> Mapping[str, float]:
+        """Predicted arrival (s) at each signal still ahead on the request's route, as planned
+        on the last tick; empty before its first plan and once it is over."""
+        req = self.book.requests.get(request_id)
+        if req is None or req.state.is_final:
+            return {}
+        return dict(self._etas.get(request_id, {}))
+
     @property
     def held(self) -> frozenset[str]:
         """Signals held for a priority vehicle now."""
         return frozenset(self._holds)
 
+    @property
+    def recovering(self) -> frozenset[str]:
+        """Signals whose hold ended and which still serve the phases it cut."""
+        return frozenset(self._recovering)
+
     # -- the controller ---------------------------------------------------------------------
+    # Properties, not attributes: the normal controller's needs change when an operator
+    # switches a signal's strategy.
+    @property
+    def uses_traffic_state(self) -> bool:
+        return self.policy.uses_traffic_state or self.normal.uses_traffic_state
+
+    @property
+    def traffic_fields(self) -> tuple[str, ...] | None:
+        """The corridor reads queues and speeds; otherwise only what normal control needs."""
+        if self.policy.uses_traffic_state:
+            return None
+        return getattr(self.normal, "traffic_fields", None)
+
     def traffic_due(self, now_s: float) -> bool:
         """Every tick for a policy that plans with detector data, else when the normal
         controller needs them."""
@@ -183,6 +205,7 @@ class PreemptionController:
         (``upcoming``: the normal controller's next state per signal it would change)."""
         out: dict[str, list[tuple[JunctionPlan, bool]]] = {}
         ahead = now_s if self.policy.plans_before_departure else None
+        self._etas = {}
         for tracked in self.book.live(planned_at_s=ahead):
             req = tracked.request
             convoy = req.spec.convoy
@@ -197,6 +220,7 @@ class PreemptionController:
                 max_distance_m=self.policy.max_distance_m,
                 whole_approach=self.policy.whole_approach,
             )
+            self._etas[req.request_id] = {p.signal_id: p.eta_s for p in plans}
             for plan in self.policy.select(plans):
                 key = (plan.signal_id, req.request_id)
                 self._hold_until[key] = plan.hold_until_s

@@ -90,7 +90,8 @@ class RequestBook:
     def live(self, *, planned_at_s: float | None = None) -> Iterator[Tracked]:
         """Active requests whose vehicle has a known position on its route. Given the time now
         as ``planned_at_s`` (s), also planned ones with a ``depart_s`` whose vehicle is not
-        heard of yet, placed standing at the start of their route at their departure."""
+        heard of yet, placed standing at their origin (the start of their route, at the
+        origin's offset) at their departure."""
         for rid, req in self._requests.items():
             pos = self._road_pos.get(rid)
             if req.state is RequestState.ACTIVE and pos is not None and req.position is not None:
@@ -102,7 +103,13 @@ class RequestBook:
                 and req.spec.depart_s is not None
                 and req.route
             ):
-                yield Tracked(req, req.route[0], 0.0, 0.0, max(planned_at_s, req.spec.depart_s))
+                origin = req.spec.origin
+                offset = (
+                    origin.offset_m
+                    if isinstance(origin, EdgePlace) and origin.edge_id == req.route[0]
+                    else 0.0
+                )
+                yield Tracked(req, req.route[0], offset, 0.0, max(planned_at_s, req.spec.depart_s))
 
     # -- changes ----------------------------------------------------------------------------
     def submit(

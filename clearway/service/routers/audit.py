@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from clearway.service import usecases
 from clearway.service.auth import Permission, Principal, require
 from clearway.service.context import ServiceContext, get_context
-from clearway.service.schemas import AuditPageOut, AuditVerifyOut
+from clearway.service.schemas import MAX_SEQ, AuditPageOut, AuditVerifyOut
 from clearway.storage.audit import MAX_PAGE
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -24,7 +24,7 @@ def query_audit(
     principal: str | None = Query(None, max_length=128),
     junction_id: str | None = Query(None, max_length=256),
     request_id: str | None = Query(None, max_length=128),
-    after_seq: int = Query(0, ge=0, description="records after this seq (paging)"),
+    after_seq: int = Query(0, ge=0, le=MAX_SEQ, description="records after this seq (paging)"),
     limit: int = Query(100, ge=1, le=MAX_PAGE, description="records per page"),
     _p: Principal = Depends(_read_audit),
     ctx: ServiceContext = Depends(get_context),

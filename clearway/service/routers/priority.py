@@ -3,7 +3,7 @@ positions, cancel (dispatchers and operators; viewers may read)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from clearway.service import usecases
 from clearway.service.auth import Permission, Principal, require
@@ -13,12 +13,14 @@ from clearway.service.schemas import (
     PositionIn,
     PriorityRequestCreate,
     PriorityRequestOut,
+    PriorityRole,
+    RequestStateName,
 )
 
 router = APIRouter(prefix="/priority-requests", tags=["priority"])
 _read = require(Permission.READ)
 _request = require(Permission.REQUEST_PRIORITY)
-_RequestId = Path(pattern=r"^pr-[0-9a-f]{16}$", description="the service's request id")
+RequestId = Path(pattern=r"^pr-[0-9a-f]{16}$", description="the service's request id")
 
 
 @router.post("", response_model=PriorityRequestOut, status_code=201)
@@ -34,15 +36,24 @@ def create_request(
 
 @router.get("", response_model=list[PriorityRequestOut])
 def list_requests(
-    _p: Principal = Depends(_read), ctx: ServiceContext = Depends(get_context)
+    state: RequestStateName | None = Query(None, description="only requests in this state"),
+    incident_id: str | None = Query(None, max_length=64),
+    owner: str | None = Query(None, max_length=64, description="principal who made them"),
+    vehicle_id: str | None = Query(None, max_length=64),
+    role: PriorityRole | None = Query(None),
+    _p: Principal = Depends(_read),
+    ctx: ServiceContext = Depends(get_context),
 ) -> list[PriorityRequestOut]:
-    """Every request of this run, oldest first, with its status per junction."""
-    return usecases.list_priority_requests(ctx)
+    """The requests of this run (restored ones included), oldest first, with their status
+    per junction; filters combine."""
+    return usecases.list_priority_requests(
+        ctx, state=state, incident_id=incident_id, owner=owner, vehicle_id=vehicle_id, role=role
+    )
 
 
 @router.get("/{request_id}", response_model=PriorityRequestOut)
 def get_request(
-    request_id: str = _RequestId,
+    request_id: str = RequestId,
     _p: Principal = Depends(_read),
     ctx: ServiceContext = Depends(get_context),
 ) -> PriorityRequestOut:
@@ -52,7 +63,7 @@ def get_request(
 
 @router.delete("/{request_id}", response_model=PriorityRequestOut)
 def cancel_request(
-    request_id: str = _RequestId,
+    request_id: str = RequestId,
     principal: Principal = Depends(_request),
     ctx: ServiceContext = Depends(get_context),
 ) -> PriorityRequestOut:
@@ -61,12 +72,12 @@ def cancel_request(
 
 
 @router.post("/{request_id}/positions", response_model=PositionAccepted, status_code=201)
-def add_position(
+async def add_position(
     body: PositionIn,
-    request_id: str = _RequestId,
+    request_id: str = RequestId,
     principal: Principal = Depends(_request),
     ctx: ServiceContext = Depends(get_context),
 ) -> PositionAccepted:
     """A position of the request's vehicle (its owner only); a stale or replayed ``seq`` or
     ``time_s`` is refused with 409."""
-    return usecases.add_position(ctx, principal, request_id, body)
+    return await usecases.add_position(ctx, principal, request_id, body)

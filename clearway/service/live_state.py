@@ -1,0 +1,117 @@
+"""Building the published :class:`~clearway.service.live_view.LiveView` from a wired run, and
+the live state of one junction.
+
+Called by the runtime under its lock after each tick; the result is immutable and read
+without the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from clearway.bootstrap import WiredRun
+from clearway.control.priority.request import EdgePlace, PositionUpdate
+from clearway.errors import ClearwayError
+from clearway.network.geometry import edge_point
+from clearway.service.live_view import LiveView, RequestView, VehicleView
+
+if TYPE_CHECKING:
+    from clearway.service.runtime import LiveRequest
+
+#: Finished requests the view keeps (the most recent ones), for "recent requests" panels.
+RECENT_FINISHED = 50
+
+
+def request_view(live: LiveRequest) -> RequestView:
+    """The feed's view of one request: per junction status (``recovering`` included) and ETA."""
+    rec = live.record
+    junctions = {sid: status.value for sid, status in rec.junctions.items()}
+    for sid in live.recovering:
+        junctions.setdefault(sid, "recovering")
+    return RequestView(
+        request_id=live.request_id,
+        vehicle_id=rec.spec.requester_id,
+        owner=live.owner,
+        role=rec.spec.role.value,
+        incident_id=rec.spec.incident_id,
+        state=rec.state.value,
+        route=tuple(rec.route),
+        junctions=junctions,
+        etas_s=dict(live.etas_s or {}),
+        simulated=live.simulated,
+    )
+
+
+def vehicle_view(wired: WiredRun, vehicle_id: str, update: PositionUpdate) -> VehicleView | None:
+    """Where a priority vehicle is drawn; ``None`` for a place off the network's road edges
+    (inside a junction, or given as lon/lat: the next road position shows it)."""
+    place = update.place
+    if not isinstance(place, EdgePlace) or place.edge_id.startswith(":"):
+        return None
+    try:
+        x, y = edge_point(wired.net, place.edge_id, place.offset_m)
+    except ClearwayError:
+        return None
+    return VehicleView(
+        vehicle_id, place.edge_id, place.offset_m, x, y, update.speed_mps, update.time_s
+    )
+
+
+def build_view(
+    version: int,
+    wired: WiredRun,
+    positions: Mapping[str, PositionUpdate],
+    requests: Sequence[LiveRequest],
+    *,
+    running: bool,
+    error: str | None,
+    tick_ms: float,
+    flush_failures: int,
+) -> LiveView:
+    """The view after a tick."""
+    views = [request_view(r) for r in requests]
+    finished = [v for v in views if v.state in ("completed", "cancelled", "expired", "rejected")]
+    dropped = {v.request_id for v in finished[:-RECENT_FINISHED]}
+    vehicles = {}
+    for vid, update in positions.items():
+        shown = vehicle_view(wired, vid, update)
+        if shown is not None:
+            vehicles[vid] = shown
+    desk = wired.priority
+    return LiveView(
+        version=version,
+        time_s=wired.twin.now_s(),
+        running=running,
+        error=error,
+        signals=dict(wired.twin.read_signal_states()),
+        strategies=wired.normal_control.assignment if wired.normal_control is not None else {},
+        held=getattr(desk, "held", frozenset()),
+        recovering=getattr(desk, "recovering", frozenset()),
+        vehicles=vehicles,
+        requests={v.request_id: v for v in views if v.request_id not in dropped},
+        tick_ms=tick_ms,
+        flush_failures=flush_failures,
+    )
+
+
+def junction_state(view: LiveView, signal_id: str) -> dict[str, Any]:
+    """One signal's live state from a view: shown state, normal strategy, holds and the
+    requests with a status there."""
+    return {
+        "signal_id": signal_id,
+        "time_s": view.time_s,
+        "state": view.signals.get(signal_id),
+        "strategy": view.strategies.get(signal_id),
+        "held": signal_id in view.held,
+        "recovering": signal_id in view.recovering,
+        "requests": [
+            {
+                "request_id": r.request_id,
+                "status": r.junctions[signal_id],
+                "eta_s": r.etas_s.get(signal_id),
+            }
+            for r in view.requests.values()
+            if signal_id in r.junctions
+        ],
+    }

@@ -1,0 +1,262 @@
+"""Use cases of priority requests: create, follow, list, cancel; the vehicle's positions."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from starlette.concurrency import run_in_threadpool
+
+from clearway.control.priority.request import (
+    Convoy,
+    EdgePlace,
+    PositionUpdate,
+    PriorityRequestSpec,
+    Role,
+)
+from clearway.errors import (
+    ConflictError,
+    PermissionDeniedError,
+    RouteError,
+    ServiceUnavailableError,
+    UnknownEdgeError,
+    UnknownRequestError,
+)
+from clearway.service.auth import Permission, Principal, roles_with
+from clearway.service.context import ServiceContext
+from clearway.service.live_state import request_view
+from clearway.service.positions import PositionRecord
+from clearway.service.runtime import LiveRequest, ServiceRuntime
+from clearway.service.schemas import (
+    ConvoyIn,
+    HistoryOut,
+    JunctionStatusOut,
+    PositionAccepted,
+    PositionIn,
+    PriorityRequestCreate,
+    PriorityRequestOut,
+)
+from clearway.storage import requests as request_store
+from clearway.storage.audit import AuditKind
+
+
+def _road_edge(ctx: ServiceContext, edge_id: str, field_name: str) -> str:
+    net = ctx.require_network()
+    if edge_id not in net.edges:
+        roads = (e for e in net.edges if not e.startswith(":"))
+        raise UnknownEdgeError(edge_id, roads, where=f"the network (field {field_name})")
+    return edge_id
+
+
+def _request_out(live: LiveRequest) -> PriorityRequestOut:
+    rec = live.record
+    view = request_view(live)
+    return PriorityRequestOut(
+        request_id=live.request_id,
+        vehicle_id=rec.spec.requester_id,
+        role=rec.spec.role.value,
+        incident_id=rec.spec.incident_id,
+        owner=live.owner,
+        state=rec.state.value,
+        route=list(rec.route),
+        junctions=[
+            JunctionStatusOut(signal_id=sid, status=status, eta_s=view.etas_s.get(sid))
+            for sid, status in view.junctions.items()
+        ],
+        created_s=rec.created_s,
+        depart_s=rec.spec.depart_s,
+        lease_expires_s=rec.lease_expires_s,
+        convoy=ConvoyIn(**rec.spec.convoy.model_dump()) if rec.spec.convoy is not None else None,
+        simulated=live.simulated,
+        history=[HistoryOut(time_s=t, state=st.value, reason=r) for t, st, r in rec.history],
+    )
+
+
+def _stored_out(st: request_store.StoredRequest) -> PriorityRequestOut:
+    """A request of an earlier run of the service, as stored (finished: no live status)."""
+    spec, detail = st.spec, st.detail
+    convoy = spec.get("convoy")
+    return PriorityRequestOut(
+        request_id=st.request_id,
+        vehicle_id=st.requester_id,
+        role=str(spec.get("role", "")),
+        incident_id=st.incident_id,
+        owner=st.principal or "",
+        state=st.status,
+        route=list(detail.get("route", ())),
+        junctions=[],
+        created_s=st.created_s if st.created_s is not None else 0.0,
+        depart_s=spec.get("depart_s"),
+        lease_expires_s=st.last_heard_s if st.last_heard_s is not None else 0.0,
+        convoy=ConvoyIn(**convoy) if convoy else None,
+        simulated=bool(detail.get("simulated")),
+        history=[HistoryOut(time_s=0.0, state=st.status, reason=str(detail.get("reason", "")))],
+    )
+
+
+def create_priority_request(
+    ctx: ServiceContext, principal: Principal, body: PriorityRequestCreate
+) -> PriorityRequestOut:
+    """Hand a request to the live desk, leaving now; stored, audited, owned by ``principal``.
+
+    Raises
+    ------
+    UnknownEdgeError
+        ``origin_edge`` or ``destination_edge`` is not in the network (404); nothing changed.
+    RouteError
+        No drivable route between them (422); nothing changed.
+    """
+    runtime = ctx.require_runtime()
+    origin = _road_edge(ctx, body.origin_edge, "origin_edge")
+    destination = _road_edge(ctx, body.destination_edge, "destination_edge")
+    spec = PriorityRequestSpec(
+        requester_id=body.vehicle_id,
+        role=Role(body.role),
+        importance=body.importance,
+        incident_id=body.incident_id,
+        origin=EdgePlace(edge_id=origin, offset_m=body.origin_offset_m),
+        destination=EdgePlace(edge_id=destination),
+        convoy=Convoy(**body.convoy.model_dump()) if body.convoy is not None else None,
+        lease_s=body.lease_s,
+        depart_s=runtime.now_s() + body.depart_in_s,
+    )
+    if body.simulate and body.depart_in_s > 0:
+        raise ConflictError(
+            "simulate: the twin's vehicle leaves now; give depart_in_s 0 or simulate false"
+        )
+    _refuse_duplicate_vehicle(runtime, body.vehicle_id)
+    try:
+        live = runtime.create(spec, principal.name, simulate=body.simulate)
+    except RouteError as exc:
+        raise RouteError(f"origin_edge -> destination_edge: {exc}") from None
+    return _request_out(live)
+
+
+def _refuse_duplicate_vehicle(runtime: ServiceRuntime, vehicle_id: str) -> None:
+    for live in runtime.list():
+        if live.record.spec.requester_id == vehicle_id and not live.record.state.is_final:
+            raise ConflictError(
+                f"vehicle_id {vehicle_id!r} has an unfinished request {live.request_id!r}; "
+                "cancel it first or use another vehicle id"
+            )
+
+
+def get_priority_request(ctx: ServiceContext, request_id: str) -> PriorityRequestOut:
+    """One request's status per junction; one of an earlier run as stored; else
+    :class:`UnknownRequestError` (404)."""
+    runtime = ctx.require_runtime()
+    try:
+        return _request_out(runtime.get(request_id))
+    except UnknownRequestError:
+        with ctx.sessions() as session:
+            return _stored_out(request_store.get_request(session, request_id))
+
+
+def list_priority_requests(
+    ctx: ServiceContext,
+    *,
+    state: str | None = None,
+    incident_id: str | None = None,
+    owner: str | None = None,
+    vehicle_id: str | None = None,
+    role: str | None = None,
+) -> list[PriorityRequestOut]:
+    """The requests of this service run (restored ones included), oldest first, that match
+    every filter given."""
+    out = [_request_out(live) for live in ctx.require_runtime().list()]
+    wanted = {
+        "state": state, "incident_id": incident_id, "owner": owner, "vehicle_id": vehicle_id,
+        "role": role,
+    }  # fmt: skip
+    return [r for r in out if all(getattr(r, k) == v for k, v in wanted.items() if v is not None)]
+
+
+def _refuse(ctx: ServiceContext, principal: Principal, route: str, reason: str) -> NoReturn:
+    ctx.metrics.auth_failures.labels("403").inc()
+    ctx.audit.append(
+        AuditKind.AUTH_FAILED,
+        principal=principal.name,
+        payload={"route": route, "status": 403, "reason": reason, "key_id": principal.key_id},
+    )
+    raise PermissionDeniedError(reason)
+
+
+def cancel_priority_request(
+    ctx: ServiceContext, principal: Principal, request_id: str
+) -> PriorityRequestOut:
+    """Cancel a request: its owner, or a role that may cancel any (operator); else 403."""
+    runtime = ctx.require_runtime()
+    live = runtime.get(request_id)
+    if live.owner != principal.name and not principal.may(Permission.CANCEL_ANY_REQUEST):
+        _refuse(
+            ctx,
+            principal,
+            "/priority-requests/{request_id}",
+            f"only the owner of {request_id!r} or one of the roles "
+            f"{', '.join(roles_with(Permission.CANCEL_ANY_REQUEST))} may cancel it",
+        )
+    return _request_out(runtime.cancel(request_id, principal.name))
+
+
+async def add_position(
+    ctx: ServiceContext, principal: Principal, request_id: str, body: PositionIn
+) -> PositionAccepted:
+    """Record a position update of the request's vehicle (its owner only).
+
+    Runs on the event loop (no worker thread): the checks are in memory and the write is
+    awaited on the database writer — position updates are the service's hottest path.
+
+    Raises
+    ------
+    PermissionDeniedError
+        Not the owner (403, audited).
+    ConflictError
+        ``seq`` or ``time_s`` not after the last update's (stale or replayed), or the request
+        is finished (409); nothing stored.
+    UnknownEdgeError
+        ``edge_id`` is not in the network (404).
+    """
+    runtime = ctx.require_runtime()
+    owner, vehicle_id, finished = runtime.brief(request_id)
+    if owner != principal.name:
+        await run_in_threadpool(
+            _refuse,
+            ctx,
+            principal,
+            "/priority-requests/{request_id}/positions",
+            f"only the owner of {request_id!r} may send its positions",
+        )
+    if finished:
+        raise ConflictError(
+            f"request {request_id!r} is finished; position updates are not accepted (make a "
+            "new request)"
+        )
+    edge = _road_edge(ctx, body.edge_id, "edge_id")
+    time_s = body.time_s if body.time_s is not None else runtime.clock_s()
+    recorder = runtime.positions
+    if recorder is None:
+        raise ServiceUnavailableError("the live runtime is not running; try again later")
+    rec = PositionRecord(
+        request_id, principal.name, body.seq, body.time_s, time_s, edge, body.offset_m,
+        body.speed_mps,
+    )  # fmt: skip
+    stored_seq = await recorder.record_async(rec)
+    # Stored and audited first: the controller acts only on a position the record holds.
+    runtime.push_position(
+        vehicle_id,
+        PositionUpdate(
+            time_s=time_s,
+            place=EdgePlace(edge_id=edge, offset_m=body.offset_m),
+            speed_mps=body.speed_mps,
+        ),
+    )
+    return PositionAccepted(
+        request_id=request_id, seq=body.seq, stored_seq=stored_seq, time_s=time_s
+    )
+
+
+def get_convoy(ctx: ServiceContext, request_id: str) -> PriorityRequestOut:
+    """A request with role ``convoy``; :class:`UnknownRequestError` (404) for any other id."""
+    out = get_priority_request(ctx, request_id)
+    if out.role != "convoy":
+        raise UnknownRequestError(request_id, (), where="the convoys (it is not a convoy)")
+    return out

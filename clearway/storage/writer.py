@@ -1,0 +1,188 @@
+"""One writer for the whole process: write jobs queued, run in batches, one commit each.
+
+SQLite lets one connection write at a time, and a connection that finds the database locked
+sleeps with growing back-off before it tries again — under load, tens to hundreds of
+milliseconds a write. So every write of the service (position updates, each tick's audit
+batch, requests created or cancelled) goes through one :class:`DbWriter` thread: nothing in
+the process ever waits on the database lock, and the jobs waiting at one moment share one
+transaction and one commit (group commit). Each job runs in its own SAVEPOINT: a job that
+fails is rolled back alone and its caller gets the error; the others are committed. A
+caller that needs the result waits on the job's future; one that does not (the control
+loop's audit batch) does not wait at all, and the order of the queue is the order of the
+audit chain.
+
+PostgreSQL gains the same batching (fewer commits); its row locks make the single writer
+unnecessary but harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from clearway.errors import StorageError
+from clearway.storage.db import write_session
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Most jobs committed together.
+MAX_BATCH = 500
+#: Longest a caller waits for its job by default (s).
+WAIT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    fn: Callable[[Session], Any] | None
+    future: Future[Any]
+    #: For a grouped job: how items of its kind are written together, and its item.
+    group: Callable[[Session, list[Any]], list[Any]] | None = None
+    item: Any = None
+
+
+class DbWriter:
+    """A thread that runs write jobs in batches, each batch in one transaction.
+
+    Parameters
+    ----------
+    sessions
+        Where to write.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: Batches committed, jobs run, batches whose commit failed (counts).
+        self.batches = 0
+        self.jobs = 0
+        self.failed_batches = 0
+
+    def start(self) -> DbWriter:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="clearway-db-writer", daemon=True)
+                self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Run what is queued, then stop. Idempotent."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def submit(self, fn: Callable[[Session], T]) -> Future[T]:
+        """Queue ``fn(session)``; its future holds the result once committed (or the error).
+
+        Raises
+        ------
+        StorageError
+            The writer is not running.
+        """
+        if self._thread is None:
+            raise StorageError("the database writer is not running (the service is stopping)")
+        fut: Future[T] = Future()
+        self._queue.put(_Job(fn, fut))
+        return fut
+
+    def submit_item(self, write: Callable[[Session, list[Any]], list[T]], item: Any) -> Future[T]:
+        """Queue one item of a kind written many at a time: consecutive queued items with the
+        same ``write`` go to one ``write(session, items)`` call, which returns one result
+        per item, in order (a position update's rows and audit records, say, in a handful of
+        statements for hundreds of updates). If the call fails, every item of it fails."""
+        if self._thread is None:
+            raise StorageError("the database writer is not running (the service is stopping)")
+        fut: Future[T] = Future()
+        self._queue.put(_Job(None, fut, write, item))
+        return fut
+
+    def run(self, fn: Callable[[Session], T], timeout_s: float = WAIT_S) -> T:
+        """Queue ``fn(session)`` and wait for its commit; its exception is raised here."""
+        return self.wait(self.submit(fn), timeout_s)
+
+    @staticmethod
+    def wait(fut: Future[T], timeout_s: float = WAIT_S) -> T:
+        """The result of a queued write once committed; its exception is raised here."""
+        try:
+            return fut.result(timeout_s)
+        except TimeoutError:
+            raise StorageError(
+                f"the database did not confirm a write within {timeout_s:.0f} s"
+            ) from None
+
+    # -- the thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            jobs = [first]
+            while len(jobs) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+            self._write(jobs)
+
+    def _write(self, jobs: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+        try:
+            with write_session(self.sessions) as s:
+                i = 0
+                while i < len(live):
+                    job = live[i]
+                    if job.group is None:
+                        run = [job]
+                        fn: Callable[[Session], list[Any]] = lambda s, f=job.fn: [f(s)]  # noqa: E731
+                    else:
+                        j = i
+                        while j < len(live) and live[j].group is job.group:
+                            j += 1
+                        run = live[i:j]
+                        items = [x.item for x in run]
+                        fn = lambda s, g=job.group, items=items: g(s, items)  # noqa: E731
+                    i += len(run)
+                    try:
+                        with s.begin_nested():  # this run alone is rolled back if it fails
+                            values = fn(s)
+                        results += [(x, v, None) for x, v in zip(run, values, strict=True)]
+                    except Exception as exc:
+                        results += [(x, None, exc) for x in run]
+        except (StorageError, SQLAlchemyError) as exc:
+            self.failed_batches += 1
+            log.error("could not commit %d database write(s): %s", len(jobs), exc)
+            err = exc if isinstance(exc, StorageError) else StorageError(f"database write failed: {exc}")
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(err)
+            return
+        self.batches += 1
+        self.jobs += len(results)
+        for job, value, exc in results:
+            if exc is None:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(exc)
