@@ -8,16 +8,14 @@ without the lock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clearway.bootstrap import WiredRun
 from clearway.control.priority.request import EdgePlace, PositionUpdate
 from clearway.errors import ClearwayError
 from clearway.network.geometry import edge_point
 from clearway.service.live_view import LiveView, RequestView, VehicleView
-
-if TYPE_CHECKING:
-    from clearway.service.runtime import LiveRequest
+from clearway.service.request_index import LiveRequest
 
 #: Finished requests the view keeps (the most recent ones), for "recent requests" panels.
 RECENT_FINISHED = 50

@@ -8,11 +8,13 @@ next scheduled tick. Every access to the desk, the loop or the twin — the tick
 holds :attr:`ServiceRuntime.lock`, so a request never sees a half-done tick. After each tick
 a new immutable :class:`~clearway.service.live_view.LiveView` is published for the feed.
 
-After each tick, in one transaction: the signal changes the guard approved and every command
-it rejected (``signal.approved`` / ``signal.rejected``, per junction per change), the
-requests' lifecycle changes (``request``) and their stored status. On start, the requests
-the database holds as unfinished are handed to the desk again (``restored``): the twin
-starts afresh, so their junctions are planned and held anew from the signals' safe state.
+After each tick one write is queued on the process's database writer
+(:class:`~clearway.storage.writer.DbWriter`), which the tick never waits for: the signal
+changes the guard approved and every command it rejected (``signal.approved`` /
+``signal.rejected``, per junction per change), the requests' lifecycle changes (``request``:
+``served`` for a request's first control decision, then state changes) and their stored
+status. On start, the requests the database holds as unfinished are taken up again
+(:mod:`~clearway.service.restore`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import threading
 import time
 from concurrent.futures import Future
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,27 +41,25 @@ from clearway.control.switchable import SwitchableControl
 from clearway.errors import (
     ConfigError,
     ServiceUnavailableError,
-    UnknownRequestError,
 )
 from clearway.network import Network, load_network
 from clearway.service import live_state
 from clearway.service.live_view import EMPTY_VIEW, LiveView
 from clearway.service.positions import PositionRecorder
+from clearway.service.request_index import LiveRequest, RequestIndex
 from clearway.service.restore import restore_requests
 from clearway.service.runtime_records import (
-    Signature,
     changed_events,
-    lifecycle_entry,
-    request_detail,
+    save_changes,
+    save_created,
     served_entry,
     signal_entries,
-    signature,
+    strategy_entry,
 )
 from clearway.signals.safety.guard import Verdict
 from clearway.sim.priority_trips import PRIORITY_VTYPE_ID, write_priority_vtype
 from clearway.sim.scenario import Scenario
-from clearway.storage import requests as request_store
-from clearway.storage.audit import AuditEntry, AuditKind, append_entries
+from clearway.storage.audit import AuditEntry, append_entries
 from clearway.storage.writer import DbWriter
 
 log = logging.getLogger(__name__)
@@ -68,47 +68,6 @@ log = logging.getLogger(__name__)
 _MIN_PAUSE_S = 0.001
 #: Longest a request handler waits for its write to be committed (s).
 WRITE_WAIT_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class LiveRequest:
-    """A request as the service knows it.
-
-    Attributes
-    ----------
-    request_id
-        The service's id (``pr-`` + 16 hex digits); the desk's own id is ``desk_id``.
-    owner
-        Name of the principal who made it.
-    record
-        The desk's record (state, route, per-junction status, history).
-    recovering
-        Signals of this request whose hold ended and which are still serving the phases it
-        cut (their normal operation is not back yet).
-    etas_s
-        Predicted arrival at each signal ahead, where planned (traffic time, s).
-    simulated
-        The twin drives a vehicle for it.
-    """
-
-    request_id: str
-    desk_id: str
-    owner: str
-    record: PriorityRequest
-    recovering: tuple[str, ...] = ()
-    etas_s: dict[str, float] | None = None
-    simulated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeSnapshot:
-    """Time, signal states and requests at one moment between ticks (taken under the lock)."""
-
-    time_s: float
-    running: bool
-    error: str | None
-    signals: dict[str, str]
-    requests: dict[str, LiveRequest]
 
 
 class ServiceRuntime:
@@ -166,20 +125,13 @@ class ServiceRuntime:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._sessions: sessionmaker[Session] | None = None
         self._pushed = PushedPositions()
         self._feed: MergedFeed | None = None
-        self._owners: dict[str, str] = {}
-        self._desk_ids: dict[str, str] = {}
-        self._simulated: set[str] = set()
-        self._known: dict[str, Signature] = {}
+        self._index = RequestIndex()
         self._verdicts: list[Verdict] = []
         self._shown: dict[str, str] = {}
         self._view: LiveView = EMPTY_VIEW
         self._tick_ms = 0.0
-        #: Per request id (owner, vehicle id, finished?): read by request handlers without the
-        #: lock (a tick may hold it for a while), written under it.
-        self._brief: dict[str, tuple[str, str, bool]] = {}
         #: Requests not yet through a control decision: wall time of their creation (s).
         self._unserved: dict[str, float] = {}
         #: The process's one database writer, and the position updates it stores; set by
@@ -193,7 +145,6 @@ class ServiceRuntime:
         and audit go to ``sessions``."""
         if self._thread is not None:
             raise ConfigError("the runtime is started already")
-        self._sessions = sessions
         stack = ExitStack()
         try:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clearway-serve-")))
@@ -338,16 +289,7 @@ class ServiceRuntime:
                     desk.cancel(record.request_id, now)
                     raise
             rid = f"pr-{secrets.token_hex(8)}"
-            stored = {**(detail or {}), **request_detail(record), "simulated": simulate}
-            dump = spec.model_dump(mode="json")
-
-            def save(s: Session) -> None:
-                request_store.save_request(
-                    s, rid, spec=dump, status=record.state.value, principal=owner,
-                    detail=stored, created_s=now,
-                )  # fmt: skip
-                append_entries(s, [lifecycle_entry(rid, owner, "created", record, now)])
-
+            save = save_created(rid, owner, record, now, {**(detail or {}), "simulated": simulate})
             # Queued under the lock: before any tick's write about this request.
             saved = self._writer().submit(save)
             self.adopt(rid, owner, record, simulate)
@@ -382,10 +324,7 @@ class ServiceRuntime:
     def brief(self, request_id: str) -> tuple[str, str, bool]:
         """(owner, vehicle id, finished?) of a request of this run, without waiting for a
         tick; :class:`UnknownRequestError` if there is none."""
-        found = self._brief.get(request_id)
-        if found is None:
-            raise UnknownRequestError(request_id, (), where="this service run")
-        return found
+        return self._index.brief(request_id)
 
     def clock_s(self) -> float:
         """Traffic time of the last tick (s), without waiting for the current one."""
@@ -410,7 +349,7 @@ class ServiceRuntime:
         """Every request of this run (restored ones included), oldest first."""
         with self.lock:
             self._desk()
-            return [self._live(rid) for rid in self._owners]
+            return [self._live(rid) for rid in self._index.ids()]
 
     def view(self) -> LiveView:
         """The city as published after the last tick (no lock, no simulator access)."""
@@ -432,85 +371,42 @@ class ServiceRuntime:
             changed = control.switch(signal_id, strategy, self._now())
             if not changed:
                 return False
-            entry = AuditEntry(
-                AuditKind.ADMIN, by, junction_id=signal_id,
-                payload={"action": "junction.strategy", "from": old, "to": strategy,
-                         "time_s": self._now()},
-            )  # fmt: skip
+            entry = strategy_entry(by, signal_id, old, strategy, self._now())
             written = self._writer().submit(lambda s: append_entries(s, [entry]))
             self._publish()
         written.result(WRITE_WAIT_S)
         return True
 
-    def snapshot(self) -> RuntimeSnapshot:
-        """Time, signal states and requests at one moment between ticks."""
-        with self.lock:
-            wired = self._wired
-            if wired is None:
-                return RuntimeSnapshot(float("nan"), False, self.error, {}, {})
-            return RuntimeSnapshot(
-                time_s=wired.twin.now_s(),
-                running=self.running,
-                error=self.error,
-                signals=dict(wired.twin.read_signal_states()),
-                requests={rid: self._live(rid) for rid in self._owners},
-            )
-
     def _live(self, request_id: str) -> LiveRequest:
-        desk_id = self._desk_ids.get(request_id)
-        if desk_id is None:
-            raise UnknownRequestError(request_id, self._desk_ids, where="this service run")
-        desk = self._desk()
-        recovering = tuple(
-            r.signal_id
-            for r in desk.recoveries
-            if r.recovered_s is None and desk_id in r.request_ids
-        )
-        return LiveRequest(
-            request_id, desk_id, self._owners[request_id], desk.request(desk_id), recovering,
-            dict(desk.etas_s(desk_id)), request_id in self._simulated,
-        )  # fmt: skip
+        return self._index.live(self._desk(), request_id)
 
     def adopt(self, rid: str, owner: str, record: PriorityRequest, simulated: bool) -> None:
         """Serve a desk record under the service id ``rid`` (under the lock)."""
         assert self._wired is not None
-        self._owners[rid] = owner
-        self._desk_ids[rid] = record.request_id
-        self._known[rid] = signature(record)
-        self._brief[rid] = (owner, record.spec.requester_id, record.state.is_final)
-        if simulated:
-            self._simulated.add(rid)
+        self._index.add(rid, owner, record, simulated)
         self._wired.twin.track_priority_vehicle(record.spec.requester_id)
 
     def insert_vehicles(self, record: PriorityRequest) -> None:
         """Drive the request's vehicle(s) in the twin along its planned route, leaving now."""
         assert self._wired is not None
-        spec, now = record.spec, self._now()
-        count = spec.convoy.vehicle_count if spec.convoy is not None else 1
-        headway_s = 1.5
-        for k in range(count):
-            vid = spec.requester_id if k == 0 else f"{spec.requester_id}.{k}"
-            depart = None if k == 0 else now + k * headway_s
-            self._wired.twin.insert_vehicle(
-                vid, record.route, type_id=PRIORITY_VTYPE_ID, depart_s=depart
-            )
+        convoy = record.spec.convoy
+        self._wired.twin.insert_priority_vehicles(
+            record.spec.requester_id, record.route, type_id=PRIORITY_VTYPE_ID,
+            count=convoy.vehicle_count if convoy is not None else 1,
+        )  # fmt: skip
 
     # -- after a tick --------------------------------------------------------------------------
     def _flush(self) -> None:
         """Audit this tick's signal changes and the requests' changes in one batch."""
         desk = self._desk()
-        changed = {}
-        for rid, desk_id in self._desk_ids.items():
-            record = desk.request(desk_id)
-            if signature(record) != self._known[rid]:
-                changed[rid] = record
+        changed = self._index.changed(desk)
         verdicts, self._verdicts[:] = list(self._verdicts), []
         served = []
         if self._unserved:
             held = getattr(desk, "held", frozenset())
             done = time.time()
             for rid, created in self._unserved.items():
-                record = desk.request(self._desk_ids[rid])
+                record = desk.request(self._index.desk_id(rid))
                 served.append(served_entry(
                     rid, record, self._now(), verdicts, held, self.strategy,
                     (done - created) * 1e3,
@@ -531,28 +427,13 @@ class ServiceRuntime:
         """Queue the write of request changes and audit entries (in the queue's order)."""
         entries = signal_entries(verdicts, self._shown)
         entries += extra or []
-        entries += changed_events(changed, self._known, principal, now)
-        statuses = {rid: (record.state.value, request_detail(record)) for rid, record in changed.items()}
-
-        def write(s: Session) -> None:
-            for rid, (status, detail) in statuses.items():
-                if not request_store.exists(s, rid):
-                    continue  # its creation was not stored: nothing to update
-                # The status update locks the row first; the detail is merged after it, so the
-                # keys position updates keep there (last_seq ...) stay.
-                request_store.update_request(s, rid, status=status)
-                old = request_store.get_request(s, rid).detail
-                request_store.update_request(s, rid, detail={**old, **detail})
-            append_entries(s, entries)
-
-        written = self._writer().submit(write)
+        entries += changed_events(changed, self._index.known, principal, now)
+        written = self._writer().submit(save_changes(changed, entries))
         if principal is None:  # the tick: never waits for the database
             written.add_done_callback(self._count_failure)
         for rid, record in changed.items():
-            self._known[rid] = signature(record)
+            self._index.written(rid, record)
             if record.state.is_final:
-                owner, vehicle, _ = self._brief[rid]
-                self._brief[rid] = (owner, vehicle, True)
                 self._untrack_if_done(record.spec.requester_id)
                 if self.positions is not None:
                     self.positions.forget(rid)
@@ -571,26 +452,19 @@ class ServiceRuntime:
 
     def _drop(self, rid: str) -> None:
         """Forget a request whose creation could not be stored (its desk record is cancelled)."""
-        desk_id = self._desk_ids.pop(rid, None)
-        self._owners.pop(rid, None)
-        self._known.pop(rid, None)
         self._unserved.pop(rid, None)
-        brief = self._brief.pop(rid, None)
-        self._simulated.discard(rid)
-        if desk_id is not None and self._wired is not None and self._wired.priority is not None:
-            rec = self._wired.priority.request(desk_id)
-            if not rec.state.is_final:
-                self._wired.priority.cancel(desk_id, self._now())
-        if brief is not None:
-            self._untrack_if_done(brief[1])
+        gone = self._index.remove(rid)
+        if gone is None or self._wired is None or self._wired.priority is None:
+            return
+        desk_id, vehicle = gone
+        if not self._wired.priority.request(desk_id).state.is_final:
+            self._wired.priority.cancel(desk_id, self._now())
+        self._untrack_if_done(vehicle)
 
     def _untrack_if_done(self, vehicle_id: str) -> None:
         desk = self._desk()
         assert self._wired is not None
-        if not any(
-            not desk.request(d).state.is_final and desk.request(d).spec.requester_id == vehicle_id
-            for d in self._desk_ids.values()
-        ):
+        if not self._index.vehicle_busy(desk, vehicle_id):
             self._wired.twin.untrack_priority_vehicle(vehicle_id)
             self._pushed.forget(vehicle_id)
 
@@ -600,7 +474,7 @@ class ServiceRuntime:
             self._view.version + 1,
             self._wired,
             self._feed.priority_positions(),
-            [self._live(rid) for rid in self._owners],
+            [self._live(rid) for rid in self._index.ids()],
             running=not self._stop.is_set(),
             error=self.error,
             tick_ms=self._tick_ms,

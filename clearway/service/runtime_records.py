@@ -1,18 +1,22 @@
-"""What the live runtime writes about requests and signals: audit entries and stored detail.
+"""What the live runtime writes about requests and signals: audit entries, stored detail,
+and the database writes that carry them.
 
 Pure functions from the desk's records and the guard's verdicts to
 :class:`~clearway.storage.audit.AuditEntry` values and the ``detail`` JSON stored with a
-request; the runtime writes them in one transaction per tick.
+request, and the write jobs (``Session -> None``) the runtime queues on its database writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.signals.safety.guard import Verdict
-from clearway.storage.audit import AuditEntry, AuditKind
+from clearway.storage import requests as request_store
+from clearway.storage.audit import AuditEntry, AuditKind, append_entries
 
 #: What a request looked like when last written: its state and per-junction statuses.
 Signature = tuple[str, dict[str, str]]
@@ -129,3 +133,54 @@ def changed_events(
             event = record.state.value if record.state.is_final else "updated"
             out.append(lifecycle_entry(rid, principal, event, record, now_s))
     return out
+
+
+def strategy_entry(by: str, signal_id: str, old: str, new: str, now_s: float) -> AuditEntry:
+    """An operator switched a junction's normal strategy."""
+    return AuditEntry(
+        AuditKind.ADMIN,
+        by,
+        junction_id=signal_id,
+        payload={"action": "junction.strategy", "from": old, "to": new, "time_s": now_s},
+    )
+
+
+def save_created(
+    rid: str,
+    owner: str,
+    record: PriorityRequest,
+    now_s: float,
+    detail: Mapping[str, Any],
+) -> Callable[[Session], None]:
+    """The write of a new request: its row and its ``created`` audit record."""
+    spec = record.spec.model_dump(mode="json")
+
+    def write(s: Session) -> None:
+        request_store.save_request(
+            s, rid, spec=spec, status=record.state.value, principal=owner,
+            detail={**detail, **request_detail(record)}, created_s=now_s,
+        )  # fmt: skip
+        append_entries(s, [lifecycle_entry(rid, owner, "created", record, now_s)])
+
+    return write
+
+
+def save_changes(
+    changed: Mapping[str, PriorityRequest], entries: Sequence[AuditEntry]
+) -> Callable[[Session], None]:
+    """The write of requests' new status and detail, and audit entries, in that order."""
+    statuses = {rid: (r.state.value, request_detail(r)) for rid, r in changed.items()}
+    entries = list(entries)
+
+    def write(s: Session) -> None:
+        for rid, (status, detail) in statuses.items():
+            if not request_store.exists(s, rid):
+                continue  # its creation was not stored: nothing to update
+            # The status update locks the row first; the detail is merged after it, so the
+            # keys position updates keep there (last_seq ...) stay.
+            request_store.update_request(s, rid, status=status)
+            old = request_store.get_request(s, rid).detail
+            request_store.update_request(s, rid, detail={**old, **detail})
+        append_entries(s, entries)
+
+    return write

@@ -320,6 +320,23 @@ class SumoTwin:
         except self._errors as exc:
             raise self._failure(f"inserting vehicle {vehicle_id!r}", exc) from exc
 
+    def insert_priority_vehicles(
+        self,
+        vehicle_id: str,
+        edges: Sequence[str],
+        *,
+        type_id: str,
+        count: int = 1,
+        headway_s: float = 1.5,
+    ) -> None:
+        """Insert a priority vehicle, or a convoy of ``count`` (``vehicle_id``, then
+        ``vehicle_id.1`` …, ``headway_s`` apart), on ``edges``, the first leaving now."""
+        now = self.now_s()
+        for k in range(count):
+            vid = vehicle_id if k == 0 else f"{vehicle_id}.{k}"
+            depart = None if k == 0 else now + k * headway_s
+            self.insert_vehicle(vid, edges, type_id=type_id, depart_s=depart)
+
     def priority_positions(self) -> Mapping[str, PositionUpdate]:
         """Edge, offset and speed of every tracked vehicle that is on the network now."""
         self._check_open()

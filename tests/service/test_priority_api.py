@@ -52,11 +52,11 @@ def test_request_clears_the_way_and_cancels(live_service):
     granted = [j["signal_id"] for j in status["junctions"] if j["status"] == "granted"]
     assert granted, status
     sid = granted[0]
-    # The snapshot shows green for the route's movement through that junction.
+    # The published view shows green for the route's movement through that junction.
     route = status["route"]
     links = live.ctx.network.signal_links(sid)
-    snap = live.ctx.runtime.snapshot()
-    assert snap.requests[rid].record.junctions[sid].value == "granted"
+    snap = live.ctx.runtime.view()
+    assert snap.requests[rid].junctions[sid] == "granted"
     k = next(i for i, e in enumerate(route[:-1]) if live.ctx.network.edge(e).to_junction == sid)
     ours = [
         lk.signal_index

@@ -25,7 +25,8 @@ from clearway.service.auth import Permission, Principal, roles_with
 from clearway.service.context import ServiceContext
 from clearway.service.live_state import request_view
 from clearway.service.positions import PositionRecord
-from clearway.service.runtime import LiveRequest, ServiceRuntime
+from clearway.service.request_index import LiveRequest
+from clearway.service.runtime import ServiceRuntime
 from clearway.service.schemas import (
     ConvoyIn,
     HistoryOut,
