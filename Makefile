@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo serve test test-fast bench lint clean
 
 install: $(STAMP)
 
@@ -16,6 +17,17 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/clearway demo --out-dir demo-results
+	@echo
+	@echo "Live map dashboard: run 'make serve', then open http://127.0.0.1:$(PORT)/"
+	@echo "  (a 3x3 city at 5x real time; it prints an API key per role to sign in with)"
+
+# The service with a live simulated city and its dashboard (development mode: throw-away
+# token secret, demo users); Ctrl-C stops it.
+
+serve: install
+	mkdir -p demo-results
+	$(BIN)/clearway serve --dev --demo-users --scenario grid:3x3:moderate --speed 5 \
+		--db sqlite:///demo-results/serve.db --port $(PORT) --out-dir demo-results/serve --open
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests

@@ -35,6 +35,17 @@ def serve_command(
         bool, typer.Option(help="Development mode: a random token secret if none is set.")
     ] = False,
     out_dir: Annotated[Path, typer.Option(help="Where scenario files go.")] = Path("clearway-out"),
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the live map dashboard in a web browser.")
+    ] = False,
+    demo_users: Annotated[
+        bool,
+        typer.Option(
+            "--demo-users",
+            help="With --dev: migrate the database and print a fresh API key for a demo user "
+            "of each role (demo-viewer, demo-dispatcher, demo-operator, demo-admin).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API with a live simulated city: priority requests clear the way through its
     signals. Outside --dev, CLEARWAY_TOKEN_SECRET must be set to a strong secret."""
@@ -54,7 +65,75 @@ def serve_command(
         opts["db_url"] = db
     # Settings first: a default secret is refused before SUMO or the database is touched.
     settings = ServiceSettings(**opts).check_secrets()
+    if demo_users:
+        if not dev:
+            raise ConfigError("--demo-users hands out keys to anyone who sees the console: --dev only")
+        for role, key in _demo_keys(settings.db_url).items():
+            typer.echo(f"  {role:<10} key: {key}")
     sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=end_s, out_dir=out_dir)
     runtime = ServiceRuntime(sc, strategy=strategy, normal=normal, speed=speed)
     app = create_app(settings, runtime=runtime)
+    url = dashboard_url(host, port)
+    typer.echo(
+        f"clearway dashboard: {url}  (sign in with an API key: `clearway users add NAME --role ROLE`)"
+    )
+    if open_browser:
+        _open_when_listening(url, host, port)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def dashboard_url(host: str, port: int) -> str:
+    """The dashboard's URL for a server listening on ``host:port`` (a wildcard address is
+    shown as localhost, which is where a browser on this machine reaches it)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def _open_when_listening(url: str, host: str, port: int, timeout_s: float = 60.0) -> None:
+    """Open ``url`` in a browser once the server accepts connections (on a thread: uvicorn
+    runs in the foreground). No browser available: the URL printed is enough."""
+    import contextlib
+    import socket
+    import threading
+    import time
+    import webbrowser
+
+    target = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+    def wait_then_open() -> None:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection((target, port), timeout=1.0):
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            return
+        with contextlib.suppress(webbrowser.Error):
+            webbrowser.open(url, new=2)
+
+    threading.Thread(target=wait_then_open, name="open-dashboard", daemon=True).start()
+
+
+def _demo_keys(db_url: str) -> dict[str, str]:
+    """Migrate ``db_url`` and give each role's demo user a fresh key (made if missing)."""
+    from clearway.storage.db import make_engine, session_factory, write_session
+    from clearway.storage.migrate import upgrade
+    from clearway.storage.models import ROLES
+    from clearway.storage.users import add_user, issue_key, list_users
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    keys = {}
+    try:
+        with write_session(session_factory(engine)) as s:
+            names = {u.name for u in list_users(s)}
+            for role in ROLES:
+                name = f"demo-{role}"
+                keys[role] = issue_key(s, name)[1] if name in names else add_user(s, name, role)[1]
+    finally:
+        engine.dispose()
+    return keys

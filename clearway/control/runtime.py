@@ -93,6 +93,8 @@ class ControlLoop:
         self.timers: dict[str, SignalTimers] = {}
         self._observed_s = float("-inf")
         self.stats = LoopStats()
+        #: The last detector aggregates read, for displays (empty before any was read).
+        self.last_traffic = TrafficState.empty()
         controlled = set(guard.intersections)
         self._signal_ids = [s for s in signals.signal_ids() if s in controlled]
         self._controlled: set[str] = set()
@@ -127,6 +129,8 @@ class ControlLoop:
             )
         else:
             traffic = TrafficState.empty(now)
+        if traffic.lane_ids:
+            self.last_traffic = traffic
         commanded = set()
         for cmd in self.controller.propose(now, self.timers, traffic):
             self.stats.proposed += 1

@@ -37,6 +37,7 @@ from clearway.service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from clearway.service.routers import (
     audit,
     convoys,
+    dashboard,
     feed,
     health,
     junctions,
@@ -159,7 +160,18 @@ def create_app(
         },
     )
     app.state.clearway = ctx
-    for module in (health, metrics, tokens, junctions, priority, convoys, feed, audit, users):
+    for module in (
+        health,
+        metrics,
+        tokens,
+        junctions,
+        priority,
+        convoys,
+        feed,
+        audit,
+        users,
+        dashboard,
+    ):
         app.include_router(module.router)
     _add_error_handlers(app)
     # Added last = outermost: the body limit refuses before anything else reads the body,

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from clearway.bootstrap import WiredRun
 from clearway.control.priority.request import EdgePlace, PositionUpdate
 from clearway.errors import ClearwayError
 from clearway.network.geometry import edge_point
 from clearway.service.live_view import LiveView, RequestView, VehicleView
 from clearway.service.request_index import LiveRequest
+from clearway.state.traffic import TrafficState
 
 #: Finished requests the view keeps (the most recent ones), for "recent requests" panels.
 RECENT_FINISHED = 50
@@ -66,8 +69,9 @@ def build_view(
     error: str | None,
     tick_ms: float,
     flush_failures: int,
+    lanes: Mapping[str, float] | None = None,
 ) -> LiveView:
-    """The view after a tick."""
+    """The view after a tick (``lanes``: :func:`lane_fill` of the last detector reading)."""
     views = [request_view(r) for r in requests]
     finished = [v for v in views if v.state in ("completed", "cancelled", "expired", "rejected")]
     dropped = {v.request_id for v in finished[:-RECENT_FINISHED]}
@@ -90,7 +94,19 @@ def build_view(
         requests={v.request_id: v for v in views if v.request_id not in dropped},
         tick_ms=tick_ms,
         flush_failures=flush_failures,
+        lanes=lanes or {},
     )
+
+
+#: Lane occupancy is shown in steps of this share: finer steps would only make the feed chatty.
+FILL_STEP = 0.05
+
+
+def lane_fill(traffic: TrafficState) -> dict[str, float]:
+    """Occupancy per detected lane as a share 0-1 in :data:`FILL_STEP` steps."""
+    occ = np.nan_to_num(np.asarray(traffic.occupancy_pct, dtype=float), nan=0.0)
+    steps = np.clip(np.round(occ / 100.0 / FILL_STEP), 0, round(1 / FILL_STEP)) * FILL_STEP
+    return dict(zip(traffic.lane_ids, np.round(steps, 2).tolist(), strict=True))
 
 
 def junction_state(view: LiveView, signal_id: str) -> dict[str, Any]:

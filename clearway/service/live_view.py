@@ -115,6 +115,9 @@ class LiveView:
         Normal strategy per signal id.
     held, recovering
         Signals held for a priority vehicle now; signals serving the phases a hold cut.
+    lanes
+        Per lane with a detector, how full it is: occupancy as a share 0-1, in steps of
+        0.05 (aggregates only: nothing about any one vehicle).
     vehicles, requests
         Priority vehicles by id; requests of this run by id (live ones and recent others).
     tick_ms
@@ -135,6 +138,7 @@ class LiveView:
     requests: Mapping[str, RequestView] = field(default_factory=dict)
     tick_ms: float = 0.0
     flush_failures: int = 0
+    lanes: Mapping[str, float] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -160,6 +164,7 @@ def feed_snapshot(view: LiveView) -> dict[str, Any]:
         "recovering": sorted(view.recovering),
         "vehicles": {k: v.to_json() for k, v in view.vehicles.items()},
         "requests": [r.to_json() for r in view.requests.values()],
+        "lanes": dict(view.lanes),
         "health": view.health(),
     }
 
@@ -167,7 +172,7 @@ def feed_snapshot(view: LiveView) -> dict[str, Any]:
 def feed_update(before: LiveView, now: LiveView) -> dict[str, Any] | None:
     """What changed from ``before`` to ``now``; ``None`` if nothing did.
 
-    Signals and strategies: only the changed ones. Vehicles: every one present (they move),
+    Signals, strategies and lanes: only the changed ones. Vehicles: every one present (they move),
     plus the ids of those gone. Requests: those whose view changed. Held, recovering and
     health: whole, when they changed.
     """
@@ -192,6 +197,9 @@ def feed_update(before: LiveView, now: LiveView) -> dict[str, Any] | None:
         msg["gone_vehicles"] = gone
     if requests:
         msg["requests"] = requests
+    lanes = {k: v for k, v in now.lanes.items() if before.lanes.get(k) != v}
+    if lanes:
+        msg["lanes"] = lanes
     if now.health() != before.health():
         msg["health"] = now.health()
     return msg

@@ -109,8 +109,8 @@ class PositionRecorder:
             await run_in_threadpool(self._prime, rec.request_id)
         previous, reserved = self._reserve(rec)
         try:
-            fut = self.writer.submit_item(_store_many, rec)
-            return await asyncio.wait_for(asyncio.wrap_future(fut), WAIT_S)
+            fut = self.writer.submit_item_async(_store_many, rec)
+            return await asyncio.wait_for(fut, WAIT_S)
         except (StorageError, SQLAlchemyError, TimeoutError) as exc:
             self._release(rec.request_id, previous, reserved)
             reason = "no confirmation in time" if isinstance(exc, TimeoutError) else exc

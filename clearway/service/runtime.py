@@ -24,6 +24,7 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import replace
@@ -59,6 +60,7 @@ from clearway.service.runtime_records import (
 from clearway.signals.safety.guard import Verdict
 from clearway.sim.priority_trips import PRIORITY_VTYPE_ID, write_priority_vtype
 from clearway.sim.scenario import Scenario
+from clearway.state.traffic import TrafficState
 from clearway.storage.audit import AuditEntry, append_entries
 from clearway.storage.writer import DbWriter
 
@@ -132,6 +134,8 @@ class ServiceRuntime:
         self._shown: dict[str, str] = {}
         self._view: LiveView = EMPTY_VIEW
         self._tick_ms = 0.0
+        self._fill_of: TrafficState | None = None
+        self._fill: Mapping[str, float] = {}
         #: Requests not yet through a control decision: wall time of their creation (s).
         self._unserved: dict[str, float] = {}
         #: The process's one database writer, and the position updates it stores; set by
@@ -479,4 +483,11 @@ class ServiceRuntime:
             error=self.error,
             tick_ms=self._tick_ms,
             flush_failures=self.flush_failures,
+            lanes=self._lane_fill(self._wired.loop.last_traffic),
         )
+
+    def _lane_fill(self, traffic: TrafficState) -> Mapping[str, float]:
+        # Recomputed only when the loop has read the detectors anew.
+        if traffic is not self._fill_of:
+            self._fill_of, self._fill = traffic, live_state.lane_fill(traffic)
+        return self._fill

@@ -161,7 +161,8 @@ def append_entries(session: Session, entries: Sequence[AuditEntry]) -> list[Audi
             AuditRecord(seq, at, kind, principal, junction, request, payload, prev, digest)
         )
         prev = digest
-    session.execute(insert(AuditRecordRow), rows)
+    # The table, not the mapped class: a plain executemany, without the ORM's bulk machinery.
+    session.execute(insert(AuditRecordRow.__table__), rows)
     session.execute(
         update(AuditHeadRow).where(AuditHeadRow.id == 1).values(last_seq=seq, last_hash=prev)
     )

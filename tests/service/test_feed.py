@@ -69,6 +69,9 @@ def test_feed_shows_the_corridor_turn_green_and_the_vehicle_move(live_feed):
         listed = live.client.get("/junctions", headers=live.as_("viewer")).json()
         assert set(snap["signals"]) == {j["id"] for j in listed}
         assert set(snap["strategies"].values()) == {"fixed-time"}
+        # Lane fill from the detectors: a share 0-1 per detected lane (aggregates only).
+        assert snap["lanes"] and all(0.0 <= v <= 1.0 for v in snap["lanes"].values())
+        assert set(snap["lanes"]) <= set(net.lanes)
         signals = dict(snap["signals"])
 
         r = live.client.post("/priority-requests", json=BODY, headers=live.as_("dispatcher"))

@@ -17,7 +17,7 @@ from clearway.service.auth import ROLE_PERMISSIONS, Permission
 from .conftest import ROLES, db_snapshot
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-PUBLIC = {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+PUBLIC = {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/"}
 #: Routes any authenticated caller may use (exchanging one's own key changes nothing shared).
 ANY_ROLE = {("POST", "/auth/token")}
 

@@ -145,3 +145,44 @@ def test_a_refused_write_releases_its_seq(sessions, monkeypatch):
     finally:
         writer.stop()
     assert _kinds(sessions).count(POSITION_KIND) == 1
+
+
+def test_a_status_change_in_the_same_batch_keeps_the_position_marks(sessions):
+    """The tick's status write and a position's order marks land in one transaction: the
+    status write must not put back a detail read before the position's Core update."""
+    from clearway.service.runtime_records import save_changes
+
+    rid = _stored_request(sessions)
+    writer = DbWriter(sessions).start()
+    try:
+        rec = PositionRecorder(writer)
+        rec.record(_rec(rid, 1, 1.0))
+        gate = threading.Event()
+        writer.submit(lambda s: gate.wait(5))
+
+        def touch(s):  # loads the row into the session before the positions are written
+            return request_store.get_request(s, rid).status
+
+        first = writer.submit(touch)
+        pos = writer.submit_item(
+            __import__("clearway.service.positions", fromlist=["_store_many"])._store_many,
+            _rec(rid, 7, 9.0),
+        )
+
+        class _Rec:  # a stand-in desk record: cancelled, no junctions
+            class state:  # noqa: N801
+                value = "cancelled"
+                is_final = True
+
+            request_id, route, junctions, history = "d#1", ("E1",), {}, ()
+
+        later = writer.submit(save_changes({rid: _Rec()}, []))
+        gate.set()
+        for f in (first, pos, later):
+            f.result(5)
+    finally:
+        writer.stop()
+    with sessions() as s:
+        stored = request_store.get_request(s, rid)
+    assert stored.status == "cancelled"
+    assert stored.detail["last_seq"] == 7 and stored.detail["last_time_s"] == 9.0

@@ -123,3 +123,22 @@ def test_feed_snapshot_carries_everything():
     assert snap["strategies"] == {"J1": "fixed-time"}
     assert [r["request_id"] for r in snap["requests"]] == ["pr-1"]
     assert snap["health"]["running"] is True
+
+
+def test_feed_update_sends_changed_lane_fill_only():
+    before = _view(1, lanes={"a_0": 0.1, "b_0": 0.5})
+    now = _view(2, lanes={"a_0": 0.1, "b_0": 0.55})
+    assert feed_update(before, now)["lanes"] == {"b_0": 0.55}
+    assert "lanes" not in feed_update(now, _view(3, lanes=now.lanes))
+
+
+def test_lane_fill_is_a_share_in_steps():
+    import numpy as np
+
+    from clearway.service.live_state import lane_fill
+    from clearway.state.traffic import TrafficState
+
+    z = np.zeros(4)
+    occ = np.array([0.0, 12.0, 100.0, np.nan])
+    traffic = TrafficState(0.0, ("a", "b", "c", "d"), z, z, z, occ, z)
+    assert lane_fill(traffic) == {"a": 0.0, "b": 0.1, "c": 1.0, "d": 0.0}
