@@ -73,6 +73,11 @@ class UnknownRequestError(UnknownIdError):
     lookup = "GET /priority-requests"
 
 
+class ImplausiblePositionError(ClearwayError):
+    """A reported position of a priority vehicle is physically impossible (a GPS glitch, a
+    false position); the sample is ignored."""
+
+
 class RouteError(ClearwayError):
     """No route exists between the requested places, or a route is not drivable."""
 

@@ -41,6 +41,7 @@ def request_view(live: LiveRequest) -> RequestView:
         junctions=junctions,
         etas_s=dict(live.etas_s or {}),
         simulated=live.simulated,
+        flag=live.flag,
     )
 
 

@@ -75,6 +75,7 @@ class RequestView:
     junctions: Mapping[str, str]
     etas_s: Mapping[str, float]
     simulated: bool = False
+    flag: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +95,7 @@ class RequestView:
                 for sid, status in self.junctions.items()
             ],
             "simulated": self.simulated,
+            "flag": self.flag,
         }
 
 

@@ -35,6 +35,8 @@ class LiveRequest:
         Predicted arrival at each signal ahead, where planned (traffic time, s).
     simulated
         The twin drives a vehicle for it.
+    flag
+        Why its vehicle's last refused position was refused (implausible ...), if one was.
     """
 
     request_id: str
@@ -44,6 +46,7 @@ class LiveRequest:
     recovering: tuple[str, ...] = ()
     etas_s: dict[str, float] | None = None
     simulated: bool = False
+    flag: str | None = None
 
 
 class RequestIndex:
@@ -56,6 +59,14 @@ class RequestIndex:
         #: (owner, vehicle id, finished?) per service id: read without the runtime's lock.
         self._brief: dict[str, tuple[str, str, bool]] = {}
         self._simulated: set[str] = set()
+        self._flags: dict[str, str] = {}
+
+    def flag(self, rid: str, reason: str) -> bool:
+        """Note why the request's last position was refused; whether the reason is new."""
+        if self._flags.get(rid) == reason:
+            return False
+        self._flags[rid] = reason
+        return True
 
     def add(self, rid: str, owner: str, record: PriorityRequest, simulated: bool) -> None:
         self._desk_ids[rid] = record.request_id
@@ -71,6 +82,7 @@ class RequestIndex:
         self._owners.pop(rid, None)
         self._known.pop(rid, None)
         self._simulated.discard(rid)
+        self._flags.pop(rid, None)
         brief = self._brief.pop(rid, None)
         return None if desk_id is None or brief is None else (desk_id, brief[1])
 
@@ -101,7 +113,7 @@ class RequestIndex:
         )
         return LiveRequest(
             rid, desk_id, self._owners[rid], desk.request(desk_id), recovering,
-            dict(desk.etas_s(desk_id)), rid in self._simulated,
+            dict(desk.etas_s(desk_id)), rid in self._simulated, self._flags.get(rid),
         )  # fmt: skip
 
     def changed(self, desk: PriorityDesk) -> dict[str, PriorityRequest]:

@@ -41,6 +41,7 @@ from clearway.control.priority.request import PositionUpdate, PriorityRequestSpe
 from clearway.control.switchable import SwitchableControl
 from clearway.errors import (
     ConfigError,
+    ConflictError,
     ServiceUnavailableError,
 )
 from clearway.network import Network, load_network
@@ -51,6 +52,7 @@ from clearway.service.request_index import LiveRequest, RequestIndex
 from clearway.service.restore import restore_requests
 from clearway.service.runtime_records import (
     changed_events,
+    lifecycle_entry,
     save_changes,
     save_created,
     served_entry,
@@ -68,6 +70,8 @@ log = logging.getLogger(__name__)
 
 #: Shortest pause between two ticks (s): lets request handlers take the lock at any speed.
 _MIN_PAUSE_S = 0.001
+#: Audit kind of a request whose vehicle sent a position that was refused (implausible ...).
+FLAGGED_KIND = "request.flagged"
 #: Longest a request handler waits for its write to be committed (s).
 WRITE_WAIT_S = 30.0
 
@@ -325,6 +329,25 @@ class ServiceRuntime:
         written.result(WRITE_WAIT_S)
         return self.get(request_id)
 
+    def renew(self, request_id: str, by: str) -> LiveRequest:
+        """Its owner still needs it: it may live its ``max_duration_s`` again from now
+        (audited as ``renewed``). ConflictError for a finished request."""
+        with self.lock:
+            desk = self._desk()
+            live = self._live(request_id)
+            if live.record.state.is_final:
+                raise ConflictError(
+                    f"request {request_id!r} is {live.record.state.value}; make a new request"
+                )
+            now = self._now()
+            record = desk.renew(live.desk_id, now)
+            entry = lifecycle_entry(
+                request_id, by, "renewed", record, now, deadline_s=record.deadline_s
+            )
+            written = self._writer().submit(lambda s: append_entries(s, [entry]))
+        written.result(WRITE_WAIT_S)
+        return self.get(request_id)
+
     def brief(self, request_id: str) -> tuple[str, str, bool]:
         """(owner, vehicle id, finished?) of a request of this run, without waiting for a
         tick; :class:`UnknownRequestError` if there is none."""
@@ -416,8 +439,25 @@ class ServiceRuntime:
                     (done - created) * 1e3,
                 ))  # fmt: skip
             self._unserved.clear()
+        served += self._flags(desk)
         if changed or verdicts or served:
             self._persist(changed, self._now(), principal=None, verdicts=verdicts, extra=served)
+
+    def _flags(self, desk: PriorityDesk) -> list[AuditEntry]:
+        """``request.flagged`` for each request whose vehicle's position was just refused
+        (implausible, off the network ...): once per new reason."""
+        out = []
+        for rid in self._index.ids():
+            owner, _, finished = self._index.brief(rid)
+            if finished:
+                continue
+            reason = desk.feed_error(self._index.desk_id(rid))
+            if reason is not None and self._index.flag(rid, reason):
+                out.append(AuditEntry(
+                    FLAGGED_KIND, request_id=rid,
+                    payload={"reason": reason, "time_s": self._now(), "owner": owner},
+                ))  # fmt: skip
+        return out
 
     def _persist(
         self,

@@ -7,7 +7,7 @@ the field, not a silently ignored option. Units are in the field names and descr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -148,17 +148,22 @@ RequestStateName = Literal[
 ]
 
 
+VehicleCount = Annotated[int, Field(ge=2, le=200, description="vehicles in the convoy (count)")]
+ConvoyLength = Annotated[
+    float,
+    Field(
+        gt=0, le=5000, allow_inf_nan=False, description="first vehicle's front to last one's rear (m)"
+    ),
+]
+CruiseSpeed = Annotated[
+    float, Field(gt=0, le=40, allow_inf_nan=False, description="speed the convoy keeps (m/s)")
+]
+
+
 class ConvoyIn(Schema):
-    vehicle_count: int = Field(ge=2, le=200, description="vehicles in the convoy (count)")
-    length_m: float = Field(
-        gt=0,
-        le=5000,
-        allow_inf_nan=False,
-        description="first vehicle's front to last one's rear (m)",
-    )
-    cruise_speed_mps: float = Field(
-        gt=0, le=40, allow_inf_nan=False, description="speed the convoy keeps (m/s)"
-    )
+    vehicle_count: VehicleCount
+    length_m: ConvoyLength
+    cruise_speed_mps: CruiseSpeed
 
 
 class PriorityRequestCreate(Schema):
@@ -192,6 +197,14 @@ class PriorityRequestCreate(Schema):
         le=86400,
         allow_inf_nan=False,
         description="leaves this long from now (s); the corridor is prepared for then",
+    )
+    max_duration_s: float = Field(
+        1800.0,
+        ge=60,
+        le=4 * 3600,
+        allow_inf_nan=False,
+        description="it expires this long after leaving unless its owner renews it "
+        "(POST .../renew), position updates or not (s)",
     )
     simulate: bool = Field(
         False,
@@ -241,6 +254,12 @@ class PriorityRequestOut(Schema):
     created_s: float = Field(description="simulation time of creation (s)")
     depart_s: float | None = Field(None, description="planned departure (traffic time, s)")
     lease_expires_s: float = Field(description="expires then unless the vehicle is heard of (s)")
+    deadline_s: float | None = Field(
+        None, description="expires then unless renewed, whatever its positions (traffic s)"
+    )
+    flag: str | None = Field(
+        None, description="why a position of its vehicle was refused (implausible ...), if one was"
+    )
     convoy: ConvoyIn | None = None
     simulated: bool = Field(False, description="the twin drives a vehicle for it")
     history: list[HistoryOut]
@@ -313,16 +332,9 @@ class ConvoyCreate(Schema):
     origin_edge: str = Field(min_length=1, max_length=256)
     origin_offset_m: float = Field(0.0, ge=0, allow_inf_nan=False, description="(m)")
     destination_edge: str = Field(min_length=1, max_length=256)
-    vehicle_count: int = Field(ge=2, le=200, description="vehicles in the convoy (count)")
-    length_m: float = Field(
-        gt=0,
-        le=5000,
-        allow_inf_nan=False,
-        description="first vehicle's front to last one's rear (m)",
-    )
-    cruise_speed_mps: float = Field(
-        gt=0, le=40, allow_inf_nan=False, description="speed the convoy keeps (m/s)"
-    )
+    vehicle_count: VehicleCount
+    length_m: ConvoyLength
+    cruise_speed_mps: CruiseSpeed
     depart_in_s: float = Field(
         0.0, ge=0, le=86400, allow_inf_nan=False, description="leaves this long from now (s)"
     )

@@ -198,3 +198,56 @@ def test_one_unfinished_request_per_vehicle(live_service):
     assert r.status_code == 409 and first["request_id"] in r.json()["detail"], r.text
     live.client.delete(f"/priority-requests/{first['request_id']}", headers=live.as_("dispatcher"))
     assert _create(live, vehicle_id="AMB-DUP")["state"] == "planned"
+
+
+def test_an_implausible_position_is_flagged_and_ignored(live_service):
+    """A GPS glitch far away is stored (it is what dispatch sent) but flagged in the audit log
+    and the status, and the controller does not follow it: the route stays as planned."""
+    live = live_service
+    out = _create(live, vehicle_id="AMB-GLITCH")
+    rid, route = out["request_id"], out["route"]
+    now = live.ctx.runtime.now_s()
+    post = lambda seq, t, edge, off: live.client.post(  # noqa: E731
+        f"/priority-requests/{rid}/positions",
+        json={"seq": seq, "time_s": t, "edge_id": edge, "offset_m": off, "speed_mps": 10.0},
+        headers=live.as_("dispatcher"),
+    )
+    assert post(1, now, route[0], 5.0).status_code == 201
+    _wait(live, rid, lambda o: o["state"] == "active")
+    far = "C2right2" if "C2right2" in live.ctx.network.edges else route[-1]
+    assert post(2, now + 0.5, far, 150.0).status_code == 201
+    status = _wait(live, rid, lambda o: o["flag"] is not None)
+    assert status["flag"] and "moved" in status["flag"], status
+    assert status["route"] == route  # not re-planned through the glitch
+    audit = live.client.get(
+        "/audit", params={"kind": "request.flagged", "request_id": rid},
+        headers=live.as_("operator"),
+    ).json()["records"]  # fmt: skip
+    assert len(audit) == 1 and "moved" in audit[0]["payload"]["reason"]
+
+
+def test_renewal_by_the_owner_only(live_service):
+    live = live_service
+    out = _create(live, vehicle_id="AMB-RENEW", max_duration_s=600)
+    rid = out["request_id"]
+    assert out["deadline_s"] == pytest.approx(out["created_s"] + 600, abs=2.0)
+    r = live.client.post(f"/priority-requests/{rid}/renew", headers=live.as_("dispatcher2"))
+    assert r.status_code == 403, r.text
+    time.sleep(0.2)
+    r = live.client.post(f"/priority-requests/{rid}/renew", headers=live.as_("dispatcher"))
+    assert r.status_code == 200, r.text
+    assert r.json()["deadline_s"] > out["deadline_s"]
+    events = [
+        rec["payload"]["event"]
+        for rec in live.client.get(
+            "/audit", params={"kind": "request", "request_id": rid}, headers=live.as_("operator")
+        ).json()["records"]
+    ]
+    assert "renewed" in events
+    live.client.delete(f"/priority-requests/{rid}", headers=live.as_("dispatcher"))
+    assert (
+        live.client.post(
+            f"/priority-requests/{rid}/renew", headers=live.as_("dispatcher")
+        ).status_code
+        == 409
+    )

@@ -61,6 +61,14 @@ class PriorityDesk(Protocol):
         """Stop serving a request; its junctions recover through proper clearance."""
         ...
 
+    def renew(self, request_id: str, now_s: float) -> PriorityRequest:
+        """Its owner still needs it: it may live its ``max_duration_s`` again from now."""
+        ...
+
+    def feed_error(self, request_id: str) -> str | None:
+        """Why the vehicle's last position update was not used, if it was not."""
+        ...
+
     def request(self, request_id: str) -> PriorityRequest:
         """The request's current record; ``UnknownIdError`` if there is none."""
         ...

@@ -65,6 +65,8 @@ class PriorityRequest:
     route: tuple[str, ...] = ()
     junctions: Mapping[str, JunctionStatus] = field(default_factory=dict)
     history: tuple[tuple[float, RequestState, str], ...] = ()
+    #: It expires then unless renewed, whatever its position updates (s).
+    deadline_s: float = float("inf")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "junctions", MappingProxyType(dict(self.junctions)))
@@ -72,9 +74,20 @@ class PriorityRequest:
     @classmethod
     def new(cls, request_id: str, spec: PriorityRequestSpec, now_s: float) -> PriorityRequest:
         """A request just received (state ``requested``)."""
+        start = max(now_s, spec.depart_s) if spec.depart_s is not None else now_s
         return cls(
-            request_id, spec, S.REQUESTED, now_s, now_s, history=((now_s, S.REQUESTED, "received"),)
-        )
+            request_id, spec, S.REQUESTED, now_s, now_s,
+            history=((now_s, S.REQUESTED, "received"),),
+            deadline_s=start + spec.max_duration_s,
+        )  # fmt: skip
+
+    def renewed(self, now_s: float) -> PriorityRequest:
+        """Its owner still needs it: it may live ``max_duration_s`` from now."""
+        if self.state.is_final:
+            raise RequestStateError(
+                f"request {self.request_id!r} is {self.state.value}; it cannot be renewed"
+            )
+        return replace(self, deadline_s=now_s + self.spec.max_duration_s)
 
     @property
     def lease_expires_s(self) -> float:
@@ -148,8 +161,18 @@ class PriorityRequest:
         return replace(self, junctions=dict(statuses))
 
     def expire_if_stale(self, now_s: float) -> PriorityRequest:
-        """Expired if the vehicle has not been heard of for ``lease_s``; else unchanged."""
-        if self.state.is_final or now_s < self.lease_expires_s:
+        """Expired if the vehicle has not been heard of for ``lease_s``, or its maximum
+        duration has run out without renewal; else unchanged."""
+        if self.state.is_final:
+            return self
+        if now_s >= self.deadline_s:
+            return self.to_state(
+                S.EXPIRED,
+                now_s,
+                f"held for its maximum duration ({self.spec.max_duration_s:.0f} s) without "
+                "renewal; renew a request that is still needed",
+            )
+        if now_s < self.lease_expires_s:
             return self
         return self.to_state(
             S.EXPIRED,

@@ -117,6 +117,15 @@ class PreemptionController:
         """Stop serving a request; its junctions recover through proper clearance."""
         return self.book.cancel(request_id, now_s)
 
+    def renew(self, request_id: str, now_s: float) -> PriorityRequest:
+        """Its owner renews it: it may live its ``max_duration_s`` again from now."""
+        return self.book.renew(request_id, now_s)
+
+    def feed_error(self, request_id: str) -> str | None:
+        """Why the vehicle's last position update was not used (implausible, off the
+        network ...), if it was not."""
+        return self.book.feed_errors.get(request_id)
+
     def request(self, request_id: str) -> PriorityRequest:
         """The request's current record; ``UnknownRequestError`` if there is none."""
         return self.book.request(request_id)

@@ -13,6 +13,11 @@ from types import MappingProxyType
 
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.control.priority.lifecycle import PriorityRequest
+from clearway.control.priority.plausibility import (
+    implausible,
+    place_xy,
+    plausible_speed_mps,
+)
 from clearway.control.priority.request import (
     EdgePlace,
     LonLat,
@@ -20,7 +25,12 @@ from clearway.control.priority.request import (
     PriorityRequestSpec,
     RequestState,
 )
-from clearway.errors import ClearwayError, RouteError, UnknownRequestError
+from clearway.errors import (
+    ClearwayError,
+    ImplausiblePositionError,
+    RouteError,
+    UnknownRequestError,
+)
 from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
 from clearway.network.model import Network
 from clearway.network.routing import Route, fastest_route, replan_needed, route_of
@@ -73,6 +83,7 @@ class RequestBook:
         self._seq = 0
         #: Per request id, why its vehicle's last position update was not used.
         self.feed_errors: dict[str, str] = {}
+        self._vmax: float | None = None
 
     # -- queries ----------------------------------------------------------------------------
     @property
@@ -141,6 +152,12 @@ class RequestBook:
     def cancel(self, request_id: str, now_s: float, reason: str = "cancelled") -> PriorityRequest:
         """Cancel a request (its holds end on the controller's next tick)."""
         req = self.request(request_id).to_state(RequestState.CANCELLED, now_s, reason)
+        self._requests[request_id] = req
+        return req
+
+    def renew(self, request_id: str, now_s: float) -> PriorityRequest:
+        """Its owner renews it: it may live its ``max_duration_s`` again from now."""
+        req = self.request(request_id).renewed(now_s)
         self._requests[request_id] = req
         return req
 
@@ -236,6 +253,8 @@ class RequestBook:
             edge, offset = self._place(update.place)
         else:
             edge, offset = update.place.edge_id, update.place.offset_m
+        if edge.startswith(":"):
+            self._check_plausible(req, edge, offset, update)
         req = req.heard(update)
         if edge.startswith(":"):
             # Inside a junction: past the stop line, so it counts as at the start of the next
@@ -258,6 +277,7 @@ class RequestBook:
                 f"position update of {req.spec.requester_id!r} names edge {edge!r}, which is not "
                 "in the network; send an edge id of this network or lon/lat"
             )
+        self._check_plausible(req, edge, offset, update)
         route = Route(req.route, 0.0, 0.0, self._junctions(req.route))
         if replan_needed(route, edge):
             destination = req.route[-1]
@@ -269,6 +289,34 @@ class RequestBook:
             req = req.planned(new.edges, self._signals_on(new.edges), now_s)
         self._road_pos[req.request_id] = (edge, offset, update.time_s)
         return req
+
+    def _check_plausible(
+        self, req: PriorityRequest, edge: str, offset_m: float, update: PositionUpdate
+    ) -> None:
+        """Refuse a sample the vehicle could not have reached from its last accepted place (or
+        from its origin at departure, before it is first heard of)."""
+        last = self._road_pos.get(req.request_id)
+        new_xy = place_xy(self.net, edge, offset_m)
+        if last is not None:
+            refs, last_t = [place_xy(self.net, last[0], last[1])], last[2]
+        elif req.route and req.spec.depart_s is not None:
+            # Not heard of yet: it leaves from somewhere on its first edge.
+            first = self.net.edge(req.route[0])
+            refs = [place_xy(self.net, first.id, 0.0), place_xy(self.net, first.id, first.length_m)]
+            last_t = req.spec.depart_s
+        else:
+            refs, last_t = [None], None
+        vmax = self._vmax
+        if vmax is None:
+            vmax = self._vmax = plausible_speed_mps(self.net)
+        reasons = [
+            implausible(ref, last_t, new_xy, update.time_s, update.speed_mps, vmax) for ref in refs
+        ]
+        reason = None if any(r is None for r in reasons) else reasons[0]
+        if reason is not None:
+            raise ImplausiblePositionError(
+                f"position update of {req.spec.requester_id!r} at {update.time_s:.1f} s: {reason}"
+            )
 
     def _junctions(self, edges: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.net.edge(e).to_junction for e in edges[:-1])

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Longest accepted lease (s): past this a lost vehicle would hold junctions for too long.
 MAX_LEASE_S = 300.0
+#: A request lives this long without renewal by default, and at most this long (s).
+DEFAULT_MAX_DURATION_S = 1800.0
+MAX_DURATION_S = 4 * 3600.0
 DEFAULT_LEASE_S = 30.0
 
 
@@ -149,6 +152,9 @@ class PriorityRequestSpec(BaseModel):
     lease_s
         Without a position update for this long the request expires and every junction it
         held returns to normal through proper clearance (s).
+    max_duration_s
+        The longest a request lives without renewal, position updates or not (s): a corridor
+        cannot be held indefinitely by one sender; the owner renews it explicitly.
     """
 
     model_config = _Frozen
@@ -163,6 +169,9 @@ class PriorityRequestSpec(BaseModel):
     depart_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
     convoy: Convoy | None = None
     lease_s: Annotated[float, Field(ge=1.0, le=MAX_LEASE_S, allow_inf_nan=False)] = DEFAULT_LEASE_S
+    max_duration_s: Annotated[
+        float, Field(ge=60.0, le=MAX_DURATION_S, allow_inf_nan=False)
+    ] = DEFAULT_MAX_DURATION_S
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

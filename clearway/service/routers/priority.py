@@ -81,3 +81,14 @@ async def add_position(
     """A position of the request's vehicle (its owner only); a stale or replayed ``seq`` or
     ``time_s`` is refused with 409."""
     return await usecases.add_position(ctx, principal, request_id, body)
+
+
+@router.post("/{request_id}/renew", response_model=PriorityRequestOut)
+def renew_request(
+    request_id: str = RequestId,
+    principal: Principal = Depends(_request),
+    ctx: ServiceContext = Depends(get_context),
+) -> PriorityRequestOut:
+    """Renew (its owner, or an operator): the request may live its ``max_duration_s`` again
+    from now. A request is never held longer than that without renewal."""
+    return usecases.renew_priority_request(ctx, principal, request_id)

@@ -24,6 +24,7 @@ from clearway.service.usecases.priority import (
     get_convoy,
     get_priority_request,
     list_priority_requests,
+    renew_priority_request,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "list_priority_requests",
     "list_users",
     "query_audit",
+    "renew_priority_request",
     "revoke_key",
     "switch_strategy",
     "verify_audit",

@@ -66,6 +66,8 @@ def _request_out(live: LiveRequest) -> PriorityRequestOut:
         created_s=rec.created_s,
         depart_s=rec.spec.depart_s,
         lease_expires_s=rec.lease_expires_s,
+        deadline_s=rec.deadline_s if rec.deadline_s != float("inf") else None,
+        flag=live.flag,
         convoy=ConvoyIn(**rec.spec.convoy.model_dump()) if rec.spec.convoy is not None else None,
         simulated=live.simulated,
         history=[HistoryOut(time_s=t, state=st.value, reason=r) for t, st, r in rec.history],
@@ -119,6 +121,7 @@ def create_priority_request(
         convoy=Convoy(**body.convoy.model_dump()) if body.convoy is not None else None,
         lease_s=body.lease_s,
         depart_s=runtime.now_s() + body.depart_in_s,
+        max_duration_s=body.max_duration_s,
     )
     if body.simulate and body.depart_in_s > 0:
         raise ConflictError(
@@ -196,6 +199,24 @@ def cancel_priority_request(
             f"{', '.join(roles_with(Permission.CANCEL_ANY_REQUEST))} may cancel it",
         )
     return _request_out(runtime.cancel(request_id, principal.name))
+
+
+def renew_priority_request(
+    ctx: ServiceContext, principal: Principal, request_id: str
+) -> PriorityRequestOut:
+    """Renew a request (its owner, or an operator): it may live its ``max_duration_s`` again
+    from now. 403 for anyone else; 409 if it is finished."""
+    runtime = ctx.require_runtime()
+    owner, _, _ = runtime.brief(request_id)
+    if owner != principal.name and not principal.may(Permission.CANCEL_ANY_REQUEST):
+        _refuse(
+            ctx,
+            principal,
+            "/priority-requests/{request_id}/renew",
+            f"only the owner of {request_id!r} or one of the roles "
+            f"{', '.join(roles_with(Permission.CANCEL_ANY_REQUEST))} may renew it",
+        )
+    return _request_out(runtime.renew(request_id, principal.name))
 
 
 async def add_position(
