@@ -110,7 +110,11 @@ class _Server:
                                    "--db", self.db_url).splitlines()[-1]  # fmt: skip
         self.admin_key = _cli("users", "add", "bench-admin", "--role", "admin",
                               "--db", self.db_url).splitlines()[-1]  # fmt: skip
-        env = {**os.environ, "CLEARWAY_TOKEN_SECRET": secrets.token_urlsafe(48)}
+        # The per-principal rate limits are lifted: this measures what the service can take.
+        env = {**os.environ, "CLEARWAY_TOKEN_SECRET": secrets.token_urlsafe(48),
+               "CLEARWAY_RATE_POSITIONS_PER_S": "1000000", "CLEARWAY_RATE_WRITES_PER_S": "1000000",
+               "CLEARWAY_RATE_READS_PER_S": "1000000",
+               "CLEARWAY_MAX_CORRIDORS_PER_AREA": "1000000"}  # fmt: skip
         cmd = [_CLEARWAY, "serve", "--scenario", SCENARIO, "--speed", str(SPEED),
                "--db", self.db_url, "--port", str(self.port), "--out-dir", str(self.work / "out")]  # fmt: skip
         t0 = time.perf_counter()

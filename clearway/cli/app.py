@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearway.bootstrap import STRATEGIES
 from clearway.cli.evaluate import evaluate_command
+from clearway.cli.loadtest import loadtest_command
 from clearway.cli.osm import import_osm_command
 from clearway.cli.report import report_command
 from clearway.cli.serve import serve_command
@@ -33,6 +34,7 @@ app.command("evaluate")(evaluate_command)
 app.command("report")(report_command)
 app.command("import-osm")(import_osm_command)
 app.command("serve")(serve_command)
+app.command("loadtest")(loadtest_command)
 register_storage_commands(app)
 
 console = Console()

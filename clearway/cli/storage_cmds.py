@@ -239,18 +239,30 @@ def audit_prune_positions(
     ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Delete priority-vehicle positions older than the retention period (run it daily)."""
+    """Delete priority-vehicle positions older than the retention period, and the places
+    (origin, destination, route) of requests finished before it (run it daily)."""
     from clearway.storage.audit import append_entries
     from clearway.storage.db import write_session
-    from clearway.storage.requests import prune_positions, retention_days
+    from clearway.storage.requests import prune_positions, redact_finished, retention_days
 
     days = retention_days(older_than_days)
     engine, sessions, _ = _open(db)
     with write_session(sessions) as s:
         deleted = prune_positions(s, days)
-        append_entries(s, [_admin_entry("positions.prune", older_than_days=days, deleted=deleted)])
+        redacted = redact_finished(s, days)
+        append_entries(
+            s,
+            [
+                _admin_entry(
+                    "positions.prune", older_than_days=days, deleted=deleted, redacted=redacted
+                )
+            ],
+        )
     engine.dispose()
-    console.print(f"{deleted} position(s) older than {days:g} days deleted")
+    console.print(
+        f"{deleted} position(s) older than {days:g} days deleted; the places of {redacted} "
+        "request(s) finished before then removed"
+    )
 
 
 def _t(value: datetime | None) -> str:

@@ -8,6 +8,7 @@ not validate as 422 naming each field. Bad input never reaches a 500.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from clearway.errors import (
 from clearway.network import Network
 from clearway.service.context import ServiceContext
 from clearway.service.middleware import BodyLimitMiddleware, MetricsMiddleware
+from clearway.service.rate_limit import RateLimitedError, RateLimiter
 from clearway.service.routers import (
     audit,
     convoys,
@@ -63,6 +65,7 @@ _STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
     (ConflictError, 409),
     (RouteError, 422),
     (PayloadTooLargeError, 413),
+    (RateLimitedError, 429),
     (ServiceUnavailableError, 503),
     (StorageError, 503),
 )
@@ -76,6 +79,7 @@ ERROR_RESPONSES = {
     404: "unknown junction, edge, request, user or key",
     409: "conflicts with the current state (stale update, finished request, name taken)",
     413: "body too large",
+    429: "too many requests from this principal (per-principal rate limit); see Retry-After",
     422: "request does not validate, or no drivable route",
     503: "the live runtime or the database is not available",
 }
@@ -135,6 +139,14 @@ def create_app(
         network=network,
         intersections=build_intersections(network) if network is not None else {},
         runtime=runtime,
+        limiter=RateLimiter(
+            {
+                "positions": settings.rate_positions_per_s,
+                "writes": settings.rate_writes_per_s,
+                "reads": settings.rate_reads_per_s,
+            },
+            burst_s=settings.rate_burst_s,
+        ),
     )
 
     @asynccontextmanager
@@ -198,6 +210,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         headers = (
             {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'} if status == 401 else None
         )
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
         return JSONResponse(
             _body(str(exc), type(exc).__name__), status_code=status, headers=headers
         )

@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clearway.errors import AuthError, CredentialError, PermissionDeniedError, StorageError
 from clearway.service.context import ServiceContext, get_context
+from clearway.service.rate_limit import RateLimitedError
 from clearway.service.tokens import verify_token
 from clearway.storage.audit import AuditKind
 from clearway.storage.models import ROLES, ApiKeyRow, UserRow
@@ -40,6 +41,8 @@ from clearway.storage.users import authenticate
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
+#: Audit kind of a principal's first refused request in a minute (rate limit).
+THROTTLED_KIND = "auth.throttled"
 _KEY_ID = re.compile(r"^cwk_([0-9a-f]{8})_")
 
 api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey")
@@ -216,9 +219,16 @@ async def current_principal(
         raise
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
-    """FastAPI dependency factory: the caller, if their role grants ``permission``; 403
-    (audited) if not. The dependency carries ``.permission`` so tests can enumerate it."""
+#: Permissions whose routes only read: they count against the ``reads`` rate limit.
+_READS = frozenset({Permission.READ, Permission.READ_AUDIT})
+
+
+def require(permission: Permission, *, rate: str | None = None) -> Callable[..., Principal]:
+    """FastAPI dependency factory: the caller, if their role grants ``permission`` and their
+    rate limit of ``rate`` (``positions``, ``writes``, ``reads``; by default ``reads`` for
+    read permissions, else ``writes``) is not spent; 403 (audited) or 429 if not. The
+    dependency carries ``.permission`` so tests can enumerate it."""
+    kind = rate or ("reads" if permission in _READS else "writes")
 
     async def dependency(
         request: Request,
@@ -226,6 +236,15 @@ def require(permission: Permission) -> Callable[..., Principal]:
         ctx: ServiceContext = Depends(get_context),
     ) -> Principal:
         if principal.may(permission):
+            try:
+                ctx.limiter.take(principal.name, kind)
+            except RateLimitedError as exc:
+                ctx.metrics.auth_failures.labels("429").inc()
+                if getattr(exc, "audit", False):
+                    await run_in_threadpool(
+                        _audit_throttled, ctx, request, exc, principal
+                    )
+                raise
             return principal
         exc = PermissionDeniedError(
             f"role {principal.role!r} may not do this ({permission.value}); it needs one of "
@@ -239,6 +258,20 @@ def require(permission: Permission) -> Callable[..., Principal]:
     dependency.permission = permission  # type: ignore[attr-defined]
     dependency.__name__ = f"require_{permission.name.lower()}"
     return dependency
+
+
+def _audit_throttled(
+    ctx: ServiceContext, request: Request, exc: RateLimitedError, principal: Principal
+) -> None:
+    try:
+        ctx.audit.append(
+            THROTTLED_KIND,
+            principal=principal.name,
+            payload={"route": route_of(request), "method": request.method, "reason": str(exc),
+                     "key_id": principal.key_id},
+        )  # fmt: skip
+    except (StorageError, SQLAlchemyError) as err:
+        log.error("could not audit a throttled request to %s: %s", route_of(request), err)
 
 
 def _audit_quietly(ctx: ServiceContext, request: Request, exc: AuthError, **kw: str | None) -> None:

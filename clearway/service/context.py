@@ -13,6 +13,7 @@ from clearway.errors import ServiceUnavailableError
 from clearway.network import Network
 from clearway.service.credential_cache import CredentialCache
 from clearway.service.metrics import ServiceMetrics
+from clearway.service.rate_limit import RateLimiter
 from clearway.service.settings import ServiceSettings
 from clearway.signals.model import Intersection
 from clearway.storage.audit import AuditLog
@@ -40,6 +41,8 @@ class ServiceContext:
         The live twin and control loop behind the priority routes (``None``: none).
     credentials
         Recently checked credentials (see :mod:`clearway.service.credential_cache`).
+    limiter
+        Per-principal rate limits (see :mod:`clearway.service.rate_limit`).
     """
 
     settings: ServiceSettings
@@ -51,6 +54,11 @@ class ServiceContext:
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     runtime: ServiceRuntime | None = None
     credentials: CredentialCache = field(default_factory=CredentialCache)
+    limiter: RateLimiter = field(
+        default_factory=lambda: RateLimiter(
+            {"positions": 200.0, "writes": 2.0, "reads": 100.0}, burst_s=10.0
+        )
+    )
 
     def require_network(self) -> Network:
         """The network, or 503 explaining how to start the service with one."""

@@ -24,7 +24,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import replace
@@ -42,6 +42,7 @@ from clearway.control.switchable import SwitchableControl
 from clearway.errors import (
     ConfigError,
     ConflictError,
+    ImplausiblePositionError,
     ServiceUnavailableError,
 )
 from clearway.network import Network, load_network
@@ -72,6 +73,8 @@ log = logging.getLogger(__name__)
 _MIN_PAUSE_S = 0.001
 #: Audit kind of a request whose vehicle sent a position that was refused (implausible ...).
 FLAGGED_KIND = "request.flagged"
+#: What the audit log says of a refused position that is not an implausibility.
+NOT_PLACED = "the position could not be placed on the network or the route"
 #: Longest a request handler waits for its write to be committed (s).
 WRITE_WAIT_S = 30.0
 
@@ -274,6 +277,7 @@ class ServiceRuntime:
         *,
         detail: dict[str, Any] | None = None,
         simulate: bool = False,
+        admit: Callable[[PriorityRequest, list[LiveRequest]], None] | None = None,
     ) -> LiveRequest:
         """Hand a request to the desk, store it and audit its creation, in that order, under
         the lock, and wake the tick thread to serve it now. ``simulate``: the twin also
@@ -285,11 +289,24 @@ class ServiceRuntime:
             From the desk: nothing is stored or audited.
         SimulationError
             SUMO refused the simulated vehicle (e.g. its id is in use): nothing is stored.
+        ClearwayError
+            From ``admit(record, unfinished)``, called with the planned record and the
+            unfinished requests before anything is stored: the request is dropped.
         """
         with self.lock:
             desk = self._desk()
             now = self._now()
             record = desk.submit(spec, now)
+            if admit is not None:
+                unfinished = [
+                    live for live in (self._live(r) for r in self._index.ids())
+                    if not live.record.state.is_final
+                ]  # fmt: skip
+                try:
+                    admit(record, unfinished)
+                except Exception:
+                    desk.cancel(record.request_id, now)
+                    raise
             if simulate:
                 try:
                     self.insert_vehicles(record)
@@ -451,12 +468,17 @@ class ServiceRuntime:
             owner, _, finished = self._index.brief(rid)
             if finished:
                 continue
-            reason = desk.feed_error(self._index.desk_id(rid))
-            if reason is not None and self._index.flag(rid, reason):
-                out.append(AuditEntry(
-                    FLAGGED_KIND, request_id=rid,
-                    payload={"reason": reason, "time_s": self._now(), "owner": owner},
-                ))  # fmt: skip
+            found = desk.feed_error(self._index.desk_id(rid))
+            if found is None or not self._index.flag(rid, found[1]):
+                continue
+            kind, reason = found
+            # The audit log is kept for good and must hold no place: an implausibility says
+            # how fast, never where; any other reason (which may name an edge) by kind only.
+            said = reason if kind == ImplausiblePositionError.__name__ else NOT_PLACED
+            out.append(AuditEntry(
+                FLAGGED_KIND, request_id=rid,
+                payload={"kind": kind, "reason": said, "time_s": self._now(), "owner": owner},
+            ))  # fmt: skip
         return out
 
     def _persist(

@@ -62,6 +62,12 @@ class ServiceSettings(BaseSettings):
         Largest request body accepted (bytes); larger ones get 413.
     net_file
         SUMO network whose junctions the service serves (optional).
+    rate_positions_per_s, rate_writes_per_s, rate_reads_per_s, rate_burst_s
+        Per principal: sustained request rates by kind, and the burst (in seconds of the
+        rate) allowed on top; beyond them 429 with ``Retry-After``.
+    max_corridors_per_area, area_cell_m
+        A district cannot be starved: at most this many unfinished requests may route
+        through any one square of this side (operators may exceed it).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -75,6 +81,22 @@ class ServiceSettings(BaseSettings):
         0.25, ge=0.02, le=10, description="shortest time between two live-feed messages (s)"
     )
     net_file: Path | None = None
+    rate_positions_per_s: float = Field(
+        200.0, gt=0, description="position updates per principal (sustained, per s)"
+    )
+    rate_writes_per_s: float = Field(
+        2.0, gt=0, description="other changes per principal: create, cancel, renew ... (per s)"
+    )
+    rate_reads_per_s: float = Field(100.0, gt=0, description="reads per principal (per s)")
+    rate_burst_s: float = Field(
+        10.0, gt=0, le=3600, description="a principal may spend this many seconds' worth at once"
+    )
+    max_corridors_per_area: int = Field(
+        3, ge=1, description="unfinished requests whose routes cross one area at most (count)"
+    )
+    area_cell_m: float = Field(
+        1000.0, gt=0, description="side of the square areas corridors are counted in (m)"
+    )
 
     def check_secrets(self) -> ServiceSettings:
         """These settings, with a usable token secret, or :class:`ConfigError`.

@@ -316,6 +316,41 @@ def prune_positions(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+#: Spec keys kept when a finished request's places are redacted (who, what for, not where).
+_KEPT_SPEC = ("requester_id", "incident_id", "role", "importance", "lease_s", "max_duration_s")
+#: Detail keys kept likewise.
+_KEPT_DETAIL = ("desk_id", "reason", "simulated", "last_seq")
+
+
+def redact_finished(
+    session: Session, older_than_days: float | None = None, *, now: datetime | None = None
+) -> int:
+    """Remove the places (origin, destination, route, junctions) of requests finished more
+    than ``older_than_days`` ago (default: the retention period); returns how many were
+    redacted. Who asked, for which incident, when and how it ended stay — the audit trail
+    needs them; where the vehicle went is personal data like its positions."""
+    days = retention_days(older_than_days)
+    cutoff = (as_utc(now) if now is not None else utcnow()) - timedelta(days=days)
+    rows = session.scalars(
+        select(PriorityRequestRow).where(
+            PriorityRequestRow.status.in_(FINAL_STATUSES),
+            PriorityRequestRow.updated_at < cutoff,
+        )
+    ).all()
+    count = 0
+    for row in rows:
+        spec, detail = json.loads(row.spec), json.loads(row.detail)
+        if detail.get("redacted"):
+            continue
+        row.spec = canonical_json({k: spec[k] for k in _KEPT_SPEC if k in spec})
+        row.detail = canonical_json(
+            {**{k: detail[k] for k in _KEPT_DETAIL if k in detail}, "redacted": True}
+        )
+        count += 1
+    session.flush()
+    return count
+
+
 def _check_status(status: str) -> str:
     if status not in ACTIVE_STATUSES + FINAL_STATUSES:
         raise StorageError(

@@ -31,6 +31,16 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+#: Rate limits and a district cap no test reaches, except the tests of those limits (which
+#: set their own).
+UNLIMITED = {
+    "rate_positions_per_s": 1e6,
+    "rate_writes_per_s": 1e6,
+    "rate_reads_per_s": 1e6,
+    "max_corridors_per_area": 1_000_000,
+}
+#: The same for a `clearway serve` subprocess, through its environment.
+UNLIMITED_ENV = {f"CLEARWAY_{k.upper()}": "1000000" for k in UNLIMITED}
 ROLES = ("viewer", "dispatcher", "operator", "admin")
 #: Audit kinds written by something other than the request under test: refusals, and the live
 #: runtime's signal changes every tick.
@@ -93,7 +103,11 @@ def make_service(
         key_ids["dispatcher2"] = info.keys[0].key_id
         # A second viewer key that tests may revoke without locking anyone out.
         key_ids["spare"], keys["spare"] = issue_key(s, "viewer")
-    opts: dict[str, Any] = {"token_secret": SECRET, "db_url": str(engine.url)} | settings
+    opts: dict[str, Any] = {
+        "token_secret": SECRET,
+        "db_url": str(engine.url),
+        **UNLIMITED,
+    } | settings
     app = create_app(ServiceSettings(**opts), network=network, engine=engine, runtime=runtime)
     return Service(TestClient(app), app, app.state.clearway, keys, key_ids)
 

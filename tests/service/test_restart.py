@@ -23,7 +23,7 @@ from clearway.service.runtime import ServiceRuntime
 from clearway.service.settings import ServiceSettings
 from clearway.storage import requests as request_store
 
-from .conftest import SECRET, Service, make_service
+from .conftest import SECRET, UNLIMITED_ENV, Service, make_service
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -178,6 +178,7 @@ class Server:
             "--out-dir", str(self.tmp / "out"),
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k != "CLEARWAY_TOKEN_SECRET"}
+        env |= UNLIMITED_ENV
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, env=env

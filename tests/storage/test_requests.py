@@ -18,6 +18,7 @@ from clearway.storage.requests import (
     get_request,
     positions,
     prune_positions,
+    redact_finished,
     retention_days,
     save_request,
     update_request,
@@ -101,6 +102,25 @@ def test_prune_deletes_only_positions_older_than_the_retention(sessions):
     assert [round((NOW - p.recorded_at) / timedelta(days=1)) for p in left] == [29, 1]
     with sessions.begin() as s:
         assert prune_positions(s, older_than_days=7, now=NOW) == 1
+
+
+def test_finished_requests_lose_their_places_after_the_retention(sessions):
+    with sessions.begin() as s:
+        spec = _spec() | {"origin": {"edge_id": "E1", "offset_m": 3.0}}
+        for rid, status, age_days in (("old", "completed", 40), ("new", "completed", 3),
+                                      ("live", "active", 40)):  # fmt: skip
+            save_request(s, rid, spec=spec, status=status, at=NOW - timedelta(days=age_days),
+                         detail={"route": ["E1", "E2"], "last_seq": 9})  # fmt: skip
+    with sessions.begin() as s:
+        assert redact_finished(s, now=NOW) == 1
+        assert redact_finished(s, now=NOW) == 0  # once
+    with sessions() as s:
+        old, new, live = (get_request(s, r) for r in ("old", "new", "live"))
+    assert "route" not in old.spec and "origin" not in old.spec
+    assert old.spec["requester_id"] == "amb-7" and old.spec["incident_id"] == "INC-42"
+    assert old.detail == {"last_seq": 9, "redacted": True} and old.status == "completed"
+    assert new.spec["route"] == ["E1", "E2", "E3"] and new.detail["route"] == ["E1", "E2"]
+    assert live.spec["origin"]["edge_id"] == "E1"  # unfinished: never redacted
 
 
 def test_retention_comes_from_the_environment(monkeypatch):

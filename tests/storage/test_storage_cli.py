@@ -113,6 +113,7 @@ def test_prune_positions_and_audit_list(cli):
         "action": "positions.prune",
         "deleted": 1,
         "older_than_days": 30.0,
+        "redacted": 0,
     }
 
 

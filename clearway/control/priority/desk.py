@@ -65,8 +65,8 @@ class PriorityDesk(Protocol):
         """Its owner still needs it: it may live its ``max_duration_s`` again from now."""
         ...
 
-    def feed_error(self, request_id: str) -> str | None:
-        """Why the vehicle's last position update was not used, if it was not."""
+    def feed_error(self, request_id: str) -> tuple[str, str] | None:
+        """(kind, why) the vehicle's last position update was not used, if it was not."""
         ...
 
     def request(self, request_id: str) -> PriorityRequest:

@@ -121,10 +121,11 @@ class PreemptionController:
         """Its owner renews it: it may live its ``max_duration_s`` again from now."""
         return self.book.renew(request_id, now_s)
 
-    def feed_error(self, request_id: str) -> str | None:
-        """Why the vehicle's last position update was not used (implausible, off the
-        network ...), if it was not."""
-        return self.book.feed_errors.get(request_id)
+    def feed_error(self, request_id: str) -> tuple[str, str] | None:
+        """(kind, why) the vehicle's last position update was not used (implausible, off
+        the network ...), if it was not."""
+        why = self.book.feed_errors.get(request_id)
+        return None if why is None else (self.book.feed_error_kinds.get(request_id, ""), why)
 
     def request(self, request_id: str) -> PriorityRequest:
         """The request's current record; ``UnknownRequestError`` if there is none."""

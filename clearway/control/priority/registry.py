@@ -83,6 +83,8 @@ class RequestBook:
         self._seq = 0
         #: Per request id, why its vehicle's last position update was not used.
         self.feed_errors: dict[str, str] = {}
+        #: ... and the kind of that error (its class name).
+        self.feed_error_kinds: dict[str, str] = {}
         self._vmax: float | None = None
 
     # -- queries ----------------------------------------------------------------------------
@@ -196,6 +198,7 @@ class RequestBook:
                     self.feed_errors.pop(rid, None)
                 except ClearwayError as exc:
                     self.feed_errors[rid] = str(exc)
+                    self.feed_error_kinds[rid] = type(exc).__name__
             req = req.expire_if_stale(now_s)
             self._requests[rid] = req
 

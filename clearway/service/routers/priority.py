@@ -20,6 +20,7 @@ from clearway.service.schemas import (
 router = APIRouter(prefix="/priority-requests", tags=["priority"])
 _read = require(Permission.READ)
 _request = require(Permission.REQUEST_PRIORITY)
+_position = require(Permission.REQUEST_PRIORITY, rate="positions")
 RequestId = Path(pattern=r"^pr-[0-9a-f]{16}$", description="the service's request id")
 
 
@@ -75,7 +76,7 @@ def cancel_request(
 async def add_position(
     body: PositionIn,
     request_id: str = RequestId,
-    principal: Principal = Depends(_request),
+    principal: Principal = Depends(_position),
     ctx: ServiceContext = Depends(get_context),
 ) -> PositionAccepted:
     """A position of the request's vehicle (its owner only); a stale or replayed ``seq`` or

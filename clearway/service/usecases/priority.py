@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NoReturn
 
 from starlette.concurrency import run_in_threadpool
 
+from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.request import (
     Convoy,
     EdgePlace,
@@ -21,6 +23,7 @@ from clearway.errors import (
     UnknownEdgeError,
     UnknownRequestError,
 )
+from clearway.service.area_cap import check_area_cap, signal_cells
 from clearway.service.auth import Permission, Principal, roles_with
 from clearway.service.context import ServiceContext
 from clearway.service.live_state import request_view
@@ -128,11 +131,30 @@ def create_priority_request(
             "simulate: the twin's vehicle leaves now; give depart_in_s 0 or simulate false"
         )
     _refuse_duplicate_vehicle(runtime, body.vehicle_id)
+    admit = None if principal.may(Permission.CANCEL_ANY_REQUEST) else _area_cap(ctx)
     try:
-        live = runtime.create(spec, principal.name, simulate=body.simulate)
+        live = runtime.create(spec, principal.name, simulate=body.simulate, admit=admit)
     except RouteError as exc:
         raise RouteError(f"origin_edge -> destination_edge: {exc}") from None
     return _request_out(live)
+
+
+def _area_cap(ctx: ServiceContext) -> Callable[[PriorityRequest, list[LiveRequest]], None]:
+    """The district cap (:mod:`clearway.service.area_cap`) as the runtime's admission check."""
+    net, cell_m = ctx.require_network(), ctx.settings.area_cell_m
+
+    def admit(record: PriorityRequest, unfinished: list[LiveRequest]) -> None:
+        check_area_cap(
+            signal_cells(net, record.junctions, cell_m),
+            {
+                live.request_id: signal_cells(net, live.record.junctions, cell_m)
+                for live in unfinished
+            },
+            cap=ctx.settings.max_corridors_per_area,
+            cell_m=cell_m,
+        )
+
+    return admit
 
 
 def _refuse_duplicate_vehicle(runtime: ServiceRuntime, vehicle_id: str) -> None:
