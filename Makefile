@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: install demo serve test test-fast bench lint clean
+.PHONY: install demo serve test test-fast bench lint clean fuzz mutation
 
 install: $(STAMP)
 
@@ -34,6 +34,13 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+
+# Long fuzz run: corrupted nets and OSM extracts (tests/fuzz) and the OpenAPI fuzz, with
+# FUZZ_EXAMPLES examples per test (about 8 min at 200 on 2 cores; CI runs 15).
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	CLEARWAY_CACHE_DIR=off CLEARWAY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 \
+		-p no:cacheprovider tests/fuzz tests/service/test_openapi_fuzz.py
 
 bench: install
 	$(BIN)/python bench/run_bench.py

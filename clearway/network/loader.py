@@ -6,6 +6,7 @@ this module turns sumolib's objects into the frozen model.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from types import MappingProxyType
@@ -13,7 +14,7 @@ from typing import Any
 
 import sumolib
 
-from clearway.errors import NoTrafficLightsError
+from clearway.errors import NetworkError, NoTrafficLightsError
 from clearway.network.model import (
     Edge,
     GeoReference,
@@ -26,7 +27,7 @@ from clearway.network.model import (
     SignalProgram,
     TrafficLight,
 )
-from clearway.network.netfile import read_sumo_net
+from clearway.network.netfile import REGENERATE, read_sumo_net
 
 __all__ = ["load_network", "require_traffic_lights"]
 
@@ -61,7 +62,7 @@ def load_network(path: str | os.PathLike[str]) -> Network:
     """
     from clearway.network.cache import cached_network  # the cache builds with this module
 
-    return cached_network(Path(path), lambda source: _build_network(read_sumo_net(source), source))
+    return cached_network(Path(path), lambda source: _checked_build(read_sumo_net(source), source))
 
 
 def require_traffic_lights(net: Network) -> None:
@@ -81,6 +82,24 @@ def require_traffic_lights(net: Network) -> None:
 
 
 # -- building the model ----------------------------------------------------------------------
+class _Damaged(Exception):
+    """A net sumolib parsed but SUMO would refuse; the message says what is wrong (no file)."""
+
+
+def _checked_build(snet: Any, source: Path) -> Network:
+    """:func:`_build_network`, every failure a :class:`NetworkError` naming the file."""
+    try:
+        return _build_network(snet, source)
+    except _Damaged as exc:
+        raise NetworkError(f"{source} is not a valid SUMO network: {exc}; {REGENERATE}") from None
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        # sumolib accepts some damage it cannot represent (an edge without junctions ...).
+        raise NetworkError(
+            f"{source} is not a valid SUMO network ({type(exc).__name__} while building the "
+            f"model: {exc}); {REGENERATE}"
+        ) from exc
+
+
 def _build_network(snet: Any, source: Path) -> Network:
     lanes, sumo_lanes, edges = _edges_and_lanes(snet)
     programmed = {t.getID() for t in snet.getTrafficLights() if t.getPrograms()}
@@ -107,6 +126,12 @@ def _points(shape: list[Point] | None) -> tuple[Point, ...]:
 def _junction(node: Any) -> Junction:
     # sumolib keeps <request> rows in dicts keyed by index; a missing row reads as "".
     rows = max(node._foes, default=-1) + 1
+    links = max((len(f) for f in node._foes.values()), default=0)
+    if rows > links:  # also guards against building a row tuple for index="999999999"
+        raise _Damaged(
+            f"junction {node.getID()!r} has a <request> with index {rows - 1}, but its foes "
+            f"strings have only {links} characters (one per link)"
+        )
     x_m, y_m = node.getCoord() if node.getCoord3D() is not None else (0.0, 0.0)
     return Junction(
         id=node.getID(),
@@ -131,6 +156,10 @@ def _edges_and_lanes(snet: Any) -> tuple[dict[str, Lane], dict[str, Any], dict[s
         for index, slane in enumerate(sedge.getLanes()):
             lane_id = f"{edge_id}_{index}"  # sumolib's getID() is O(lanes) per call
             allowed = frozenset(slane.getPermissions()) - _DEPRECATED_VCLASSES
+            for attribute, value in (("length", slane.getLength()), ("speed", slane.getSpeed()),
+                                     ("width", slane.getWidth())):  # fmt: skip
+                if not math.isfinite(value):  # SUMO refuses these too
+                    raise _Damaged(f"lane {lane_id!r} has {attribute}={value}")
             lanes[lane_id] = Lane(
                 id=lane_id,
                 edge_id=edge_id,
@@ -149,6 +178,12 @@ def _edges_and_lanes(snet: Any) -> tuple[dict[str, Lane], dict[str, Any], dict[s
 
 def _edge(sedge: Any, lane_ids: tuple[str, ...], lanes: dict[str, Lane]) -> Edge:
     from_node, to_node = sedge.getFromNode(), sedge.getToNode()
+    if (from_node is None or to_node is None) and not sedge.getFunction():
+        # An internal edge that lost function="internal" reads as a road without junctions.
+        raise _Damaged(
+            f"edge {sedge.getID()!r} has no 'from'/'to' junction (a road edge needs both; "
+            'internal edges need function="internal")'
+        )
     first = lanes[lane_ids[0]] if lane_ids else None
     return Edge(
         id=sedge.getID(),
@@ -273,6 +308,13 @@ def _traffic_lights(snet: Any, programmed: set[str]) -> dict[str, TrafficLight]:
         longest_state = max(
             (len(ph.state) for p in programs.values() for ph in p.phases), default=0
         )
+        bad = next((i for _in, _o, i in connections if not 0 <= int(i) < longest_state), None)
+        if bad is not None:  # as SUMO: "Invalid linkIndex"; also bounds link_count
+            raise _Damaged(
+                f"a connection controlled by traffic light {tls.getID()!r} has linkIndex {bad}, "
+                f"but its phase states have {longest_state} characters (valid: 0 to "
+                f"{longest_state - 1})"
+            )
         lights[tls.getID()] = TrafficLight(
             id=tls.getID(),
             junction_ids=tuple(junction_ids),

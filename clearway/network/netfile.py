@@ -12,6 +12,7 @@ import os
 import zlib
 from pathlib import Path
 from typing import IO, Any
+from xml import sax
 from xml.etree import ElementTree
 from xml.parsers import expat
 from xml.sax import SAXParseException
@@ -22,7 +23,8 @@ from clearway.errors import NetworkError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK_BYTES = 64 * 1024
-_REGENERATE = "re-create it with netconvert (or netgenerate)"
+#: The usual remedy for a damaged net, ending every such message.
+REGENERATE = "re-create it with netconvert (or netgenerate)"
 #: What a user most likely handed us instead of a net, by root element.
 _ROOT_HINTS = {
     "routes": "this is a demand (routes/trips) file; pass the .net.xml it was made for",
@@ -47,7 +49,7 @@ def read_sumo_net(path: Path) -> Any:
     source = _check_path(path)
     root = _sniff_root(source)
     if root != "net":
-        hint = _ROOT_HINTS.get(root, f"pass a SUMO network; {_REGENERATE}")
+        hint = _ROOT_HINTS.get(root, f"pass a SUMO network; {REGENERATE}")
         raise NetworkError(
             f"{source} is XML but not a SUMO network: root element <{root}>, expected <net>; {hint}"
         )
@@ -68,7 +70,7 @@ def _check_path(path: Path) -> Path:
     if not os.access(path, os.R_OK):
         raise NetworkError(f"cannot read network file {path}: permission denied")
     if path.stat().st_size == 0:
-        raise NetworkError(f"{path} is empty (0 bytes); {_REGENERATE}")
+        raise NetworkError(f"{path} is empty (0 bytes); {REGENERATE}")
     return path
 
 
@@ -90,7 +92,7 @@ def _sniff_root(path: Path) -> str:
                 for _event, element in parser.read_events():
                     return element.tag.rpartition("}")[2]  # ignore an XML namespace
             if seen == 0:
-                raise NetworkError(f"{path} is empty (a gzip file with no content); {_REGENERATE}")
+                raise NetworkError(f"{path} is empty (a gzip file with no content); {REGENERATE}")
             parser.close()  # no start tag at all: raises ParseError("no element found")
     except ElementTree.ParseError as exc:
         line = exc.position[0]
@@ -102,24 +104,50 @@ def _sniff_root(path: Path) -> str:
         raise _damaged_gzip(path, exc) from exc
     except OSError as exc:
         raise NetworkError(f"cannot read network file {path}: {exc}") from exc
-    raise NetworkError(f"{path} has no root element; {_REGENERATE}")  # pragma: no cover
+    except LookupError as exc:  # <?xml encoding="..."?> names a codec Python does not know
+        raise NetworkError(
+            f"{path} declares an unknown text encoding ({exc}); SUMO writes UTF-8: {REGENERATE}"
+        ) from exc
+    raise NetworkError(f"{path} has no root element; {REGENERATE}")  # pragma: no cover
 
 
 def _damaged_gzip(path: Path, exc: BaseException) -> NetworkError:
     return NetworkError(
-        f"{path} is a truncated or damaged gzip file ({exc}); download it again or {_REGENERATE}"
+        f"{path} is a truncated or damaged gzip file ({exc}); download it again or {REGENERATE}"
     )
 
 
+class _NetReader(sumolib.net.NetReader):  # type: ignore[misc]
+    """sumolib's reader, remembering the element it is at so an error can name it."""
+
+    _locator: Any = None
+    element: tuple[str, Any] | None = None
+
+    def startElement(self, name: str, attrs: Any) -> None:  # noqa: N802 - SAX's name
+        self.element = (name, attrs)
+        super().startElement(name, attrs)
+
+    def where(self) -> str:
+        """``line 12, <lane id="a_0">``: where the parser was, or ``""`` before the root."""
+        if self.element is None:
+            return ""
+        name, attrs = self.element
+        ident = next((f" {k}={attrs[k]!r}" for k in ("id", "from", "index") if k in attrs), "")
+        line = self._locator.getLineNumber() if self._locator is not None else None
+        return f"{f'line {line}, ' if line else ''}<{name}{ident}>: "
+
+
 def _read_with_sumolib(path: Path) -> Any:
+    # sumolib.net.readNet with the same options, parsed here so errors name line and element.
+    reader = _NetReader(withInternal=True, withPedestrianConnections=True, withPrograms=True)
     try:
-        return sumolib.net.readNet(
-            str(path), withInternal=True, withPedestrianConnections=True, withPrograms=True
-        )
+        with _open_bytes(path) as stream:
+            sax.parse(stream, reader)
+        return reader.getNet()
     except SAXParseException as exc:
         raise NetworkError(
             f"{path} is truncated or malformed XML (line {exc.getLineNumber()}: "
-            f"{exc.getMessage()}); {_REGENERATE}"
+            f"{exc.getMessage()}); {REGENERATE}"
         ) from exc
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise _damaged_gzip(path, exc) from exc
@@ -127,11 +155,11 @@ def _read_with_sumolib(path: Path) -> Any:
         raise NetworkError(f"cannot read network file {path}: {exc}") from exc
     except KeyError as exc:
         raise NetworkError(
-            f"{path} is not a valid SUMO network: a required attribute or referenced id "
-            f"{exc} is missing; {_REGENERATE}"
+            f"{path} is not a valid SUMO network: {reader.where()}a required attribute or "
+            f"referenced id {exc} is missing; {REGENERATE}"
         ) from exc
     except Exception as exc:  # sumolib signals malformed nets with bare Value/Index/TypeErrors
         raise NetworkError(
-            f"{path} could not be read as a SUMO network ({type(exc).__name__}: {exc}); "
-            f"{_REGENERATE}"
+            f"{path} could not be read as a SUMO network ({reader.where()}"
+            f"{type(exc).__name__}: {exc}); {REGENERATE}"
         ) from exc

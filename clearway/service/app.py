@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import clearway
@@ -214,6 +215,20 @@ def _add_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
         return JSONResponse(
             _body(str(exc), type(exc).__name__), status_code=status, headers=headers
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Whatever route met it: the database is away, not the request wrong. Nothing was
+        # changed (the transaction is rolled back); say so instead of a 500.
+        return JSONResponse(
+            _body(
+                f"the database is not available ({type(exc).__name__}); nothing was changed, "
+                "try again shortly",
+                "StorageError",
+            ),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(StarletteHTTPException)

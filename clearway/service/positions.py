@@ -149,8 +149,14 @@ class PositionRecorder:
             return last, reserved
 
     def _load(self, request_id: str) -> _Order:
-        with self.writer.sessions() as s:
-            detail = request_store.get_request(s, request_id).detail
+        try:
+            with self.writer.sessions() as s:
+                detail = request_store.get_request(s, request_id).detail
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailableError(
+                f"the database is not available ({type(exc).__name__}); send the position again "
+                "shortly"
+            ) from exc
         return detail.get("last_seq"), detail.get("last_time_s")
 
     def _release(self, request_id: str, previous: _Order, reserved: _Order) -> None:

@@ -19,6 +19,7 @@ status. On start, the requests the database holds as unfinished are taken up aga
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import tempfile
@@ -75,6 +76,8 @@ _MIN_PAUSE_S = 0.001
 FLAGGED_KIND = "request.flagged"
 #: What the audit log says of a refused position that is not an implausibility.
 NOT_PLACED = "the position could not be placed on the network or the route"
+#: Failed ticks after which the runtime stays stopped instead of starting a fresh twin.
+MAX_RECOVERIES = 5
 #: Longest a request handler waits for its write to be committed (s).
 WRITE_WAIT_S = 30.0
 
@@ -149,6 +152,13 @@ class ServiceRuntime:
         #: :meth:`start`.
         self.writer: DbWriter | None = None
         self.positions: PositionRecorder | None = None
+        #: Times a fresh twin was started after a failed tick (count).
+        self.recoveries = 0
+        #: What the independent safety monitor saw on the twins closed so far (none, or a bug).
+        self.violations: list[Any] = []
+        self._state = "running"
+        self._twin_stack: ExitStack | None = None
+        self._run_scenario = scenario
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, sessions: sessionmaker[Session]) -> None:
@@ -162,38 +172,91 @@ class ServiceRuntime:
             vtype = write_priority_vtype(
                 tmp / "priority.vtype.add.xml", demand_scale=self.scenario.demand_scale
             )
-            scenario = replace(
+            self._run_scenario = replace(
                 self.scenario, additional_files=(*self.scenario.additional_files, vtype)
             )
-            wired = stack.enter_context(
-                open_twin_run(
-                    scenario,
-                    strategy=self.strategy,
-                    normal=self.normal,
-                    backend=self.backend,
-                    tick_s=self.tick_s,
-                    net=self.net,
-                    extra_feed=self._pushed,
-                    switchable=True,
-                )
-            )
-            wired.loop.on_verdict = self._verdicts.append
-            self._stack, self._wired = stack, wired
-            self._feed = MergedFeed(wired.twin, self._pushed)
             self.writer = DbWriter(sessions).start()
-            # Closed first on exit (a stack unwinds backwards): the queued writes, then SUMO.
+            # Closed last on exit (a stack unwinds backwards): the twin first, then the
+            # queued writes.
             stack.callback(self.writer.stop)
-            self.positions = PositionRecorder(self.writer)
+            self._stack = stack
             with self.lock:
-                restore_requests(self, self.writer)
-                self._publish()
+                self._open_twin()
         except BaseException:
-            self._stack = self._wired = None
+            self._close_twin()
+            self._stack = None
             stack.close()
             raise
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="clearway-runtime", daemon=True)
         self._thread.start()
+
+    def _open_twin(self) -> None:
+        """A fresh twin and control loop, and the unfinished requests taken up (under the
+        lock). Its signals start on their own programs; the loop's first tick takes them over
+        through the guard, so every signal shows a state the guard approved from then on."""
+        assert self.writer is not None
+        self._pushed = PushedPositions()  # the twin's clock starts again: old stamps mislead
+        twin_stack = ExitStack()
+        try:
+            wired = twin_stack.enter_context(
+                open_twin_run(
+                    self._run_scenario, strategy=self.strategy, normal=self.normal,
+                    backend=self.backend, tick_s=self.tick_s, net=self.net,
+                    extra_feed=self._pushed, switchable=True,
+                )
+            )  # fmt: skip
+        except BaseException:
+            twin_stack.close()
+            raise
+        wired.loop.on_verdict = self._verdicts.append
+        self._twin_stack, self._wired = twin_stack, wired
+        self._feed = MergedFeed(wired.twin, self._pushed)
+        self._index = RequestIndex()
+        self._unserved.clear()
+        self._shown.clear()
+        self._verdicts.clear()
+        self.positions = PositionRecorder(self.writer)
+        restore_requests(self, self.writer)
+        self._publish()
+
+    def _close_twin(self) -> None:
+        if self._wired is not None:
+            self.violations += list(self._wired.monitor.violations)
+        stack, self._twin_stack, self._wired = self._twin_stack, None, None
+        if stack is not None:
+            try:
+                stack.close()
+            except Exception:  # a dead simulator may fail to close: it is gone either way
+                log.exception("closing the failed twin")
+
+    def _recover(self, exc: BaseException) -> bool:
+        """After a failed tick (the simulator died, an adapter error): report it, drop the
+        twin, start a fresh one and take the unfinished requests up again. Returns whether
+        the runtime runs again."""
+        self.error = f"{type(exc).__name__}: {exc}"
+        self._state = "recovering"
+        self._view = replace(self._view, running=False, error=self.error)
+        self._close_twin()
+        if self.recoveries >= MAX_RECOVERIES:
+            log.error("the runtime failed %d times; it stays stopped", self.recoveries + 1)
+            self._state = "failed"
+            return False
+        if self.writer is not None:
+            # What the ticks before the failure wrote must be in the database before the
+            # requests are read back from it.
+            with contextlib.suppress(Exception):
+                self.writer.run(lambda _s: None, timeout_s=5.0)
+        try:
+            self._open_twin()
+        except Exception:
+            log.exception("could not start a fresh twin after a failure")
+            self._state = "failed"
+            return False
+        self.recoveries += 1
+        self._state = "running"
+        log.warning("the runtime recovered from %s (recovery %d)", self.error, self.recoveries)
+        return True
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop ticking (after the current tick), then close the twin. Idempotent."""
@@ -204,10 +267,12 @@ class ServiceRuntime:
             if self._thread.is_alive():
                 log.error("the runtime thread did not stop within %.1f s", timeout_s)
         with self.lock:
+            self._close_twin()
             if self._stack is not None:
                 self._stack.close()
             self._stack = None
-            self._wired = None
+            if self._state == "running":
+                self._state = "stopped"
             self._view = replace(self._view, running=False, error=self.error)
         self._thread = None
 
@@ -215,6 +280,12 @@ class ServiceRuntime:
     def running(self) -> bool:
         """The tick thread is alive."""
         return self._thread is not None and self._thread.is_alive()
+
+    def status(self) -> str:
+        """``running``, ``recovering`` (after a failure), ``stopped`` or ``failed``."""
+        if self._state == "running" and not self.running:
+            return "stopped"
+        return self._state
 
     def _run(self) -> None:
         next_t = time.monotonic()
@@ -229,11 +300,11 @@ class ServiceRuntime:
                 try:
                     wired.loop.tick()
                     wired.twin.advance(self.tick_s)
-                except Exception as exc:  # a failed tick must not leave half-held signals
-                    log.exception("the control tick failed; the runtime stops")
-                    self.error = f"{type(exc).__name__}: {exc}"
-                    self._view = replace(self._view, running=False, error=self.error)
-                    return
+                except Exception as exc:  # the simulator died, an adapter failed ...
+                    log.exception("the control tick failed; starting a fresh twin")
+                    if not self._recover(exc):
+                        return
+                    continue
                 self._tick_ms = (time.perf_counter() - started) * 1e3
                 self._flush()
                 self._publish()
@@ -494,8 +565,10 @@ class ServiceRuntime:
         entries = signal_entries(verdicts, self._shown)
         entries += extra or []
         entries += changed_events(changed, self._index.known, principal, now)
-        written = self._writer().submit(save_changes(changed, entries))
-        if principal is None:  # the tick: never waits for the database
+        # The tick never waits for the database, and its records are kept through an outage
+        # (durable); a request handler's write fails at once so its caller hears of it.
+        written = self._writer().submit(save_changes(changed, entries), durable=principal is None)
+        if principal is None:
             written.add_done_callback(self._count_failure)
         for rid, record in changed.items():
             self._index.written(rid, record)

@@ -36,6 +36,17 @@ class HealthOut(Schema):
     database: bool = Field(description="the database answered")
     network_loaded: bool
     version: str
+    runtime: Literal["running", "recovering", "stopped", "failed", "none"] = Field(
+        "none", description="the live twin and control loop"
+    )
+    runtime_error: str | None = Field(None, description="why it last failed, if it did")
+    runtime_recoveries: int = Field(0, description="times it was restarted after a failure")
+    audit_backlog: int = Field(
+        0, description="audit writes waiting for the database to come back (count)"
+    )
+    degraded: list[str] = Field(
+        default_factory=list, description="what does not work now, in words"
+    )
 
 
 class TokenOut(Schema):

@@ -14,6 +14,7 @@ import lzma
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -152,7 +153,7 @@ def import_osm(
         plain = _decompressed(source, work)
         try:
             inventory = osm_inventory(plain)
-        except NetworkError:
+        except (NetworkError, LookupError):  # LookupError: <?xml encoding="unknown"?>
             inventory = None  # not XML: netconvert's own words say why (below)
         guess = inventory is None or inventory.tagged_signals == 0
         options = netconvert_osm_options(guess_signals=guess)
@@ -254,6 +255,11 @@ def _netconvert(plain: Path, net_file: Path, options: list[str], work: Path, sou
                 extra_env={"PROJ_LIB": str(sumo_home() / "data" / "proj")},
             )  # fmt: skip
         except ClearwayError as exc:
+            if isinstance(exc.__cause__, subprocess.TimeoutExpired):
+                raise NetworkError(
+                    f"cannot import OSM file {source}: netconvert did not finish within "
+                    f"{_NETCONVERT_TIMEOUT_S:g} s; cut a smaller area from the map"
+                ) from None
             text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else str(exc)
             raise NetworkError(_failure_message(source, text)) from None
     return log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""

@@ -22,12 +22,13 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearway.errors import StorageError
@@ -41,6 +42,12 @@ T = TypeVar("T")
 MAX_BATCH = 500
 #: Longest a caller waits for its job by default (s).
 WAIT_S = 30.0
+#: Pause between two attempts while the database is unavailable (s).
+RETRY_S = 0.5
+#: Attempts at the backlog left when the writer is stopped during an outage.
+STOP_ATTEMPTS = 10
+#: Durable jobs kept at most while it is (the newest beyond are dropped and counted).
+MAX_BACKLOG = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,9 @@ class _Job:
     #: For an awaited job: its asyncio future and loop (answered once per batch per loop).
     afuture: asyncio.Future[Any] | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    #: Kept and written again after a failed commit (nobody waits for it: the control loop's
+    #: audit batches), instead of failing.
+    durable: bool = False
 
 
 class DbWriter:
@@ -69,6 +79,11 @@ class DbWriter:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._backlog: list[_Job] = []
+        self._last_ok = True
+        #: Durable jobs dropped because the backlog was full (count; 0 unless an outage
+        #: outlasted :data:`MAX_BACKLOG` jobs).
+        self.dropped = 0
         #: Batches committed, jobs run, batches whose commit failed (counts).
         self.batches = 0
         self.jobs = 0
@@ -77,7 +92,9 @@ class DbWriter:
     def start(self) -> DbWriter:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="clearway-db-writer", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="clearway-db-writer", daemon=True
+                )
                 self._thread.start()
         return self
 
@@ -93,8 +110,13 @@ class DbWriter:
     def running(self) -> bool:
         return self._thread is not None
 
-    def submit(self, fn: Callable[[Session], T]) -> Future[T]:
+    def submit(self, fn: Callable[[Session], T], *, durable: bool = False) -> Future[T]:
         """Queue ``fn(session)``; its future holds the result once committed (or the error).
+
+        ``durable``: should the database be unavailable, the job is kept (in order, before
+        anything queued after it) and written again every :data:`RETRY_S` until it commits —
+        for writes nobody waits for and that must not be lost (the control loop's audit
+        batches). Jobs that are not durable fail at once, so their callers can say so.
 
         Raises
         ------
@@ -104,8 +126,18 @@ class DbWriter:
         if self._thread is None:
             raise StorageError("the database writer is not running (the service is stopping)")
         fut: Future[T] = Future()
-        self._queue.put(_Job(fn, fut))
+        self._queue.put(_Job(fn, fut, durable=durable))
         return fut
+
+    @property
+    def backlog(self) -> int:
+        """Durable jobs waiting for the database to come back (count)."""
+        return len(self._backlog)
+
+    @property
+    def healthy(self) -> bool:
+        """The last batch committed (and nothing waits for the database)."""
+        return not self._backlog and self._last_ok
 
     def submit_item(self, write: Callable[[Session, list[Any]], list[T]], item: Any) -> Future[T]:
         """Queue one item of a kind written many at a time: consecutive queued items with the
@@ -148,12 +180,28 @@ class DbWriter:
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
         stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            jobs = [first]
-            while len(jobs) < MAX_BATCH:
+        left_on_stop = STOP_ATTEMPTS
+        while not stopping or self._backlog:
+            if stopping:
+                left_on_stop -= 1
+                if left_on_stop < 0:
+                    log.error(
+                        "stopping with %d audit write(s) the database never took",
+                        len(self._backlog),
+                    )
+                    self.dropped += len(self._backlog)
+                    return
+            if self._backlog:
+                # The database failed: try again after a pause, the backlog first.
+                time.sleep(RETRY_S)
+                jobs = self._backlog[:MAX_BATCH]
+                del self._backlog[:MAX_BATCH]
+            else:
+                first = self._queue.get()
+                if first is None:
+                    break
+                jobs = [first]
+            while len(jobs) < MAX_BATCH and not stopping:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -166,7 +214,10 @@ class DbWriter:
 
     def _write(self, jobs: list[_Job]) -> None:
         results: list[tuple[_Job, Any, BaseException | None]] = []
-        live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+        # A job back from the backlog is running already; a new one may have been cancelled.
+        live = [
+            job for job in jobs if job.future.running() or job.future.set_running_or_notify_cancel()
+        ]
         try:
             with write_session(self.sessions) as s:
                 i = 0
@@ -187,14 +238,28 @@ class DbWriter:
                         with s.begin_nested():  # this run alone is rolled back if it fails
                             values = fn(s)
                         results += [(x, v, None) for x, v in zip(run, values, strict=True)]
+                    except (OperationalError, InterfaceError):
+                        raise  # the database, not the job: the whole batch failed
                     except Exception as exc:
                         results += [(x, None, exc) for x in run]
         except (StorageError, SQLAlchemyError) as exc:
             self.failed_batches += 1
-            log.error("could not commit %d database write(s): %s", len(jobs), exc)
-            err = exc if isinstance(exc, StorageError) else StorageError(f"database write failed: {exc}")
-            _answer([(job, None, err) for job in jobs])
+            self._last_ok = False
+            keep = [job for job in live if job.durable]
+            log.error(
+                "could not commit %d database write(s) (%d kept to write again): %s",
+                len(jobs), len(keep), exc,
+            )  # fmt: skip
+            self._backlog[:0] = keep
+            if len(self._backlog) > MAX_BACKLOG:
+                self.dropped += len(self._backlog) - MAX_BACKLOG
+                del self._backlog[MAX_BACKLOG:]
+            err = exc if isinstance(exc, StorageError) else StorageError(
+                f"the database is not available ({type(exc).__name__}); try again shortly"
+            )  # fmt: skip
+            _answer([(job, None, err) for job in jobs if not job.durable])
             return
+        self._last_ok = True
         self.batches += 1
         self.jobs += len(results)
         _answer(results)

@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
 ]
 #: Simulated seconds per real second, and the feed's interval (s): fine enough to see each
 #: junction's grant (a few simulated seconds) without a long test.
-SPEED = 8.0
+SPEED = 5.0
 FEED_INTERVAL_S = 0.05
 #: Corner to corner across the grid: five signals, ~80 simulated seconds (10 s here).
 ORIGIN, DESTINATION = "left0A0", "C2right2"
@@ -313,7 +313,7 @@ def test_dispatcher_requests_priority_on_the_map_and_cancels_it(page):
               return granted.length >= 2 && (s.moves['AMB-UI'] || []).length >= 3;
             }""",
             arg=sorted(on_route),
-            timeout=40_000,
+            timeout=60_000,
         )
     except Exception:
         page.shot("03-corridor-not-granted")

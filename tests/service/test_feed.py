@@ -38,6 +38,7 @@ def live_feed(engine, sessions, live_scenario):
     with svc.client:
         yield svc
     assert runtime.error is None, runtime.error
+    assert runtime.violations == [], runtime.violations[:5]  # the safety monitor saw none
 
 
 def _route_links(net: Network, route: list[str], sid: str) -> list[int]:

@@ -23,9 +23,27 @@ def health(ctx: ServiceContext = Depends(get_context)) -> HealthOut:
         db_ok = True
     except SQLAlchemyError:
         db_ok = False
+    degraded = [] if db_ok else [
+        "database unavailable: requests, positions and user changes are refused (503); the "
+        "signals keep running and their audit records are kept until it is back"
+    ]  # fmt: skip
+    runtime, error, recoveries, backlog = "none", None, 0, 0
+    if ctx.runtime is not None:
+        rt = ctx.runtime
+        runtime, error, recoveries = rt.status(), rt.error, rt.recoveries
+        backlog = rt.writer.backlog if rt.writer is not None else 0
+        if runtime != "running":
+            degraded.append(f"live runtime {runtime}" + (f": {error}" if error else ""))
+        if backlog:
+            degraded.append(f"{backlog} audit write(s) waiting for the database")
     return HealthOut(
-        status="ok" if db_ok else "degraded",
+        status="degraded" if degraded else "ok",
         database=db_ok,
         network_loaded=ctx.network is not None,
         version=clearway.__version__,
+        runtime=runtime,
+        runtime_error=error,
+        runtime_recoveries=recoveries,
+        audit_backlog=backlog,
+        degraded=degraded,
     )
