@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from clearway.errors import AuthError, CredentialError, PermissionDeniedError, StorageError
 from clearway.service.context import ServiceContext, get_context
 from clearway.service.rate_limit import RateLimitedError
+from clearway.service.signing import signing_secret
 from clearway.service.tokens import verify_token
 from clearway.storage.audit import AuditKind
 from clearway.storage.models import ROLES, ApiKeyRow, UserRow
@@ -102,6 +103,8 @@ class Principal:
     role: str
     key_id: str
     method: Literal["api_key", "token"]
+    #: Its key must sign its changes (see :mod:`clearway.service.signing`).
+    signed: bool = False
 
     def may(self, permission: Permission) -> bool:
         """Whether this principal's role grants ``permission``."""
@@ -147,7 +150,7 @@ def principal_from_api_key(ctx: ServiceContext, key: str) -> Principal:
             found = authenticate(session, key)
         except AuthError as exc:
             raise CredentialError(str(exc)) from None
-    principal = Principal(found.user, found.role, found.key_id, "api_key")
+    principal = Principal(found.user, found.role, found.key_id, "api_key", found.signed)
     ctx.credentials.put(key, principal)
     return principal
 
@@ -167,14 +170,14 @@ def principal_from_token(ctx: ServiceContext, token: str) -> Principal:
         return cached
     with ctx.sessions() as session:
         row = session.execute(
-            select(UserRow.name, UserRow.role, ApiKeyRow.revoked_at)
+            select(UserRow.name, UserRow.role, ApiKeyRow.revoked_at, ApiKeyRow.signed)
             .join(ApiKeyRow, ApiKeyRow.user_id == UserRow.id)
             .where(ApiKeyRow.key_id == claims.kid)
         ).one_or_none()
     if row is None or row.revoked_at is not None or row.name != claims.sub:
         raise CredentialError("the API key behind this bearer token was revoked; ask an admin")
     # The role in the database wins over the one in the token: a demoted user loses rights now.
-    principal = Principal(row.name, row.role, claims.kid, "token")
+    principal = Principal(row.name, row.role, claims.kid, "token", bool(row.signed))
     ctx.credentials.put(token, principal, expires_in_s=claims.exp_s - time.time())
     return principal
 
@@ -219,6 +222,7 @@ async def current_principal(
         raise
 
 
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Permissions whose routes only read: they count against the ``reads`` rate limit.
 _READS = frozenset({Permission.READ, Permission.READ_AUDIT})
 
@@ -236,6 +240,8 @@ def require(permission: Permission, *, rate: str | None = None) -> Callable[...,
         ctx: ServiceContext = Depends(get_context),
     ) -> Principal:
         if principal.may(permission):
+            if principal.signed and request.method in _MUTATING:
+                await _check_signature(ctx, request, principal)
             try:
                 ctx.limiter.take(principal.name, kind)
             except RateLimitedError as exc:
@@ -258,6 +264,22 @@ def require(permission: Permission, *, rate: str | None = None) -> Callable[...,
     dependency.permission = permission  # type: ignore[attr-defined]
     dependency.__name__ = f"require_{permission.name.lower()}"
     return dependency
+
+
+async def _check_signature(ctx: ServiceContext, request: Request, principal: Principal) -> None:
+    try:
+        ctx.signatures.check(
+            signing_secret(ctx.settings.secret_bytes(), principal.key_id),
+            request.method,
+            request.url.path,
+            {k.lower(): v for k, v in request.headers.items()},
+            await request.body(),
+        )
+    except CredentialError as exc:
+        await run_in_threadpool(
+            _audit_quietly, ctx, request, exc, principal=principal.name, key_id=principal.key_id
+        )
+        raise
 
 
 def _audit_throttled(

@@ -15,6 +15,7 @@ from clearway.service.credential_cache import CredentialCache
 from clearway.service.metrics import ServiceMetrics
 from clearway.service.rate_limit import RateLimiter
 from clearway.service.settings import ServiceSettings
+from clearway.service.signing import SignatureChecker
 from clearway.signals.model import Intersection
 from clearway.storage.audit import AuditLog
 
@@ -43,6 +44,8 @@ class ServiceContext:
         Recently checked credentials (see :mod:`clearway.service.credential_cache`).
     limiter
         Per-principal rate limits (see :mod:`clearway.service.rate_limit`).
+    signatures
+        Checks signed requests and refuses replays (see :mod:`clearway.service.signing`).
     """
 
     settings: ServiceSettings
@@ -54,6 +57,7 @@ class ServiceContext:
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
     runtime: ServiceRuntime | None = None
     credentials: CredentialCache = field(default_factory=CredentialCache)
+    signatures: SignatureChecker = field(default_factory=SignatureChecker)
     limiter: RateLimiter = field(
         default_factory=lambda: RateLimiter(
             {"positions": 200.0, "writes": 2.0, "reads": 100.0}, burst_s=10.0

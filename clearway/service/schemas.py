@@ -87,6 +87,14 @@ class KeyIssued(Schema):
     key: str = Field(description="the API key; shown this once, only its hash is stored")
 
 
+class SigningOut(Schema):
+    key_id: str
+    signing_secret: str = Field(description="HMAC key; shown this once, never stored")
+    timestamp_header: str
+    signature_header: str
+    scheme: str = Field(description="what to sign and how")
+
+
 class AuditRecordOut(Schema):
     seq: int = Field(description="position in the hash chain, 1, 2, 3 ...")
     time: str = Field(description="UTC, ISO 8601 with microseconds")

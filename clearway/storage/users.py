@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clearway.errors import AuthError, StorageError
+from clearway.errors import AuthError, StorageError, UnknownKeyError
 from clearway.storage.models import ROLES, ApiKeyRow, UserRow, as_utc, utcnow
 
 KEY_PREFIX = "cwk"
@@ -45,6 +45,8 @@ class Principal:
     user: str
     role: str
     key_id: str
+    #: Its changes must be signed (HMAC).
+    signed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,22 @@ def authenticate(session: Session, key: str) -> Principal:
         raise AuthError("invalid or revoked API key; ask an admin for a key")
     user = session.get(UserRow, row.user_id)
     assert user is not None  # the foreign key guarantees it
-    return Principal(user.name, user.role, row.key_id)
+    return Principal(user.name, user.role, row.key_id, bool(row.signed))
+
+
+def set_signed(session: Session, key_id: str, signed: bool = True) -> None:
+    """Require (or stop requiring) signatures on the changes made with a key.
+
+    Raises
+    ------
+    UnknownKeyError
+        No such key.
+    """
+    row = session.get(ApiKeyRow, key_id)
+    if row is None:
+        raise UnknownKeyError(key_id, (), where="the database")
+    row.signed = signed
+    session.flush()
 
 
 def hash_secret(secret: str, salt: bytes | None = None) -> str:

@@ -11,6 +11,7 @@ from clearway.service.schemas import (
     USER_NAME_PATTERN,
     KeyIssued,
     KeyOut,
+    SigningOut,
     UserCreate,
     UserCreated,
     UserOut,
@@ -56,3 +57,14 @@ def revoke_key(
 ) -> KeyOut:
     """Revoke a key; bearer tokens made from it stop working at once."""
     return usecases.revoke_key(ctx, principal, key_id)
+
+
+@router.post("/keys/{key_id}/signing", response_model=SigningOut)
+def require_signing(
+    key_id: str = Path(pattern=r"^[0-9a-f]{8}$", description="8 hex digits"),
+    principal: Principal = Depends(_admin),
+    ctx: ServiceContext = Depends(get_context),
+) -> SigningOut:
+    """From now on the key's changes must be signed (HMAC-SHA256); returns its signing secret
+    this once (it is derived, never stored)."""
+    return usecases.require_signing(ctx, principal, key_id)

@@ -8,6 +8,7 @@ from clearway.service.usecases.access import (
     exchange_key_for_token,
     issue_key,
     list_users,
+    require_signing,
     revoke_key,
 )
 from clearway.service.usecases.audit import query_audit, verify_audit
@@ -43,6 +44,7 @@ __all__ = [
     "list_users",
     "query_audit",
     "renew_priority_request",
+    "require_signing",
     "revoke_key",
     "switch_strategy",
     "verify_audit",

@@ -10,11 +10,13 @@ from clearway.errors import (
     UnknownKeyError,
     UnknownUserError,
 )
+from clearway.service import signing
 from clearway.service.auth import Principal
 from clearway.service.context import ServiceContext
 from clearway.service.schemas import (
     KeyIssued,
     KeyOut,
+    SigningOut,
     TokenOut,
     UserCreate,
     UserCreated,
@@ -135,4 +137,27 @@ def revoke_key(ctx: ServiceContext, principal: Principal, key_id: str) -> KeyOut
     ctx.credentials.drop_key(key_id)
     return KeyOut(
         key_id=info.key_id, created_at=info.created_at, revoked_at=info.revoked_at, active=False
+    )
+
+
+def require_signing(ctx: ServiceContext, principal: Principal, key_id: str) -> SigningOut:
+    """Make a key sign its changes; its signing secret, returned once (audited, without it).
+
+    Raises
+    ------
+    UnknownKeyError
+        No such key (404).
+    """
+    with write_session(ctx.sessions) as session:
+        user_store.set_signed(session, key_id, True)
+        append_entries(session, [_admin(principal, "key.signing", key_id=key_id)])
+    ctx.credentials.drop_key(key_id)  # cached principals of the key do not know yet
+    return SigningOut(
+        key_id=key_id,
+        signing_secret=signing.signing_secret(ctx.settings.secret_bytes(), key_id),
+        timestamp_header=signing.TIMESTAMP_HEADER,
+        signature_header=signing.SIGNATURE_HEADER,
+        scheme=f"{signing.VERSION}=hex(HMAC-SHA256(secret, 'v1\\n' + METHOD + '\\n' + path + "
+        "'\\n' + timestamp + '\\n' + body)); timestamp = unix seconds, within "
+        f"{signing.MAX_SKEW_S:.0f} s of the server's clock; each signature is accepted once",
     )
