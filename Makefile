@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: install demo serve test test-fast bench lint clean fuzz mutation
+.PHONY: install demo serve test test-fast bench lint clean fuzz mutation coverage-safety
 
 install: $(STAMP)
 
@@ -42,11 +42,21 @@ fuzz: install
 	CLEARWAY_CACHE_DIR=off CLEARWAY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 2 \
 		-p no:cacheprovider tests/fuzz tests/service/test_openapi_fuzz.py
 
+# Mutation test of the safety guard (tools/mutation.py: ~11 min on 2 cores); writes
+# bench/mutation.json and bench/mutation.md and fails on a surviving non-equivalent mutant.
+mutation: install
+	$(BIN)/python tools/mutation.py
+
+# Branch coverage of signals/safety (make test enforces 100 % through a test as well).
+coverage-safety: install
+	$(BIN)/python -m pytest tests/safety/test_guard_rules_at_limits.py -q -p no:cacheprovider \
+		--cov=clearway.signals.safety --cov-branch --cov-report=term-missing --cov-fail-under=100
+
 bench: install
 	$(BIN)/python bench/run_bench.py
 
 lint: install
-	$(BIN)/ruff check clearway tests bench
+	$(BIN)/ruff check clearway tests bench tools
 	$(BIN)/lint-imports
 
 clean:

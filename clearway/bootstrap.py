@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from clearway.control.priority.policies import (
 from clearway.control.priority.preemption import PreemptionController
 from clearway.control.runtime import ControlLoop
 from clearway.control.switchable import SwitchableControl
-from clearway.errors import ConfigError
+from clearway.errors import ConfigError, MonitorViolationError
 from clearway.monitor import SafetyMonitor
 from clearway.network import Network, load_network
 from clearway.network.loader import require_traffic_lights
@@ -39,6 +40,9 @@ from clearway.sim.twin import SumoTwin
 
 #: Strategies by name (``--strategy``): the normal controller alone, or with priority for
 #: emergency vehicles decided by one of three policies (:mod:`clearway.control.priority.policies`).
+#: With ``1`` in this variable (tests, CI), a run whose safety monitor saw any violation
+#: fails when it closes (SUMO's own baseline programs excepted).
+STRICT_MONITOR_ENV = "CLEARWAY_STRICT_MONITOR"
 NORMAL_STRATEGIES: tuple[str, ...] = ("fixed-time", "max-pressure", "actuated")
 PRIORITY_STRATEGIES: tuple[str, ...] = ("none", "local", "corridor")
 #: SUMO's own adaptive programs, run by SUMO itself (external baselines, not guarded).
@@ -173,5 +177,14 @@ def open_twin_run(
         base = controller.normal if isinstance(controller, PreemptionController) else controller
         normal_control = base if isinstance(base, SwitchableControl) else None
         yield WiredRun(net, guard, twin, monitor, loop, desk, normal_control)
+        if os.environ.get(STRICT_MONITOR_ENV) == "1" and strategy not in SUMO_BASELINES:
+            # SUMO's own programs are unguarded baselines; everything clearway drives must
+            # never have broken a rule.
+            seen = monitor.violations
+            if seen:
+                raise MonitorViolationError(
+                    f"the safety monitor saw {len(seen)} violation(s) under {strategy!r} in "
+                    f"{scenario.name!r}; first: {seen[0]}"
+                )
     finally:
         twin.close()

@@ -91,6 +91,11 @@ class SafetyRejected(ClearwayError):
         super().__init__(f"command for {signal_id!r} rejected: " + "; ".join(reasons))
 
 
+class MonitorViolationError(ClearwayError):
+    """The independent safety monitor saw a signal break a safety rule (strict mode: tests
+    and CI run every scenario with it, so any violation fails them)."""
+
+
 class SimulationError(ClearwayError):
     """The simulator could not be started or failed while running."""
 

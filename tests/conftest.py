@@ -18,11 +18,17 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearway.bootstrap import STRICT_MONITOR_ENV
 from clearway.storage.db import make_engine, session_factory
 from clearway.storage.migrate import upgrade
 from tests.storage.pg import PG_URL_ENV, PgCluster
 
 BACKENDS = ("sqlite", "postgresql")
+
+
+# Every scenario any test runs (in this process or the ones it starts) fails if the
+# independent safety monitor sees a violation under a clearway strategy.
+os.environ[STRICT_MONITOR_ENV] = "1"
 
 
 @pytest.fixture(scope="session")
