@@ -6,29 +6,20 @@ is stored with its ``request.position`` audit record."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from clearway.loadtest import LoadConfig, LoadResult, run_load
-from tests.service.conftest import UNLIMITED_ENV
+from tests.serve_process import CLEARWAY, ServeProcess
 
 pytestmark = pytest.mark.sumo
 
-CLEARWAY = Path(sys.executable).with_name("clearway")
-START_TIMEOUT_S = 25.0
-KEY_LINE = re.compile(r"^\s*(viewer|dispatcher|operator|admin)\s+key:\s*(cwk_\S+)", re.M)
 #: Load before the kill (s), and how long the load generator would go on.
 KILL_AFTER_S = 3.0
 LOAD_S = 5.0
@@ -37,81 +28,16 @@ TRIPS = (("A0A1", "B2C2"), ("left0A0", "A0bottom0"), ("C2C1", "A1A0"), ("B0B1", 
 FINAL = ("completed", "cancelled", "expired", "rejected")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``clearway serve --dev --demo-users`` on one SQLite file, started again after a kill;
-    the demo keys are issued anew at each start."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.db_path = tmp / "x.db"
-        self.db = f"sqlite:///{self.db_path}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.runs = 0
-        self.keys: dict[str, str] = {}
-        self.url = ""
-
-    def log(self, run: int) -> Path:
-        return self.tmp / f"serve-{run}.log"
-
-    def output(self) -> str:
-        return "\n".join(
-            f"--- serve run {k} ---\n" + self.log(k).read_text(errors="replace")[-4000:]
-            for k in range(1, self.runs + 1)
-            if self.log(k).exists()
-        )
-
-    def start(self) -> None:
-        self.runs += 1
-        port = _free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        cmd = [
-            str(CLEARWAY), "serve", "--dev", "--demo-users", "--scenario", "grid:3x3:light",
-            "--speed", "5", "--db", self.db, "--port", str(port),
-            "--out-dir", str(self.tmp / "out"),
-        ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if k != "CLEARWAY_TOKEN_SECRET"}
-        env |= UNLIMITED_ENV
-        with self.log(self.runs).open("wb") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, env=env
-            )
-        end = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert self.proc.poll() is None, f"serve exited:\n{self.output()}"
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < end, f"no /health in {START_TIMEOUT_S} s:\n{self.output()}"
-            time.sleep(0.1)
-        self.keys = dict(KEY_LINE.findall(self.log(self.runs).read_text(errors="replace")))
-        assert {"dispatcher", "admin"} <= set(self.keys), self.output()
-
-    def kill(self) -> None:
-        """SIGKILL: no lifespan shutdown, nothing flushed on the way out."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.proc = None
-
-
 @pytest.fixture
-def server(tmp_path) -> Iterator[Server]:
-    srv = Server(tmp_path)
+def server(tmp_path) -> Iterator[ServeProcess]:
+    srv = ServeProcess(tmp_path)
     try:
         yield srv
     finally:
         srv.kill()
 
 
-def _create_until(server: Server, stop: threading.Event, acked: list[str]) -> None:
+def _create_until(server: ServeProcess, stop: threading.Event, acked: list[str]) -> None:
     """Create requests one after another until ``stop`` (the kill): the 201s go to ``acked``."""
     headers = {"X-API-Key": server.keys["dispatcher"]}
     with httpx.Client(base_url=server.url, timeout=3.0) as client:

@@ -1,0 +1,197 @@
+"""The live runtime's lifecycle: starting the twin, ticking it in a thread at the chosen
+speed, recovering from a failed tick with a fresh twin, stopping (a mixin of
+:class:`~clearway.service.runtime.ServiceRuntime`, which holds the state it works on)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from clearway.bootstrap import open_twin_run
+from clearway.control.priority.feeds import MergedFeed, PushedPositions
+from clearway.errors import (
+    ConfigError,
+)
+from clearway.service.positions import PositionRecorder
+from clearway.service.request_index import RequestIndex
+from clearway.service.restore import restore_requests
+from clearway.sim.priority_trips import write_priority_vtype
+from clearway.storage.writer import DbWriter
+
+log = logging.getLogger(__name__)
+
+#: Shortest pause between two ticks (s): lets request handlers take the lock at any speed.
+_MIN_PAUSE_S = 0.001
+#: Failed ticks after which the runtime stays stopped instead of starting a fresh twin.
+MAX_RECOVERIES = 5
+
+
+class TwinLifecycle:
+    """Start, tick, recover, stop."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, sessions: sessionmaker[Session]) -> None:
+        """Start the twin, take up the stored unfinished requests, start ticking; requests
+        and audit go to ``sessions``."""
+        if self._thread is not None:
+            raise ConfigError("the runtime is started already")
+        stack = ExitStack()
+        try:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clearway-serve-")))
+            vtype = write_priority_vtype(
+                tmp / "priority.vtype.add.xml", demand_scale=self.scenario.demand_scale
+            )
+            self._run_scenario = replace(
+                self.scenario, additional_files=(*self.scenario.additional_files, vtype)
+            )
+            self.writer = DbWriter(sessions).start()
+            # Closed last on exit (a stack unwinds backwards): the twin first, then the
+            # queued writes.
+            stack.callback(self.writer.stop)
+            self._stack = stack
+            with self.lock:
+                self._open_twin()
+        except BaseException:
+            self._close_twin()
+            self._stack = None
+            stack.close()
+            raise
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="clearway-runtime", daemon=True)
+        self._thread.start()
+
+    def _open_twin(self) -> None:
+        """A fresh twin and control loop, and the unfinished requests taken up (under the
+        lock). Its signals start on their own programs; the loop's first tick takes them over
+        through the guard, so every signal shows a state the guard approved from then on."""
+        assert self.writer is not None
+        self._pushed = PushedPositions()  # the twin's clock starts again: old stamps mislead
+        twin_stack = ExitStack()
+        try:
+            wired = twin_stack.enter_context(
+                open_twin_run(
+                    self._run_scenario, strategy=self.strategy, normal=self.normal,
+                    backend=self.backend, tick_s=self.tick_s, net=self.net,
+                    extra_feed=self._pushed, switchable=True,
+                )
+            )  # fmt: skip
+        except BaseException:
+            twin_stack.close()
+            raise
+        wired.loop.on_verdict = self._verdicts.append
+        self._twin_stack, self._wired = twin_stack, wired
+        self._feed = MergedFeed(wired.twin, self._pushed)
+        self._index = RequestIndex()
+        self._unserved.clear()
+        self._shown.clear()
+        self._verdicts.clear()
+        self.positions = PositionRecorder(self.writer)
+        restore_requests(self, self.writer)
+        self._publish()
+
+    def _close_twin(self) -> None:
+        if self._wired is not None:
+            self.violations += list(self._wired.monitor.violations)
+        stack, self._twin_stack, self._wired = self._twin_stack, None, None
+        if stack is not None:
+            try:
+                stack.close()
+            except Exception:  # a dead simulator may fail to close: it is gone either way
+                log.exception("closing the failed twin")
+
+    def _recover(self, exc: BaseException) -> bool:
+        """After a failed tick (the simulator died, an adapter error): report it, drop the
+        twin, start a fresh one and take the unfinished requests up again. Returns whether
+        the runtime runs again."""
+        self.error = f"{type(exc).__name__}: {exc}"
+        self._state = "recovering"
+        self._view = replace(self._view, running=False, error=self.error)
+        self._close_twin()
+        if self.recoveries >= MAX_RECOVERIES:
+            log.error("the runtime failed %d times; it stays stopped", self.recoveries + 1)
+            self._state = "failed"
+            return False
+        if self.writer is not None:
+            # What the ticks before the failure wrote must be in the database before the
+            # requests are read back from it.
+            with contextlib.suppress(Exception):
+                self.writer.run(lambda _s: None, timeout_s=5.0)
+        try:
+            self._open_twin()
+        except Exception:
+            log.exception("could not start a fresh twin after a failure")
+            self._state = "failed"
+            return False
+        self.recoveries += 1
+        self._state = "running"
+        log.warning("the runtime recovered from %s (recovery %d)", self.error, self.recoveries)
+        return True
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop ticking (after the current tick), then close the twin. Idempotent."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.error("the runtime thread did not stop within %.1f s", timeout_s)
+        with self.lock:
+            self._close_twin()
+            if self._stack is not None:
+                self._stack.close()
+            self._stack = None
+            if self._state == "running":
+                self._state = "stopped"
+            self._view = replace(self._view, running=False, error=self.error)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """The tick thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def status(self) -> str:
+        """``running``, ``recovering`` (after a failure), ``stopped`` or ``failed``."""
+        if self._state == "running" and not self.running:
+            return "stopped"
+        return self._state
+
+    def _run(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            with self.lock:
+                wired = self._wired
+                if wired is None or not wired.twin.running:
+                    log.info("the simulation has ended; the runtime stops ticking")
+                    self._view = replace(self._view, running=False)
+                    return
+                started = time.perf_counter()
+                try:
+                    wired.loop.tick()
+                    wired.twin.advance(self.tick_s)
+                except Exception as exc:  # the simulator died, an adapter failed ...
+                    log.exception("the control tick failed; starting a fresh twin")
+                    if not self._recover(exc):
+                        return
+                    continue
+                self._tick_ms = (time.perf_counter() - started) * 1e3
+                self._flush()
+                self._publish()
+            delay = 0.0
+            if self.speed > 0:
+                next_t += self.tick_s / self.speed
+                delay = next_t - time.monotonic()
+                if delay < 0:  # fell behind: do not race to catch up
+                    next_t, delay = time.monotonic(), 0.0
+            if self._wake.wait(max(delay, _MIN_PAUSE_S)):
+                # A new request: tick now, and keep the pace from here.
+                self._wake.clear()
+                next_t = time.monotonic()

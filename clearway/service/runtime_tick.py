@@ -1,0 +1,156 @@
+"""What the live runtime does after each tick: write the signal changes and the requests'
+news (queued on the database writer, never waited for), flag refused positions, publish the
+view the feed reads (a mixin of :class:`~clearway.service.runtime.ServiceRuntime`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+
+from clearway.control.priority.desk import PriorityDesk
+from clearway.control.priority.lifecycle import PriorityRequest
+from clearway.errors import (
+    ImplausiblePositionError,
+    ServiceUnavailableError,
+)
+from clearway.service import live_state
+from clearway.service.runtime_records import (
+    changed_events,
+    save_changes,
+    served_entry,
+    signal_entries,
+)
+from clearway.signals.safety.guard import Verdict
+from clearway.state.traffic import TrafficState
+from clearway.storage.audit import AuditEntry
+from clearway.storage.writer import DbWriter
+
+log = logging.getLogger(__name__)
+
+#: Audit kind of a request whose vehicle sent a position that was refused (implausible ...).
+FLAGGED_KIND = "request.flagged"
+#: What the audit log says of a refused position that is not an implausibility.
+NOT_PLACED = "the position could not be placed on the network or the route"
+
+
+class AfterTick:
+    """The writes and the view after a tick."""
+
+    # -- after a tick --------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Audit this tick's signal changes and the requests' changes in one batch."""
+        desk = self._desk()
+        changed = self._index.changed(desk)
+        verdicts, self._verdicts[:] = list(self._verdicts), []
+        served = []
+        if self._unserved:
+            held = getattr(desk, "held", frozenset())
+            done = time.time()
+            for rid, created in self._unserved.items():
+                record = desk.request(self._index.desk_id(rid))
+                served.append(served_entry(
+                    rid, record, self._now(), verdicts, held, self.strategy,
+                    (done - created) * 1e3,
+                ))  # fmt: skip
+            self._unserved.clear()
+        served += self._flags(desk)
+        if changed or verdicts or served:
+            self._persist(changed, self._now(), principal=None, verdicts=verdicts, extra=served)
+
+    def _flags(self, desk: PriorityDesk) -> list[AuditEntry]:
+        """``request.flagged`` for each request whose vehicle's position was just refused
+        (implausible, off the network ...): once per new reason."""
+        out = []
+        for rid in self._index.ids():
+            owner, _, finished = self._index.brief(rid)
+            if finished:
+                continue
+            found = desk.feed_error(self._index.desk_id(rid))
+            if found is None or not self._index.flag(rid, found[1]):
+                continue
+            kind, reason = found
+            # The audit log is kept for good and must hold no place: an implausibility says
+            # how fast, never where; any other reason (which may name an edge) by kind only.
+            said = reason if kind == ImplausiblePositionError.__name__ else NOT_PLACED
+            out.append(AuditEntry(
+                FLAGGED_KIND, request_id=rid,
+                payload={"kind": kind, "reason": said, "time_s": self._now(), "owner": owner},
+            ))  # fmt: skip
+        return out
+
+    def _persist(
+        self,
+        changed: dict[str, PriorityRequest],
+        now: float,
+        *,
+        principal: str | None,
+        verdicts: list[Verdict],
+        extra: list[AuditEntry] | None = None,
+    ) -> Future[None]:
+        """Queue the write of request changes and audit entries (in the queue's order)."""
+        entries = signal_entries(verdicts, self._shown)
+        entries += extra or []
+        entries += changed_events(changed, self._index.known, principal, now)
+        # The tick never waits for the database, and its records are kept through an outage
+        # (durable); a request handler's write fails at once so its caller hears of it.
+        written = self._writer().submit(save_changes(changed, entries), durable=principal is None)
+        if principal is None:
+            written.add_done_callback(self._count_failure)
+        for rid, record in changed.items():
+            self._index.written(rid, record)
+            if record.state.is_final:
+                self._untrack_if_done(record.spec.requester_id)
+                if self.positions is not None:
+                    self.positions.forget(rid)
+        return written
+
+    def _count_failure(self, fut: Future[None]) -> None:
+        if fut.exception() is not None:
+            self.flush_failures += 1
+            log.error("could not record a tick's audit batch (the signals keep running): %s",
+                      fut.exception())  # fmt: skip
+
+    def _writer(self) -> DbWriter:
+        if self.writer is None or not self.writer.running:
+            raise ServiceUnavailableError("the database writer is not running; try again later")
+        return self.writer
+
+    def _drop(self, rid: str) -> None:
+        """Forget a request whose creation could not be stored (its desk record is cancelled)."""
+        self._unserved.pop(rid, None)
+        gone = self._index.remove(rid)
+        if gone is None or self._wired is None or self._wired.priority is None:
+            return
+        desk_id, vehicle = gone
+        if not self._wired.priority.request(desk_id).state.is_final:
+            self._wired.priority.cancel(desk_id, self._now())
+        self._untrack_if_done(vehicle)
+
+    def _untrack_if_done(self, vehicle_id: str) -> None:
+        desk = self._desk()
+        assert self._wired is not None
+        if not self._index.vehicle_busy(desk, vehicle_id):
+            self._wired.twin.untrack_priority_vehicle(vehicle_id)
+            self._pushed.forget(vehicle_id)
+
+    def _publish(self) -> None:
+        assert self._wired is not None and self._feed is not None
+        self._view = live_state.build_view(
+            self._view.version + 1,
+            self._wired,
+            self._feed.priority_positions(),
+            [self._live(rid) for rid in self._index.ids()],
+            running=not self._stop.is_set(),
+            error=self.error,
+            tick_ms=self._tick_ms,
+            flush_failures=self.flush_failures,
+            lanes=self._lane_fill(self._wired.loop.last_traffic),
+        )
+
+    def _lane_fill(self, traffic: TrafficState) -> Mapping[str, float]:
+        # Recomputed only when the loop has read the detectors anew.
+        if traffic is not self._fill_of:
+            self._fill_of, self._fill = traffic, live_state.lane_fill(traffic)
+        return self._fill
