@@ -24,17 +24,10 @@ import clearway
 from clearway.errors import (
     ClearwayError,
     ConfigError,
-    ConflictError,
-    CredentialError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
-    RouteError,
-    ServiceUnavailableError,
-    StorageError,
-    UnknownIdError,
 )
 from clearway.network import Network
 from clearway.service.context import ServiceContext
+from clearway.service.http_errors import ERROR_RESPONSES, status_of
 from clearway.service.middleware import BodyLimitMiddleware, MetricsMiddleware
 from clearway.service.rate_limit import RateLimitedError, RateLimiter
 from clearway.service.routers import (
@@ -57,39 +50,6 @@ from clearway.storage.migrate import require_current
 
 if TYPE_CHECKING:
     from clearway.service.runtime import ServiceRuntime
-
-#: Status per error class; the first match in this order wins (subclasses before bases).
-_STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
-    (CredentialError, 401),
-    (PermissionDeniedError, 403),
-    (UnknownIdError, 404),
-    (ConflictError, 409),
-    (RouteError, 422),
-    (PayloadTooLargeError, 413),
-    (RateLimitedError, 429),
-    (ServiceUnavailableError, 503),
-    (StorageError, 503),
-)
-
-
-#: Error statuses every route may answer (documented in the OpenAPI schema), all ``ErrorOut``.
-ERROR_RESPONSES = {
-    400: "malformed request (e.g. a body that is not JSON)",
-    401: "missing, bad or expired credential",
-    403: "the caller's role may not do this",
-    404: "unknown junction, edge, request, user or key",
-    409: "conflicts with the current state (stale update, finished request, name taken)",
-    413: "body too large",
-    429: "too many requests from this principal (per-principal rate limit); see Retry-After",
-    422: "request does not validate, or no drivable route",
-    503: "the live runtime or the database is not available",
-}
-
-
-def status_of(exc: ClearwayError) -> int:
-    """The HTTP status a :class:`ClearwayError` is answered with."""
-    return next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
-
 
 def create_app(
     settings: ServiceSettings | None = None,
@@ -186,6 +146,7 @@ def create_app(
         dashboard,
     ):
         app.include_router(module.router)
+    app.include_router(priority.batch_router)
     _add_error_handlers(app)
     # Added last = outermost: the body limit refuses before anything else reads the body,
     # and the metrics count the 413s too.

@@ -58,8 +58,11 @@ class RateLimiter:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, principal: str, kind: str, now: float | None = None) -> bool:
-        """Spend one request of ``kind``; returns whether the refusal should be audited.
+    def take(
+        self, principal: str, kind: str, now: float | None = None, *, cost: float = 1.0
+    ) -> bool:
+        """Spend ``cost`` requests of ``kind`` (a batch of updates costs one each); returns
+        ``False`` (kept for the refusal's audit flag).
 
         Raises
         ------
@@ -75,10 +78,10 @@ class RateLimiter:
                 b = self._buckets[(principal, kind)] = _Bucket(size, t)
             b.tokens = min(size, b.tokens + (t - b.at) * rate)
             b.at = t
-            if b.tokens >= 1.0:
-                b.tokens -= 1.0
+            if b.tokens >= cost:
+                b.tokens -= cost
                 return False
-            retry_s = (1.0 - b.tokens) / rate
+            retry_s = (min(cost, size) - b.tokens) / rate
             audit = t - b.audited_at >= AUDIT_EVERY_S
             if audit:
                 b.audited_at = t

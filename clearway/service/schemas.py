@@ -305,6 +305,36 @@ class PositionIn(Schema):
         return self
 
 
+#: Most updates in one batch.
+MAX_BATCH_UPDATES = 500
+
+
+class PositionBatchItem(PositionIn):
+    request_id: str = Field(pattern=r"^pr-[0-9a-f]{16}$", description="the request it is for")
+
+
+class PositionBatchIn(Schema):
+    """Many position updates in one call (a dispatch system's AVL feed): each is checked,
+    stored and audited on its own; updates of one request are taken in the order given."""
+
+    updates: list[PositionBatchItem] = Field(min_length=1, max_length=MAX_BATCH_UPDATES)
+
+
+class PositionResult(Schema):
+    request_id: str
+    seq: int | None
+    status: int = Field(description="201 accepted, else the status the update alone would get")
+    stored_seq: int | None = None
+    time_s: float | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+class PositionBatchOut(Schema):
+    accepted: int = Field(description="updates stored (count)")
+    results: list[PositionResult] = Field(description="one per update, in the order sent")
+
+
 class PositionAccepted(Schema):
     request_id: str
     seq: int | None = Field(description="the sender's seq, as sent")

@@ -251,3 +251,34 @@ def test_renewal_by_the_owner_only(live_service):
         ).status_code
         == 409
     )
+
+
+def test_a_batch_of_positions_each_with_its_own_result(live_service):
+    live = live_service
+    a = _create(live, vehicle_id="AMB-B1")
+    b = _create(live, vehicle_id="AMB-B2")
+    other = _create(live, role="dispatcher2", vehicle_id="AMB-B3")
+    now = live.ctx.runtime.now_s()
+
+    def upd(req, seq, edge=None, **kw):
+        return {"request_id": req["request_id"], "seq": seq, "time_s": now + seq * 0.5,
+                "edge_id": edge or req["route"][0], "offset_m": 2.0 * seq, "speed_mps": 8.0} | kw  # fmt: skip
+
+    batch = [upd(a, 1), upd(b, 1), upd(a, 2), upd(b, 2), upd(a, 2),  # the last: a replay
+             upd(other, 1), upd(b, 3, edge="no-such-edge")]  # fmt: skip
+    before = live.audit_kinds().count("request.position")
+    r = live.client.post("/positions", json={"updates": batch}, headers=live.as_("dispatcher"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [x["status"] for x in out["results"]] == [201, 201, 201, 201, 409, 403, 404]
+    assert out["accepted"] == 4
+    assert [x["stored_seq"] for x in out["results"][:4]] == [1, 1, 2, 2]
+    assert "not after the last one" in out["results"][4]["detail"]
+    assert live.audit_kinds().count("request.position") == before + 4
+    assert _wait(live, a["request_id"], lambda o: o["state"] == "active")["state"] == "active"
+    # Too many at once is refused whole, naming the field.
+    r = live.client.post(
+        "/positions", json={"updates": [upd(a, 10 + i) for i in range(501)]},
+        headers=live.as_("dispatcher"),
+    )  # fmt: skip
+    assert r.status_code == 422 and "updates" in r.text

@@ -88,6 +88,9 @@ def _request(
             "seq": 1, "edge_id": "A0A1", "offset_m": 5.0, "speed_mps": 10.0,
         },
         ("POST", "/convoys"): CONVOY_BODY,
+        ("POST", "/positions"): {"updates": [{
+            "request_id": request_id, "seq": 1, "edge_id": "A0A1", "speed_mps": 5.0,
+        }]},
         ("PUT", "/junctions/{junction_id}/strategy"): {"strategy": "max-pressure"},
     }  # fmt: skip
     body = bodies.get((method, path))
@@ -96,6 +99,15 @@ def _request(
         fresh = f"V-{next(_vehicles)}"
         body = body | ({"vehicle_id": fresh} if "vehicle_id" in body else {"convoy_id": fresh})
     return service.client.request(method, url, json=body, headers=headers)
+
+
+def _changes(before: dict, after: dict) -> dict:
+    """What a refused request changed, per table (for the failure message)."""
+    return {
+        k: {"gone": sorted(set(before[k]) - set(after[k]), key=str)[:5],
+            "new": sorted(set(after[k]) - set(before[k]), key=str)[:5]}
+        for k in before if before[k] != after[k]
+    }  # fmt: skip
 
 
 @pytest.mark.sumo
@@ -108,7 +120,7 @@ def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(live_servic
             ("POST", "/priority-requests/{request_id}/positions")} <= {(m, p) for m, p, _ in routes}  # fmt: skip
     for method, path, route in routes:
         request_id = "none"
-        if "{request_id}" in path:
+        if "{request_id}" in path or path == "/positions":
             # A fresh request of the first role allowed (the dispatcher), made before the
             # snapshot: each route acts on one it may succeed on.
             create = "/convoys" if path.startswith("/convoys") else "/priority-requests"
@@ -119,7 +131,8 @@ def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(live_servic
         r = _request(service, method, path, {}, request_id)
         assert r.status_code == 401, (method, path, r.text)
         assert "WWW-Authenticate" in r.headers, (method, path)
-        assert db_snapshot(sessions) == before, (method, path)
+        after = db_snapshot(sessions)
+        assert after == before, (method, path, _changes(before, after))
         if (method, path) in ANY_ROLE:
             continue
         perm = _permission(route)
@@ -129,7 +142,8 @@ def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(live_servic
         for role in denied:
             r = _request(service, method, path, service.as_(role), request_id)
             assert r.status_code == 403, (method, path, role, r.text)
-            assert db_snapshot(sessions) == before, (method, path, role)
+            after = db_snapshot(sessions)
+            assert after == before, (method, path, role, _changes(before, after))
         # The same request with a role that has the permission does change something, so
         # the refusals above are the auth check's doing.
         allowed = next(role for role in ROLES if perm in ROLE_PERMISSIONS[role])

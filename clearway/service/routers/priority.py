@@ -10,6 +10,8 @@ from clearway.service.auth import Permission, Principal, require
 from clearway.service.context import ServiceContext, get_context
 from clearway.service.schemas import (
     PositionAccepted,
+    PositionBatchIn,
+    PositionBatchOut,
     PositionIn,
     PriorityRequestCreate,
     PriorityRequestOut,
@@ -93,3 +95,18 @@ def renew_request(
     """Renew (its owner, or an operator): the request may live its ``max_duration_s`` again
     from now. A request is never held longer than that without renewal."""
     return usecases.renew_priority_request(ctx, principal, request_id)
+
+
+batch_router = APIRouter(tags=["priority"])
+
+
+@batch_router.post("/positions", response_model=PositionBatchOut)
+async def add_positions(
+    body: PositionBatchIn,
+    principal: Principal = Depends(_position),
+    ctx: ServiceContext = Depends(get_context),
+) -> PositionBatchOut:
+    """Up to 500 position updates of one's own requests in one call (an AVL feed). Each is
+    checked, stored and audited as a single update would be and has its own result (201,
+    403, 404, 409 ...); the call itself is 200. Each update counts against the rate limit."""
+    return await usecases.add_positions(ctx, principal, body)

@@ -20,6 +20,7 @@ from clearway.service.usecases.junctions import (
 )
 from clearway.service.usecases.priority import (
     add_position,
+    add_positions,
     cancel_priority_request,
     create_priority_request,
     get_convoy,
@@ -30,6 +31,7 @@ from clearway.service.usecases.priority import (
 
 __all__ = [
     "add_position",
+    "add_positions",
     "cancel_priority_request",
     "create_priority_request",
     "create_user",

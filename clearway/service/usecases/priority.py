@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -16,6 +17,7 @@ from clearway.control.priority.request import (
     Role,
 )
 from clearway.errors import (
+    ClearwayError,
     ConflictError,
     PermissionDeniedError,
     RouteError,
@@ -26,6 +28,7 @@ from clearway.errors import (
 from clearway.service.area_cap import check_area_cap, signal_cells
 from clearway.service.auth import Permission, Principal, roles_with
 from clearway.service.context import ServiceContext
+from clearway.service.http_errors import status_of
 from clearway.service.live_state import request_view
 from clearway.service.positions import PositionRecord
 from clearway.service.request_index import LiveRequest
@@ -35,7 +38,10 @@ from clearway.service.schemas import (
     HistoryOut,
     JunctionStatusOut,
     PositionAccepted,
+    PositionBatchIn,
+    PositionBatchOut,
     PositionIn,
+    PositionResult,
     PriorityRequestCreate,
     PriorityRequestOut,
 )
@@ -304,3 +310,37 @@ def get_convoy(ctx: ServiceContext, request_id: str) -> PriorityRequestOut:
     if out.role != "convoy":
         raise UnknownRequestError(request_id, (), where="the convoys (it is not a convoy)")
     return out
+
+
+async def add_positions(
+    ctx: ServiceContext, principal: Principal, body: PositionBatchIn
+) -> PositionBatchOut:
+    """Many position updates at once: each as :func:`add_position` would take it, with its
+    own result; requests in parallel (their writes share commits), each request's updates in
+    the order given. The rate limit counts every update."""
+    ctx.limiter.take(principal.name, "positions", cost=len(body.updates) - 1)
+    results: list[PositionResult | None] = [None] * len(body.updates)
+    by_request: dict[str, list[int]] = {}
+    for i, item in enumerate(body.updates):
+        by_request.setdefault(item.request_id, []).append(i)
+
+    async def one_request(indices: list[int]) -> None:
+        for i in indices:
+            item = body.updates[i]
+            update = PositionIn(**item.model_dump(exclude={"request_id"}))
+            try:
+                ok = await add_position(ctx, principal, item.request_id, update)
+            except ClearwayError as exc:
+                results[i] = PositionResult(
+                    request_id=item.request_id, seq=item.seq, status=status_of(exc),
+                    error=type(exc).__name__, detail=str(exc),
+                )  # fmt: skip
+            else:
+                results[i] = PositionResult(
+                    request_id=item.request_id, seq=item.seq, status=201,
+                    stored_seq=ok.stored_seq, time_s=ok.time_s,
+                )  # fmt: skip
+
+    await asyncio.gather(*(one_request(ix) for ix in by_request.values()))
+    done = [r for r in results if r is not None]
+    return PositionBatchOut(accepted=sum(r.status == 201 for r in done), results=done)

@@ -1,0 +1,49 @@
+"""Which HTTP status a :class:`~clearway.errors.ClearwayError` is answered with, and the
+error statuses every route documents (one place for the app and the batch routes)."""
+
+from __future__ import annotations
+
+from clearway.errors import (
+    ClearwayError,
+    ConflictError,
+    CredentialError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RouteError,
+    ServiceUnavailableError,
+    StorageError,
+    UnknownIdError,
+)
+from clearway.service.rate_limit import RateLimitedError
+
+#: Status per error class; the first match in this order wins (subclasses before bases).
+_STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
+    (CredentialError, 401),
+    (PermissionDeniedError, 403),
+    (UnknownIdError, 404),
+    (ConflictError, 409),
+    (RouteError, 422),
+    (PayloadTooLargeError, 413),
+    (RateLimitedError, 429),
+    (ServiceUnavailableError, 503),
+    (StorageError, 503),
+)
+
+
+#: Error statuses every route may answer (documented in the OpenAPI schema), all ``ErrorOut``.
+ERROR_RESPONSES = {
+    400: "malformed request (e.g. a body that is not JSON)",
+    401: "missing, bad or expired credential",
+    403: "the caller's role may not do this",
+    404: "unknown junction, edge, request, user or key",
+    409: "conflicts with the current state (stale update, finished request, name taken)",
+    413: "body too large",
+    429: "too many requests from this principal (per-principal rate limit); see Retry-After",
+    422: "request does not validate, or no drivable route",
+    503: "the live runtime or the database is not available",
+}
+
+
+def status_of(exc: ClearwayError) -> int:
+    """The HTTP status a :class:`ClearwayError` is answered with."""
+    return next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
