@@ -80,7 +80,6 @@ class DbWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._backlog: list[_Job] = []
-        self._last_ok = True
         #: Durable jobs dropped because the backlog was full (count; 0 unless an outage
         #: outlasted :data:`MAX_BACKLOG` jobs).
         self.dropped = 0
@@ -133,11 +132,6 @@ class DbWriter:
     def backlog(self) -> int:
         """Durable jobs waiting for the database to come back (count)."""
         return len(self._backlog)
-
-    @property
-    def healthy(self) -> bool:
-        """The last batch committed (and nothing waits for the database)."""
-        return not self._backlog and self._last_ok
 
     def submit_item(self, write: Callable[[Session, list[Any]], list[T]], item: Any) -> Future[T]:
         """Queue one item of a kind written many at a time: consecutive queued items with the
@@ -244,7 +238,6 @@ class DbWriter:
                         results += [(x, None, exc) for x in run]
         except (StorageError, SQLAlchemyError) as exc:
             self.failed_batches += 1
-            self._last_ok = False
             keep = [job for job in live if job.durable]
             log.error(
                 "could not commit %d database write(s) (%d kept to write again): %s",
@@ -259,7 +252,6 @@ class DbWriter:
             )  # fmt: skip
             _answer([(job, None, err) for job in jobs if not job.durable])
             return
-        self._last_ok = True
         self.batches += 1
         self.jobs += len(results)
         _answer(results)
