@@ -1,4 +1,4 @@
-"""``clearway serve --dev --demo-users`` as a child process, for tests that need the real
+"""``clearway serve --dev [--demo-users]`` as a child process, for tests that need the real
 server (kill it, restart it, load it): one SQLite file across restarts, a free port per start,
 the demo users' keys read from its output (they are issued anew at each start), the output
 of every run kept for failure messages. Limits are lifted (``UNLIMITED_ENV``)."""
@@ -32,10 +32,19 @@ def free_port() -> int:
 class ServeProcess:
     """The server on ``tmp``'s database; :meth:`start` (again after :meth:`kill`)."""
 
-    def __init__(self, tmp: Path, *, scenario: str = "grid:3x3:light", speed: float = 5.0) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        scenario: str = "grid:3x3:light",
+        speed: float = 5.0,
+        demo_users: bool = True,
+    ) -> None:
         self.tmp = tmp
         self.scenario = scenario
         self.speed = speed
+        #: ``--demo-users``: keys printed at each start; without, users come from the CLI.
+        self.demo_users = demo_users
         self.db_path = tmp / "x.db"
         self.db = f"sqlite:///{self.db_path}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -55,15 +64,17 @@ class ServeProcess:
         )
 
     def start(self) -> dict[str, str]:
-        """Start it, wait for ``/health``; the demo keys by role."""
+        """Start it, wait for ``/health``; the demo keys by role (none without demo users)."""
         self.runs += 1
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         cmd = [
-            str(CLEARWAY), "serve", "--dev", "--demo-users", "--scenario", self.scenario,
+            str(CLEARWAY), "serve", "--dev", "--scenario", self.scenario,
             "--speed", str(self.speed), "--db", self.db, "--port", str(port),
             "--out-dir", str(self.tmp / "out"),
         ]  # fmt: skip
+        if self.demo_users:
+            cmd.append("--demo-users")
         env = {k: v for k, v in os.environ.items() if k != "CLEARWAY_TOKEN_SECRET"}
         env |= UNLIMITED_ENV
         with self.log(self.runs).open("wb") as log:
@@ -81,7 +92,8 @@ class ServeProcess:
             assert time.monotonic() < end, f"no /health in {START_TIMEOUT_S} s:\n{self.output()}"
             time.sleep(0.1)
         self.keys = dict(KEY_LINE.findall(self.log(self.runs).read_text(errors="replace")))
-        assert {"dispatcher", "admin"} <= set(self.keys), f"no demo keys:\n{self.output()}"
+        if self.demo_users:
+            assert {"dispatcher", "admin"} <= set(self.keys), f"no demo keys:\n{self.output()}"
         return self.keys
 
     def kill(self) -> None:

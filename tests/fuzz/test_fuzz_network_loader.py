@@ -48,13 +48,6 @@ if not NETGENERATE.exists():  # pragma: no cover - depends on the installed whee
                 allow_module_level=True)  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _no_cache() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(cache.CACHE_ENV, "off")
-        yield
-
-
 @pytest.fixture(scope="module")
 def seed_net(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     path = netgenerate_grid(tmp_path_factory.mktemp("seed") / "grid.net.xml", 3)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearway.errors import NetworkError
-from clearway.network import cache
 from clearway.sim import osm_import
 from clearway.sim.osm_import import import_osm
 from tests.fuzz.corrupt import (
@@ -60,13 +58,6 @@ def tiny_osm() -> bytes:
 
 
 SEED = tiny_osm()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_cache() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(cache.CACHE_ENV, "off")
-        yield
 
 
 @pytest.fixture(scope="module")

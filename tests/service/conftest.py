@@ -31,6 +31,16 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+#: A priority request across the 3x3 grid (A0A1 -> B2C2, three signals on its route); tests
+#: add their own vehicle and incident ids.
+AMBULANCE = {
+    "vehicle_id": "AMB-1",
+    "role": "ambulance",
+    "incident_id": "INC-7",
+    "origin_edge": "A0A1",
+    "destination_edge": "B2C2",
+    "lease_s": 300,
+}
 #: Rate limits and a district cap no test reaches, except the tests of those limits (which
 #: set their own).
 UNLIMITED = {

@@ -14,16 +14,11 @@ from sqlalchemy.exc import OperationalError
 from clearway.errors import SimulationError
 from clearway.storage.audit import AuditLog
 
+from .conftest import AMBULANCE
+
 pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
 
-BODY = {
-    "vehicle_id": "AMB-F",
-    "role": "ambulance",
-    "incident_id": "INC-F",
-    "origin_edge": "A0A1",
-    "destination_edge": "B2C2",
-    "lease_s": 300,
-}
+BODY = AMBULANCE | {"vehicle_id": "AMB-F", "incident_id": "INC-F"}
 
 
 def _until(cond, timeout_s: float = 15.0, every_s: float = 0.05):

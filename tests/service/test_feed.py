@@ -13,19 +13,11 @@ from starlette.websockets import WebSocketDisconnect
 from clearway.network import Network
 from clearway.service.runtime import ServiceRuntime
 
-from .conftest import make_service
+from .conftest import AMBULANCE, make_service
 
 pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
 
-BODY = {
-    "vehicle_id": "AMB-F",
-    "role": "ambulance",
-    "incident_id": "INC-F",
-    "origin_edge": "A0A1",
-    "destination_edge": "B2C2",
-    "lease_s": 300,
-    "simulate": True,
-}
+BODY = AMBULANCE | {"vehicle_id": "AMB-F", "incident_id": "INC-F", "simulate": True}
 
 
 @pytest.fixture

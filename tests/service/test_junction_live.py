@@ -8,18 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import Service
+from .conftest import AMBULANCE, Service
 
 pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
 
-BODY = {
-    "vehicle_id": "AMB-1",
-    "role": "ambulance",
-    "incident_id": "INC-7",
-    "origin_edge": "A0A1",
-    "destination_edge": "B2C2",
-    "lease_s": 300,
-}
+BODY = dict(AMBULANCE)
 
 
 def _state(live: Service, junction_id: str) -> dict:

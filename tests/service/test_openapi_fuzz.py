@@ -36,6 +36,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from .conftest import AMBULANCE
+
 pytestmark = [pytest.mark.sumo, pytest.mark.slow, pytest.mark.parametrize("backend", ["sqlite"])]
 
 #: Examples per operation and generation mode: 15 keeps both passes near 30 s each on two
@@ -69,14 +71,7 @@ FUZZ_SETTINGS = settings(
     ),
     print_blob=False,
 )
-PRIORITY_BODY = {
-    "vehicle_id": "AMB-F",
-    "role": "ambulance",
-    "incident_id": "INC-F",
-    "origin_edge": "A0A1",
-    "destination_edge": "B2C2",
-    "lease_s": 300,
-}
+PRIORITY_BODY = AMBULANCE | {"vehicle_id": "AMB-F", "incident_id": "INC-F"}
 
 
 def _send(client, case) -> Any:

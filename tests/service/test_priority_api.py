@@ -9,18 +9,11 @@ import pytest
 
 from clearway.storage import requests as request_store
 
-from .conftest import db_snapshot
+from .conftest import AMBULANCE, db_snapshot
 
 pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
 
-BODY = {
-    "vehicle_id": "AMB-1",
-    "role": "ambulance",
-    "incident_id": "INC-7",
-    "origin_edge": "A0A1",
-    "destination_edge": "B2C2",
-    "lease_s": 300,
-}
+BODY = dict(AMBULANCE)
 
 
 def _create(live, role: str = "dispatcher", **changes) -> dict:

@@ -4,15 +4,10 @@ SIGKILL and started again on the same database)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,8 +17,9 @@ from clearway.service.app import create_app
 from clearway.service.runtime import ServiceRuntime
 from clearway.service.settings import ServiceSettings
 from clearway.storage import requests as request_store
+from tests.serve_process import CLEARWAY, ServeProcess
 
-from .conftest import SECRET, UNLIMITED_ENV, Service, make_service
+from .conftest import AMBULANCE, SECRET, Service, make_service
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -31,14 +27,7 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.sumo
 
-BODY = {
-    "vehicle_id": "AMB-1",
-    "role": "ambulance",
-    "incident_id": "INC-7",
-    "origin_edge": "A0A1",
-    "destination_edge": "B2C2",
-    "lease_s": 300,
-}
+BODY = dict(AMBULANCE)
 
 
 def _granted(out: dict) -> bool:
@@ -132,14 +121,6 @@ def test_unfinished_request_is_taken_up_after_a_restart(engine, sessions, live_s
 
 
 # -- the process, killed ------------------------------------------------------------------------
-CLEARWAY = Path(sys.executable).with_name("clearway")
-START_TIMEOUT_S = 25.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cli(*args: str) -> str:
@@ -150,63 +131,9 @@ def _cli(*args: str) -> str:
     return done.stdout
 
 
-class Server:
-    """``clearway serve`` as a child process; its output goes to a file for failure messages."""
-
-    def __init__(self, tmp: Path, db: str, port: int) -> None:
-        self.tmp, self.db, self.port = tmp, db, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.runs = 0
-
-    @property
-    def log(self) -> Path:
-        return self.tmp / f"serve-{self.runs}.log"
-
-    def output(self) -> str:
-        return "\n".join(
-            f"--- serve run {k} ---\n" + (self.tmp / f"serve-{k}.log").read_text(errors="replace")
-            for k in range(1, self.runs + 1)
-            if (self.tmp / f"serve-{k}.log").exists()
-        )[-6000:]
-
-    def start(self) -> None:
-        self.runs += 1
-        cmd = [
-            str(CLEARWAY), "serve", "--scenario", "grid:3x3:light", "--speed", "20",
-            "--db", self.db, "--port", str(self.port), "--dev",
-            "--out-dir", str(self.tmp / "out"),
-        ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if k != "CLEARWAY_TOKEN_SECRET"}
-        env |= UNLIMITED_ENV
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, env=env
-            )
-        end = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert self.proc.poll() is None, (
-                f"serve exited {self.proc.returncode}:\n{self.output()}"
-            )
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < end, f"no /health in {START_TIMEOUT_S} s:\n{self.output()}"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        """SIGKILL: no lifespan shutdown, no runtime stop, nothing flushed on the way out."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.proc = None
-
-
 @pytest.fixture
-def server(tmp_path) -> Iterator[Server]:
-    srv = Server(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", _free_port())
+def server(tmp_path) -> Iterator[ServeProcess]:
+    srv = ServeProcess(tmp_path, speed=20.0, demo_users=False)
     try:
         yield srv
     finally:
