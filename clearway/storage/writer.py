@@ -80,6 +80,8 @@ class DbWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._backlog: list[_Job] = []
+        #: Backlog jobs taken out for the attempt in progress.
+        self._retrying = 0
         #: Durable jobs dropped because the backlog was full (count; 0 unless an outage
         #: outlasted :data:`MAX_BACKLOG` jobs).
         self.dropped = 0
@@ -130,8 +132,9 @@ class DbWriter:
 
     @property
     def backlog(self) -> int:
-        """Durable jobs waiting for the database to come back (count)."""
-        return len(self._backlog)
+        """Durable jobs waiting for the database to come back, those being tried again now
+        included (count): 0 only once all of them are committed."""
+        return len(self._backlog) + self._retrying
 
     def submit_item(self, write: Callable[[Session, list[Any]], list[T]], item: Any) -> Future[T]:
         """Queue one item of a kind written many at a time: consecutive queued items with the
@@ -189,6 +192,7 @@ class DbWriter:
                 # The database failed: try again after a pause, the backlog first.
                 time.sleep(RETRY_S)
                 jobs = self._backlog[:MAX_BATCH]
+                self._retrying = len(jobs)
                 del self._backlog[:MAX_BATCH]
             else:
                 first = self._queue.get()
@@ -205,6 +209,7 @@ class DbWriter:
                     break
                 jobs.append(nxt)
             self._write(jobs)
+            self._retrying = 0
 
     def _write(self, jobs: list[_Job]) -> None:
         results: list[tuple[_Job, Any, BaseException | None]] = []
@@ -244,6 +249,7 @@ class DbWriter:
                 len(jobs), len(keep), exc,
             )  # fmt: skip
             self._backlog[:0] = keep
+            self._retrying = 0  # back in the backlog (counted there, never twice for long)
             if len(self._backlog) > MAX_BACKLOG:
                 self.dropped += len(self._backlog) - MAX_BACKLOG
                 del self._backlog[MAX_BACKLOG:]
