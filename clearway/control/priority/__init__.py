@@ -12,6 +12,7 @@ from clearway.control.priority.request import (
     PriorityRequestSpec,
     RequestState,
     Role,
+    XYPlace,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "RequestState",
     "RequestStateError",
     "Role",
+    "XYPlace",
 ]

@@ -86,7 +86,17 @@ class LonLat(BaseModel):
     lat: Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
 
 
-Place = EdgePlace | LonLat
+class XYPlace(BaseModel):
+    """A place in the network's own coordinates (m): a GPS fix after projection (lon/lat to
+    x/y), or a position an AVL emulator reports for a net without geo-reference. Matched onto
+    the network by :mod:`clearway.network.matching`."""
+
+    model_config = _Frozen
+    x_m: Annotated[float, Field(allow_inf_nan=False)]
+    y_m: Annotated[float, Field(allow_inf_nan=False)]
+
+
+Place = EdgePlace | LonLat | XYPlace
 
 
 class Convoy(BaseModel):
@@ -197,14 +207,22 @@ class PositionUpdate(BaseModel):
     Attributes
     ----------
     time_s
-        When the position was measured (traffic time, s).
+        When the position was measured (traffic time, s): in the service on field equipment
+        traffic time is UTC as unix seconds, in the twin the simulator's clock.
     place
-        Edge + offset, or lon/lat.
+        Edge + offset, lon/lat, or network x/y.
     speed_mps
         Its speed (m/s).
+    heading_deg
+        Direction of travel, degrees clockwise from north (0-360), if the sender knows it
+        (GPS course over ground); helps the map matcher tell opposite carriageways apart.
+    accuracy_m
+        The sender's 1-sigma horizontal position error (m), if known.
     """
 
     model_config = _Frozen
     time_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
     place: Place
     speed_mps: Annotated[float, Field(ge=0.0, le=70.0, allow_inf_nan=False)]
+    heading_deg: Annotated[float, Field(ge=0.0, le=360.0, allow_inf_nan=False)] | None = None
+    accuracy_m: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)] | None = None
