@@ -31,6 +31,13 @@ class SignalPort(Protocol):
         """Show an approved command's state. Refuses anything that is not an ApprovedCommand."""
         ...
 
+    # Optional, for ports whose commands are leases (field controllers over NTCIP):
+    #: ``applies_immediately = False``: an applied state is shown only once the controller
+    #: has run its own clearance; the loop then times signals from what it reads back.
+    #: ``end_tick(now_s, commanded)``: called once per tick after every command was applied,
+    #: with the signals commanded this tick; the port renews their leases and releases the
+    #: signals it no longer commands (they return to their own program).
+
 
 @runtime_checkable
 class StateSource(Protocol):

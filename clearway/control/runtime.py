@@ -138,6 +138,11 @@ class ControlLoop:
                 commanded.add(cmd.signal_id)
         if first and getattr(self.controller, "takes_over", True):
             self._take_over(now, commanded)
+        end_tick = getattr(self.signals, "end_tick", None)
+        if end_tick is not None:
+            # A port whose commands are leases (field controllers) renews the signals
+            # commanded this tick and releases the others it held.
+            end_tick(now, frozenset(commanded))
         self.stats.ticks += 1
 
     def run(self, duration_s: float, on_tick: Callable[[float], None] | None = None) -> LoopStats:
@@ -180,9 +185,14 @@ class ControlLoop:
         if verdict.approved is not None:
             self.signals.apply(verdict.approved)
             self.stats.approved += 1
-            # The state is shown from now on; timing it from the next observation would add a
-            # tick to every interval.
-            self.timers[cmd.signal_id] = self.timers[cmd.signal_id].observe(cmd.state, cmd.time_s)
+            if getattr(self.signals, "applies_immediately", True):
+                # The state is shown from now on; timing it from the next observation would
+                # add a tick to every interval.
+                self.timers[cmd.signal_id] = self.timers[cmd.signal_id].observe(
+                    cmd.state, cmd.time_s
+                )
+            # else (a field controller): it changes what it shows through its own clearance
+            # when it can, and the timers follow what is read back on the next tick.
             self._controlled.add(cmd.signal_id)
         else:
             self.stats.rejected += 1

@@ -201,7 +201,7 @@ class PreemptionController:
             t = timers[sid]
             links = frozenset().union(*(c.links for c, _ in claims))
             core = frozenset().union(*(core for _, core in claims))
-            target = priority_state(self.models[sid], links, t.state, core=core)
+            target = self._target_state(sid, links, t.state, core)
             self._command(commands, sid, t, target, now_s)
         for sid in list(self._recovering):
             self._recover(commands, sid, timers[sid], now_s)
@@ -400,10 +400,22 @@ class PreemptionController:
         self._recovering[sid] = (rec, hold, served)
         self._command(commands, sid, t, phases[rec.queue[0]], now_s)
 
+    def _target_state(
+        self, sid: str, links: frozenset[int], current: str, core: frozenset[int]
+    ) -> str:
+        """The state that serves the claimed ``links`` (``core``: the vehicle's own movement)
+        at ``sid``; a subclass for field controllers picks one their phases can show."""
+        return priority_state(self.models[sid], links, current, core=core)
+
+    def _step(self, sid: str, t: SignalTimers, target: str, now_s: float) -> str | None:
+        """The next state on the way to ``target``; ``None`` for no command this tick."""
+        nxt = step_toward(self.models[sid], t, target, now_s)
+        return nxt if nxt != t.state else None
+
     def _command(
         self, commands: list[SignalCommand], sid: str, t: SignalTimers, target: str, now_s: float
     ) -> None:
-        nxt = step_toward(self.models[sid], t, target, now_s)
-        if nxt != t.state:
+        nxt = self._step(sid, t, target, now_s)
+        if nxt is not None:
             commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
 
