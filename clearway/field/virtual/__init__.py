@@ -1,0 +1,1 @@
+"""Virtual field equipment: controllers that behave like cabinets, for tests and demos."""
