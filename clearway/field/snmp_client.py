@@ -27,6 +27,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectType,
     UdpTransportTarget,
     UsmUserData,
+    bulk_cmd,
     get_cmd,
     next_cmd,
     set_cmd,
@@ -239,28 +240,38 @@ class SnmpClient:
         )
         return self._values(reply, [o for o, _ in items], "SET")
 
-    async def walk(self, prefix: Oid, *, max_rows: int = 10_000) -> dict[Oid, Value]:
-        """All instances under ``prefix`` by GETNEXT, in OID order."""
+    async def walk(
+        self, prefix: Oid, *, bulk: int = 0, max_rows: int = 10_000
+    ) -> dict[Oid, Value]:
+        """All instances under ``prefix`` in OID order: by GETNEXT, or by GETBULK with
+        ``bulk`` repetitions per request (SNMPv2c/v3 only; fewer round trips)."""
         engine, transport = await self._ensure()
+        op = "GETBULK" if bulk else "GETNEXT"
         found: dict[Oid, Value] = {}
         cursor = prefix
         while len(found) < max_rows:
-            err, status, index, binds = await next_cmd(
-                engine, self._auth, transport, ContextData(),
-                ObjectType(ObjectIdentity(_dotted(cursor))),
-            )
-            self._raise_for(err, status, index, [cursor], "GETNEXT")
-            (name, value), = binds
-            oid = tuple(name)
-            if isinstance(value, rfc1905.EndOfMibView) or oid[: len(prefix)] != prefix:
-                break
-            if oid <= cursor:
-                raise ControllerReplyError(
-                    f"{self.target.address}: GETNEXT after {_dotted(cursor)} returned "
-                    f"{_dotted(oid)}, not a later OID; the agent's walk is broken"
+            request = ObjectType(ObjectIdentity(_dotted(cursor)))
+            if bulk:
+                reply = await bulk_cmd(
+                    engine, self._auth, transport, ContextData(), 0, bulk, request
                 )
-            found[oid] = self._convert(oid, value, "GETNEXT")
-            cursor = oid
+            else:
+                reply = await next_cmd(engine, self._auth, transport, ContextData(), request)
+            err, status, index, binds = reply
+            self._raise_for(err, status, index, [cursor], op)
+            if not binds:
+                break
+            for name, value in binds:
+                oid = tuple(name)
+                if isinstance(value, rfc1905.EndOfMibView) or oid[: len(prefix)] != prefix:
+                    return found
+                if oid <= cursor:
+                    raise ControllerReplyError(
+                        f"{self.target.address}: {op} after {_dotted(cursor)} returned "
+                        f"{_dotted(oid)}, not a later OID; the agent's walk is broken"
+                    )
+                found[oid] = self._convert(oid, value, op)
+                cursor = oid
         return found
 
     async def aclose(self) -> None:

@@ -1,0 +1,1 @@
+"""Field equipment: NTCIP objects, the SNMP manager and agent, the virtual controller."""
