@@ -17,6 +17,7 @@ import enum
 import os
 import socket
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 from pyasn1.type import univ
@@ -66,7 +67,11 @@ class StoreRefused(ClearwayError):
 
 
 class ObjectStore(Protocol):
-    """What an agent serves. OIDs are instance OIDs (scalars end in ``.0``)."""
+    """What an agent serves. OIDs are instance OIDs (scalars end in ``.0``).
+
+    A store with a ``lock`` attribute (a context manager) has it held while the agent serves
+    one PDU, so a multi-varbind GET sees one state and a SET is applied as one.
+    """
 
     def get(self, oid: Oid) -> tuple[SnmpType, Value] | None:
         """The instance's type and value, or ``None`` if it does not exist."""
@@ -140,6 +145,18 @@ class _StoreInstrum(instrum.AbstractMibInstrumController):
         return not ctx["acFun"](view, (oid, None), idx=idx, **ctx)
 
     def read_variables(self, *var_binds: Any, **ctx: Any) -> list:
+        with getattr(self.store, "lock", None) or nullcontext():
+            return self._read(var_binds, ctx)
+
+    def read_next_variables(self, *var_binds: Any, **ctx: Any) -> list:
+        with getattr(self.store, "lock", None) or nullcontext():
+            return self._read_next(var_binds, ctx)
+
+    def write_variables(self, *var_binds: Any, **ctx: Any) -> list:
+        with getattr(self.store, "lock", None) or nullcontext():
+            return self._write(var_binds, ctx)
+
+    def _read(self, var_binds: tuple, ctx: dict) -> list:
         out = []
         for idx, (name, _) in enumerate(var_binds):
             oid = tuple(name)
@@ -152,7 +169,7 @@ class _StoreInstrum(instrum.AbstractMibInstrumController):
                 out.append((name, to_snmp(found[1])))
         return out
 
-    def read_next_variables(self, *var_binds: Any, **ctx: Any) -> list:
+    def _read_next(self, var_binds: tuple, ctx: dict) -> list:
         out = []
         for idx, (name, _) in enumerate(var_binds):
             nxt = self.store.next_oid(tuple(name))
@@ -165,7 +182,7 @@ class _StoreInstrum(instrum.AbstractMibInstrumController):
                 out.append((rfc1902.ObjectName(nxt), to_snmp(found[1])))
         return out
 
-    def write_variables(self, *var_binds: Any, **ctx: Any) -> list:
+    def _write(self, var_binds: tuple, ctx: dict) -> list:
         pending: list[tuple[Oid, Value]] = []
         for idx, (name, value) in enumerate(var_binds):
             oid = tuple(name)
