@@ -20,19 +20,10 @@ from typing import Any, TypeVar
 
 from pyasn1.type import univ
 from pysnmp.entity.engine import SnmpEngine
-from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
-    ContextData,
-    ObjectIdentity,
-    ObjectType,
-    UdpTransportTarget,
-    UsmUserData,
-    bulk_cmd,
-    get_cmd,
-    next_cmd,
-    set_cmd,
-)
+from pysnmp.entity.rfc3413 import cmdgen
+from pysnmp.hlapi.v3arch.asyncio import CommunityData, UdpTransportTarget, UsmUserData
 from pysnmp.hlapi.v3arch.asyncio import auth as _auth
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from clearway.errors import ClearwayError
@@ -182,6 +173,9 @@ def from_snmp(value: Any) -> Value | None:
     return None
 
 
+_NULL = univ.Null("")
+
+
 def _dotted(oid: Oid) -> str:
     return ".".join(map(str, oid))
 
@@ -199,6 +193,10 @@ class SnmpClient:
         # clients with identical credentials (SnmpRunner.client does exactly that).
         self._engine = engine
         self._owns_engine = engine is None
+        # One generator each per client: their pending requests are keyed by a handle that
+        # is only unique within one engine.
+        self._gen_get, self._gen_set = cmdgen.GetCommandGenerator(), cmdgen.SetCommandGenerator()
+        self._gen_next, self._gen_bulk = cmdgen.NextCommandGenerator(), cmdgen.BulkCommandGenerator()
         self._transport: UdpTransportTarget | None = None
         creds = target.credentials
         self._auth = (
@@ -222,22 +220,14 @@ class SnmpClient:
         """GET ``oids`` in one PDU; values in the order asked."""
         if not oids:
             return {}
-        engine, transport = await self._ensure()
-        reply = await get_cmd(
-            engine, self._auth, transport, ContextData(),
-            *(ObjectType(ObjectIdentity(_dotted(o))) for o in oids),
-        )
+        reply = await self._request(self._gen_get, [(o, _NULL) for o in oids])
         return self._values(reply, list(oids), "GET")
 
     async def set(self, items: Sequence[tuple[Oid, Value]]) -> dict[Oid, Value]:
         """SET ``items`` in one PDU; returns the values the controller echoed back."""
         if not items:
             return {}
-        engine, transport = await self._ensure()
-        reply = await set_cmd(
-            engine, self._auth, transport, ContextData(),
-            *(ObjectType(ObjectIdentity(_dotted(o)), to_snmp(v)) for o, v in items),
-        )
+        reply = await self._request(self._gen_set, [(o, to_snmp(v)) for o, v in items])
         return self._values(reply, [o for o, _ in items], "SET")
 
     async def walk(
@@ -245,18 +235,15 @@ class SnmpClient:
     ) -> dict[Oid, Value]:
         """All instances under ``prefix`` in OID order: by GETNEXT, or by GETBULK with
         ``bulk`` repetitions per request (SNMPv2c/v3 only; fewer round trips)."""
-        engine, transport = await self._ensure()
         op = "GETBULK" if bulk else "GETNEXT"
         found: dict[Oid, Value] = {}
         cursor = prefix
         while len(found) < max_rows:
-            request = ObjectType(ObjectIdentity(_dotted(cursor)))
+            request = [(cursor, _NULL)]
             if bulk:
-                reply = await bulk_cmd(
-                    engine, self._auth, transport, ContextData(), 0, bulk, request
-                )
+                reply = await self._request(self._gen_bulk, request, (0, bulk))
             else:
-                reply = await next_cmd(engine, self._auth, transport, ContextData(), request)
+                reply = await self._request(self._gen_next, request)
             err, status, index, binds = reply
             self._raise_for(err, status, index, [cursor], op)
             if not binds:
@@ -273,6 +260,21 @@ class SnmpClient:
                 found[oid] = self._convert(oid, value, op)
                 cursor = oid
         return found
+
+    async def _request(self, generator: Any, var_binds: list, bulk: tuple = ()) -> tuple:
+        # pysnmp's command generators straight, with numeric OIDs: its hlapi would resolve
+        # every OID against the MIB view on the way out and back, about half of a GET's CPU.
+        engine, transport = await self._ensure()
+        addr_name, _ = LCD.configure(engine, self._auth, transport, b"")
+        future = asyncio.get_running_loop().create_future()
+
+        def done(_engine, _handle, err, status, index, binds, _ctx) -> None:
+            if not future.cancelled():
+                future.set_result((err, status, index, binds))
+
+        binds = [(rfc1902.ObjectName(oid), value) for oid, value in var_binds]
+        generator.send_varbinds(engine, addr_name, None, b"", *bulk, binds, done)
+        return await future
 
     async def aclose(self) -> None:
         """Release the UDP socket (call on the loop that used the client)."""
