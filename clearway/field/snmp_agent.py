@@ -12,6 +12,7 @@ any is applied (``set``), so a refused PDU changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import enum
 import os
@@ -308,8 +309,13 @@ class NtcipAgent:
         for responder in self._responders:
             responder.close(self._engine)
         self._responders = []
+        transport = self._transport
         config.delete_transport(self._engine, udp.DOMAIN_NAME)
-        self._engine.close_dispatcher()
+        if self._engine.transport_dispatcher is not None:
+            self._engine.close_dispatcher()
+        # delete_transport leaves the socket open; asyncio closes it on the next iteration.
+        transport.close_transport()
+        await asyncio.sleep(0)
         self._engine = None
         self._transport = None
 

@@ -26,7 +26,7 @@ from pysnmp.hlapi.v3arch.asyncio import auth as _auth
 from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from clearway.errors import ClearwayError
+from clearway.errors import ClearwayError, ConfigError
 
 Oid = tuple[int, ...]
 Value = int | bytes
@@ -90,20 +90,20 @@ class SnmpV3Credentials:
 
     def __post_init__(self) -> None:
         if not self.user:
-            raise ClearwayError("SNMPv3 user name is empty; set the controller's USM user")
+            raise ConfigError("SNMPv3 user name is empty; set the controller's USM user")
         if self.auth_protocol not in AUTH_PROTOCOLS:
-            raise ClearwayError(
+            raise ConfigError(
                 f"unknown SNMPv3 auth protocol {self.auth_protocol!r} for user {self.user!r};"
                 f" use one of {', '.join(AUTH_PROTOCOLS)}"
             )
         if self.priv_protocol not in PRIV_PROTOCOLS:
-            raise ClearwayError(
+            raise ConfigError(
                 f"unknown SNMPv3 privacy protocol {self.priv_protocol!r} for user "
                 f"{self.user!r}; use one of {', '.join(PRIV_PROTOCOLS)}"
             )
         for what, key in (("auth", self.auth_key), ("priv", self.priv_key)):
             if not isinstance(key, str) or len(key) < MIN_KEY_LEN:
-                raise ClearwayError(
+                raise ConfigError(
                     f"SNMPv3 {what} key of user {self.user!r} must be at least "
                     f"{MIN_KEY_LEN} characters (RFC 3414)"
                 )
@@ -126,7 +126,7 @@ class SnmpV2cCommunity:
 
     def __post_init__(self) -> None:
         if not self.community:
-            raise ClearwayError("SNMPv2c community is empty; set it in the controller config")
+            raise ConfigError("SNMPv2c community is empty; set it in the controller config")
 
 
 Credentials = SnmpV3Credentials | SnmpV2cCommunity
@@ -144,11 +144,11 @@ class SnmpTarget:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise ClearwayError(f"SNMP port of {self.host} must be 1..65535; got {self.port}")
+            raise ConfigError(f"SNMP port of {self.host} must be 1..65535; got {self.port}")
         if not self.timeout_s > 0:
-            raise ClearwayError(f"SNMP timeout for {self.address} must be > 0 s")
+            raise ConfigError(f"SNMP timeout for {self.address} must be > 0 s")
         if self.retries < 0:
-            raise ClearwayError(f"SNMP retries for {self.address} must be >= 0")
+            raise ConfigError(f"SNMP retries for {self.address} must be >= 0")
 
     @property
     def address(self) -> str:
@@ -383,6 +383,10 @@ class SnmpRunner:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise ClearwayError("SnmpRunner.run called on its own loop thread would deadlock; "
+                                "await the coroutine there instead")  # fmt: skip
         return self.submit(coro).result(timeout_s)
 
     def gather(

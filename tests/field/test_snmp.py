@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
@@ -209,3 +210,24 @@ def test_agent_port_in_use_is_a_clear_error(runner, agent):
     other = NtcipAgent(_store(), port=agent.port, v3_users=[USER])
     with pytest.raises(ClearwayError, match=f"cannot bind UDP 127.0.0.1:{agent.port}"):
         runner.run(other.start())
+
+
+def test_a_stopped_agent_frees_its_port(runner):
+    a = NtcipAgent(_store(), port=0, v3_users=[USER])
+    runner.run(a.start())
+    port = a.port
+    runner.run(a.stop())
+    again = NtcipAgent(_store(), port=port, v3_users=[USER])
+    runner.run(again.start())
+    try:
+        assert runner.run(_client(runner, again).get([YELLOW_2])) == {YELLOW_2: 40}
+    finally:
+        runner.run(again.stop())
+
+
+def test_runner_refuses_to_wait_on_its_own_thread(runner):
+    async def inner():
+        return runner.run(asyncio.sleep(0))
+
+    with pytest.raises(ClearwayError, match="deadlock"):
+        runner.run(inner())
