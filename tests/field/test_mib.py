@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clearway.errors import ConfigError
 from clearway.field.ntcip import SnmpType, groups_to_phases, obj, octets_to_phases
@@ -39,6 +41,15 @@ def _phase_map() -> PhaseMap:
 def _controller(**kw) -> DualRingController:
     return DualRingController(_phase_map(), dict.fromkeys(range(1, 9), TIMINGS),
                               recalls=frozenset({2, 6}), **kw)  # fmt: skip
+
+
+_CONTROL_NAMES = {
+    "phaseControlGroupPhaseOmit": "omit",
+    "phaseControlGroupHold": "hold",
+    "phaseControlGroupForceOff": "force_off",
+    "phaseControlGroupVehCall": "veh_call",
+    "phaseControlGroupPedCall": "ped_call",
+}
 
 
 def _value(mib, name, *index):
@@ -193,3 +204,30 @@ def test_over_snmp_a_central_system_reads_status_and_holds_a_phase():
             assert mib.get(obj("phaseMinimumGreen").instance(2)) == (SnmpType.INTEGER, 7)
         finally:
             runner.run(agent.stop())
+
+
+_MIB_FOR_WALK = ControllerMib(_controller(), {1: 2, 3: 6})
+
+
+@given(st.lists(st.integers(0, 30), min_size=0, max_size=18))
+def test_next_oid_is_the_least_existing_oid_after_any_oid(parts):
+    mib = _MIB_FOR_WALK
+    probe = (1, 3, 6, 1, 4, 1, 1206, 4, 2, 1, *parts)
+    later = [o for o in mib._read if o > probe]  # oracle: a linear scan of every instance
+    assert mib.next_oid(probe) == (min(later) if later else None)
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(_CONTROL_NAMES)), st.integers(0, 255)),
+                max_size=12))  # fmt: skip
+def test_control_groups_read_back_what_was_set_last(sets):
+    ctl = _controller()
+    mib = ControllerMib(ctl)
+    last = dict.fromkeys(_CONTROL_NAMES, 0)
+    for name, mask in sets:
+        oid = obj(name).instance(1)
+        mib.check_set(oid, mask)
+        mib.set(oid, mask)
+        last[name] = mask
+    for name, mask in last.items():
+        assert _value(mib, name, 1) == mask
+        assert getattr(ctl.controls, _CONTROL_NAMES[name]) == groups_to_phases({1: mask})
