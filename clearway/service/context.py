@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clearway.errors import ServiceUnavailableError
 from clearway.network import Network
+from clearway.network.graph import RoutingGraph, build_routing_graph
+from clearway.service.clock import TrafficClock
 from clearway.service.credential_cache import CredentialCache
 from clearway.service.metrics import ServiceMetrics
 from clearway.service.rate_limit import RateLimiter
@@ -63,6 +65,18 @@ class ServiceContext:
             {"positions": 200.0, "writes": 2.0, "reads": 100.0}, burst_s=10.0
         )
     )
+    _graph: RoutingGraph | None = field(default=None, repr=False)
+
+    def routing_graph(self) -> RoutingGraph:
+        """The network's routing graph for priority vehicles (built once, on first use)."""
+        if self._graph is None:
+            self._graph = build_routing_graph(self.require_network())
+        return self._graph
+
+    def traffic_clock(self) -> TrafficClock | None:
+        """Traffic time and UTC as the live runtime keeps them (see
+        :meth:`ServiceRuntime.traffic_clock`); ``None`` without a runtime or a clock."""
+        return self.runtime.traffic_clock() if self.runtime is not None else None
 
     def require_network(self) -> Network:
         """The network, or 503 explaining how to start the service with one."""

@@ -14,6 +14,7 @@ from clearway.errors import (
     StorageError,
     UnknownIdError,
 )
+from clearway.service.places import ClocklessError, NoGeoReferenceError
 from clearway.service.rate_limit import RateLimitedError
 
 #: Status per error class; the first match in this order wins (subclasses before bases).
@@ -23,6 +24,8 @@ _STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
     (UnknownIdError, 404),
     (ConflictError, 409),
     (RouteError, 422),
+    (NoGeoReferenceError, 422),
+    (ClocklessError, 422),
     (PayloadTooLargeError, 413),
     (RateLimitedError, 429),
     (ServiceUnavailableError, 503),
@@ -36,10 +39,12 @@ ERROR_RESPONSES = {
     401: "missing, bad or expired credential",
     403: "the caller's role may not do this",
     404: "unknown junction, edge, request, user or key",
-    409: "conflicts with the current state (stale update, finished request, name taken)",
+    409: "conflicts with the current state (stale, out-of-order, too old or future position; "
+    "finished request; name taken)",
     413: "body too large",
     429: "too many requests from this principal (per-principal rate limit); see Retry-After",
-    422: "request does not validate, or no drivable route",
+    422: "request does not validate, no drivable route, coordinates no lane is near, or "
+    "coordinates on a network without geo-reference",
     503: "the live runtime or the database is not available",
 }
 

@@ -1,9 +1,10 @@
 """Position updates of priority vehicles: ordered, stored and audited, group-committed.
 
 Dispatch systems send a vehicle's position several times a second, and many vehicles at
-once. Each update is checked for order (``seq`` and ``time_s`` strictly increasing per
-request — a stale or replayed update is refused) in memory, then stored — position row, the
-request's last ``seq``/``time_s`` and an audit record — by the process's one database writer
+once. Each update is checked for order (``seq`` and its time strictly increasing per request
+— a stale or replayed update is refused) in memory, then stored — position row as sent (GPS
+fix or road place), the request's last ``seq``/time and an audit record — by the process's
+one database writer
 (:class:`~clearway.storage.writer.DbWriter`), which commits every write waiting at that
 moment together. The caller is answered only after the commit: an acknowledged update is
 never lost, and its audit record is in the chain.
@@ -25,7 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from clearway.control.priority.request import EdgePlace, LonLat
 from clearway.errors import ConflictError, ServiceUnavailableError, StorageError
+from clearway.service.clock import iso_utc, utc_datetime
 from clearway.storage import requests as request_store
 from clearway.storage.audit import AuditEntry, append_entries
 from clearway.storage.writer import WAIT_S, DbWriter
@@ -42,11 +45,16 @@ class PositionRecord:
     Attributes
     ----------
     seq, sent_time_s
-        The sender's sequence number and time stamp (traffic s), those it sent.
+        The sender's sequence number and the time it gave (traffic s: its ``time_s``, or
+        its UTC ``timestamp`` on the traffic clock), if it sent them.
     time_s
         Time of the position: the one sent, else when it was received (traffic s).
-    edge_id, offset_m, speed_mps
-        Where and how fast (m, m/s).
+    place, speed_mps
+        Where (a road place, or a GPS fix as WGS84 lon/lat) and how fast (m/s).
+    heading_deg, accuracy_m
+        The GPS course (degrees clockwise from north) and 1-sigma error (m), if sent.
+    sent_utc_s
+        The sender's UTC time stamp (unix seconds), if it sent one.
     """
 
     request_id: str
@@ -54,12 +62,27 @@ class PositionRecord:
     seq: int | None
     sent_time_s: float | None
     time_s: float
-    edge_id: str
-    offset_m: float
+    place: EdgePlace | LonLat
     speed_mps: float
+    heading_deg: float | None = None
+    accuracy_m: float | None = None
+    sent_utc_s: float | None = None
+
+    def stored(self) -> request_store.NewPosition:
+        """The row to store: what was sent."""
+        edge = self.place if isinstance(self.place, EdgePlace) else None
+        fix = self.place if isinstance(self.place, LonLat) else None
+        return request_store.NewPosition(
+            self.request_id, self.time_s, self.speed_mps,
+            edge_id=edge.edge_id if edge else None, offset_m=edge.offset_m if edge else None,
+            lon=fix.lon if fix else None, lat=fix.lat if fix else None,
+            heading_deg=self.heading_deg, accuracy_m=self.accuracy_m,
+            measured_at=utc_datetime(self.sent_utc_s) if self.sent_utc_s is not None else None,
+        )  # fmt: skip
 
 
-_Order = tuple[int | None, float | None]
+#: Last accepted (seq, time_s, UTC time stamp) of a request.
+_Order = tuple[int | None, float | None, float | None]
 
 
 class PositionRecorder:
@@ -88,7 +111,7 @@ class PositionRecorder:
         Raises
         ------
         ConflictError
-            ``seq`` or ``time_s`` is not after the last accepted update's (409); nothing is
+            ``seq`` or the time is not after the last accepted update's (409); nothing is
             stored.
         ServiceUnavailableError
             The database could not take it (503); nothing is stored, the same ``seq`` may be
@@ -129,14 +152,21 @@ class PositionRecorder:
             last = self._last.get(rec.request_id)
             if last is None:
                 last = self._load(rec.request_id)
-            last_seq, last_time = last
+            last_seq, last_time, last_utc = last
             if rec.seq is not None and last_seq is not None and rec.seq <= last_seq:
                 raise ConflictError(
                     f"seq {rec.seq} is not after the last one ({last_seq}): a stale or replayed "
                     "update; send a larger seq"
                 )
-            sent = rec.sent_time_s
-            if sent is not None and last_time is not None and sent <= last_time:
+            sent, utc = rec.sent_time_s, rec.sent_utc_s
+            if utc is not None and last_utc is not None:
+                # UTC against UTC: it holds across a restart of the twin's clock.
+                if utc <= last_utc:
+                    raise ConflictError(
+                        f"timestamp {iso_utc(utc)} is not after the last accepted update's "
+                        f"({iso_utc(last_utc)}): a stale, replayed or out-of-order update"
+                    )
+            elif sent is not None and last_time is not None and sent <= last_time:
                 raise ConflictError(
                     f"time_s {sent} is not after the last update's ({last_time} s): a stale or "
                     "replayed update"
@@ -144,6 +174,7 @@ class PositionRecorder:
             reserved = (
                 rec.seq if rec.seq is not None else last_seq,
                 sent if sent is not None else last_time,
+                utc if utc is not None else last_utc,
             )
             self._last[rec.request_id] = reserved
             return last, reserved
@@ -157,7 +188,7 @@ class PositionRecorder:
                 f"the database is not available ({type(exc).__name__}); send the position again "
                 "shortly"
             ) from exc
-        return detail.get("last_seq"), detail.get("last_time_s")
+        return detail.get("last_seq"), detail.get("last_time_s"), detail.get("last_utc_s")
 
     def _release(self, request_id: str, previous: _Order, reserved: _Order) -> None:
         # Only if no later update was accepted since.
@@ -176,14 +207,9 @@ def _store_many(session: Session, recs: list[PositionRecord]) -> list[int]:
             m["last_seq"] = rec.seq
         if rec.sent_time_s is not None:
             m["last_time_s"] = rec.sent_time_s
-    numbers = request_store.add_positions(
-        session,
-        [
-            request_store.NewPosition(r.request_id, r.time_s, r.speed_mps, r.edge_id, r.offset_m)
-            for r in recs
-        ],
-        marks=marks,
-    )
+        if rec.sent_utc_s is not None:
+            m["last_utc_s"] = rec.sent_utc_s
+    numbers = request_store.add_positions(session, [r.stored() for r in recs], marks=marks)
     append_entries(
         session,
         [

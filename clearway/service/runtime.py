@@ -43,6 +43,7 @@ from clearway.errors import (
     ServiceUnavailableError,
 )
 from clearway.network import Network, load_network
+from clearway.service.clock import TrafficClock
 from clearway.service.live_view import EMPTY_VIEW, LiveView
 from clearway.service.positions import PositionRecorder
 from clearway.service.request_index import LiveRequest, RequestIndex
@@ -84,6 +85,10 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         Simulated time between two control decisions (s).
     net
         The scenario's network, if already loaded.
+    clock
+        A fixed traffic clock (:data:`~clearway.service.clock.FIELD_CLOCK` on field
+        equipment, where traffic time is UTC); by default the twin's own, re-anchored after
+        every tick (none at ``speed`` 0: as fast as possible has no UTC equivalent).
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         tick_s: float = 1.0,
         backend: str = "libsumo",
         net: Network | None = None,
+        clock: TrafficClock | None = None,
     ) -> None:
         if strategy not in PRIORITY_STRATEGIES:
             raise ConfigError(
@@ -127,6 +133,9 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         self._verdicts: list[Verdict] = []
         self._shown: dict[str, str] = {}
         self._view: LiveView = EMPTY_VIEW
+        self._fixed_clock = clock
+        #: The twin's clock as of the last published tick (see :meth:`traffic_clock`).
+        self._clock: TrafficClock | None = clock
         self._tick_ms = 0.0
         self._fill_of: TrafficState | None = None
         self._fill: Mapping[str, float] = {}
@@ -269,6 +278,12 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
     def clock_s(self) -> float:
         """Traffic time of the last tick (s), without waiting for the current one."""
         return self._view.time_s
+
+    def traffic_clock(self) -> TrafficClock | None:
+        """Traffic time and UTC, as of the last tick (no lock): the fixed clock if one was
+        given, else the twin's, anchored at the last tick; ``None`` before the first tick and
+        when the twin runs as fast as it can (``speed`` 0)."""
+        return self._clock
 
     def push_position(self, vehicle_id: str, update: PositionUpdate) -> None:
         """Hand a position of a priority vehicle (from dispatch) to the controller; the next

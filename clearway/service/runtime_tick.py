@@ -16,6 +16,7 @@ from clearway.errors import (
     ServiceUnavailableError,
 )
 from clearway.service import live_state
+from clearway.service.clock import TrafficClock
 from clearway.service.runtime_records import (
     changed_events,
     save_changes,
@@ -137,7 +138,7 @@ class AfterTick:
 
     def _publish(self) -> None:
         assert self._wired is not None and self._feed is not None
-        self._view = live_state.build_view(
+        view = live_state.build_view(
             self._view.version + 1,
             self._wired,
             self._feed.priority_positions(),
@@ -148,6 +149,11 @@ class AfterTick:
             flush_failures=self.flush_failures,
             lanes=self._lane_fill(self._wired.loop.last_traffic),
         )
+        if self._fixed_clock is None and self.speed > 0:
+            # The twin's time now is the view's: anchored afresh each tick, so a tick that
+            # ran early (woken by a request) or late shifts the mapping, not the samples.
+            self._clock = TrafficClock.anchored(view.time_s, time.time(), self.speed)
+        self._view = view
 
     def _lane_fill(self, traffic: TrafficState) -> Mapping[str, float]:
         # Recomputed only when the loop has read the detectors anew.

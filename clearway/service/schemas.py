@@ -6,10 +6,12 @@ the field, not a silently ignored option. Units are in the field names and descr
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+import re
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 Role = Literal["viewer", "dispatcher", "operator", "admin"]
 USER_NAME_PATTERN = r"^[A-Za-z0-9_.@\-]{1,64}$"
@@ -19,6 +21,61 @@ MAX_SEQ = 2**63 - 1
 
 class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: Latest time stamp accepted: the end of year 9999 (unix seconds).
+MAX_UNIX_S = 253_402_300_799.0
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:(?P<sec>\d{2})(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+_TIMESTAMP_HELP = "RFC 3339 with an offset (2026-12-07T10:00:00.5Z) or unix seconds (a number)"
+
+
+def unix_seconds(value: object) -> float:
+    """A UTC time stamp as unix seconds: an RFC 3339 string (offset required: a time without
+    one names no instant) or a number of unix seconds. ``ValueError`` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"timestamp must be {_TIMESTAMP_HELP}, not a boolean")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"timestamp must be finite unix seconds, not {value}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp must be {_TIMESTAMP_HELP}")
+    m = _RFC3339.match(value)
+    if m is None:
+        raise ValueError(f"timestamp {value[:64]!r} is not {_TIMESTAMP_HELP}")
+    text, leap = value.upper(), m["sec"] == "60"
+    if leap:  # a leap second: the instant one second after :59
+        text = f"{text[: m.start('sec')]}59{text[m.end('sec') :]}"
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"timestamp {value[:64]!r} is not a valid date and time: {exc}") from None
+    return (stamp + timedelta(seconds=leap)).timestamp()
+
+
+#: A UTC time stamp, held as unix seconds.
+UtcTimestamp = Annotated[
+    float,
+    Field(ge=0, le=MAX_UNIX_S, allow_inf_nan=False),
+    BeforeValidator(unix_seconds),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "minimum": 0, "maximum": MAX_UNIX_S},
+            ]
+        }
+    ),
+]
+
+
+class LatLonIn(Schema):
+    """A place as WGS84 coordinates (degrees)."""
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude (degrees)")
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude (degrees)")
 
 
 class ErrorOut(Schema):
@@ -185,6 +242,19 @@ class ConvoyIn(Schema):
     cruise_speed_mps: CruiseSpeed
 
 
+def check_places(body: PriorityRequestCreate | ConvoyCreate) -> None:
+    """Exactly one form of origin and of destination: an edge id, or coordinates."""
+    for name in ("origin", "destination"):
+        by_edge, by_coords = getattr(body, f"{name}_edge"), getattr(body, name)
+        if (by_edge is None) == (by_coords is None):
+            raise ValueError(
+                f"give {name}_edge or {name} {{lat, lon}}, exactly one"
+                + (" (both were given)" if by_edge is not None else "")
+            )
+    if body.origin is not None and body.origin_offset_m is not None:
+        raise ValueError("origin_offset_m goes with origin_edge; with origin {lat, lon} leave it out")
+
+
 class PriorityRequestCreate(Schema):
     """A request for free passage (shaped after a J2735 Signal Request Message)."""
 
@@ -194,12 +264,20 @@ class PriorityRequestCreate(Schema):
     )
     role: PriorityRole = Field(description="who asks; 'convoy' needs the convoy object")
     incident_id: str = Field(pattern=_ID_PATTERN, description="the dispatch incident served")
-    origin_edge: str = Field(min_length=1, max_length=256, description="edge id the trip starts on")
-    origin_offset_m: float = Field(
-        0.0, ge=0, allow_inf_nan=False, description="distance along the origin edge (m)"
+    origin_edge: str | None = Field(
+        None, min_length=1, max_length=256, description="edge id the trip starts on"
     )
-    destination_edge: str = Field(
-        min_length=1, max_length=256, description="edge id the trip ends on"
+    origin_offset_m: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="distance along origin_edge (m); default 0"
+    )
+    origin: LatLonIn | None = Field(
+        None, description="where the trip starts, as coordinates (instead of origin_edge)"
+    )
+    destination_edge: str | None = Field(
+        None, min_length=1, max_length=256, description="edge id the trip ends on"
+    )
+    destination: LatLonIn | None = Field(
+        None, description="where the trip ends, as coordinates (instead of destination_edge)"
     )
     importance: int = Field(14, ge=0, le=15, description="J2735 importance, 0 lowest - 15 highest")
     lease_s: float = Field(
@@ -233,6 +311,7 @@ class PriorityRequestCreate(Schema):
 
     @model_validator(mode="after")
     def _convoy_matches_role(self) -> PriorityRequestCreate:
+        check_places(self)
         if (self.role == "convoy") != (self.convoy is not None):
             raise ValueError(
                 "role 'convoy' needs convoy {vehicle_count, length_m, cruise_speed_mps}"
@@ -251,6 +330,7 @@ class JunctionStatusOut(Schema):
     eta_s: float | None = Field(
         None, description="predicted arrival at the stop line (traffic time, s), where planned"
     )
+    eta_utc: datetime | None = Field(None, description="the same arrival in UTC")
 
 
 class HistoryOut(Schema):
@@ -285,23 +365,69 @@ class PriorityRequestOut(Schema):
 
 
 class PositionIn(Schema):
-    """Where the priority vehicle is. Give ``seq`` (strictly increasing per request) and/or
-    ``time_s`` (strictly increasing too); a stale or replayed update is refused (409)."""
+    """Where the priority vehicle is: WGS84 ``lat``/``lon`` as an AVL unit sends them, or (the
+    twin) an ``edge_id`` with ``offset_m``, exactly one of the two. Give ``seq`` (strictly
+    increasing per request) and/or a time — ``timestamp`` (UTC) or ``time_s`` (traffic
+    time), strictly increasing too; a stale, replayed, too old or future update is refused
+    (409)."""
 
     seq: int | None = Field(
         None, ge=1, le=MAX_SEQ, description="sender's sequence number, 1, 2, 3 ..."
     )
-    time_s: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="when measured (simulation time, s)"
+    timestamp: UtcTimestamp | None = Field(
+        None,
+        description="when measured, UTC: RFC 3339 with an offset (2026-12-07T10:00:00.5Z) or "
+        "unix seconds",
     )
-    edge_id: str = Field(min_length=1, max_length=256, description="edge the vehicle is on")
-    offset_m: float = Field(0.0, ge=0, allow_inf_nan=False, description="distance along it (m)")
+    time_s: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="when measured (traffic time, s): the twin"
+    )
+    lat: float | None = Field(
+        None, ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude (degrees)"
+    )
+    lon: float | None = Field(
+        None, ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude (degrees)"
+    )
+    heading_deg: float | None = Field(
+        None,
+        ge=0,
+        le=360,
+        allow_inf_nan=False,
+        description="direction of travel, degrees clockwise from north (GPS course)",
+    )
+    accuracy_m: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        allow_inf_nan=False,
+        description="1-sigma horizontal error of lat/lon (m), if the unit reports it",
+    )
+    edge_id: str | None = Field(
+        None, min_length=1, max_length=256, description="edge the vehicle is on (the twin)"
+    )
+    offset_m: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="distance along edge_id (m); default 0"
+    )
     speed_mps: float = Field(ge=0, le=70, allow_inf_nan=False, description="its speed (m/s)")
 
     @model_validator(mode="after")
-    def _ordered_somehow(self) -> PositionIn:
-        if self.seq is None and self.time_s is None:
-            raise ValueError("give seq or time_s (or both) so stale updates can be refused")
+    def _one_place_one_time(self) -> PositionIn:
+        has_geo = self.lat is not None or self.lon is not None
+        if has_geo and self.edge_id is not None:
+            raise ValueError("give lat and lon, or edge_id (with offset_m), not both")
+        if has_geo and (self.lat is None or self.lon is None):
+            raise ValueError("give both lat and lon (WGS84 degrees)")
+        if not has_geo and self.edge_id is None:
+            raise ValueError("give the place: lat and lon (WGS84 degrees), or edge_id")
+        if has_geo and self.offset_m is not None:
+            raise ValueError("offset_m goes with edge_id; with lat and lon leave it out")
+        if self.timestamp is not None and self.time_s is not None:
+            raise ValueError("give timestamp (UTC) or time_s (traffic time), not both")
+        if self.seq is None and self.time_s is None and self.timestamp is None:
+            raise ValueError(
+                "give seq, timestamp or time_s (or seq and a time) so stale updates can be "
+                "refused"
+            )
         return self
 
 
@@ -326,6 +452,7 @@ class PositionResult(Schema):
     status: int = Field(description="201 accepted, else the status the update alone would get")
     stored_seq: int | None = None
     time_s: float | None = None
+    time_utc: datetime | None = None
     error: str | None = None
     detail: str | None = None
 
@@ -339,7 +466,12 @@ class PositionAccepted(Schema):
     request_id: str
     seq: int | None = Field(description="the sender's seq, as sent")
     stored_seq: int = Field(description="position number in the store, 1, 2, 3 ...")
-    time_s: float = Field(description="time of the position (s); now if none was sent")
+    time_s: float = Field(
+        description="time of the position (traffic time, s); now if none was sent"
+    )
+    time_utc: datetime | None = Field(
+        None, description="the same instant in UTC (none for a twin running at speed 0)"
+    )
 
 
 # -- junctions: live state and strategy -------------------------------------------------------
@@ -350,6 +482,7 @@ class JunctionRequestOut(Schema):
     request_id: str
     status: str = Field(description="SSM status at this junction, or 'recovering'")
     eta_s: float | None = Field(description="predicted arrival (traffic time, s)")
+    eta_utc: datetime | None = Field(None, description="the same arrival in UTC")
 
 
 class JunctionStateOut(Schema):
@@ -378,9 +511,13 @@ class ConvoyCreate(Schema):
 
     convoy_id: str = Field(pattern=_ID_PATTERN, description="the lead vehicle's id in the feed")
     incident_id: str = Field(pattern=_ID_PATTERN, description="the operation it belongs to")
-    origin_edge: str = Field(min_length=1, max_length=256)
-    origin_offset_m: float = Field(0.0, ge=0, allow_inf_nan=False, description="(m)")
-    destination_edge: str = Field(min_length=1, max_length=256)
+    origin_edge: str | None = Field(None, min_length=1, max_length=256)
+    origin_offset_m: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="along origin_edge (m); default 0"
+    )
+    origin: LatLonIn | None = Field(None, description="instead of origin_edge")
+    destination_edge: str | None = Field(None, min_length=1, max_length=256)
+    destination: LatLonIn | None = Field(None, description="instead of destination_edge")
     vehicle_count: VehicleCount
     length_m: ConvoyLength
     cruise_speed_mps: CruiseSpeed
@@ -391,6 +528,11 @@ class ConvoyCreate(Schema):
     lease_s: float = Field(300.0, ge=1, le=300, allow_inf_nan=False, description="(s)")
     simulate: bool = Field(False, description="digital twin only: drive the convoy in it")
 
+    @model_validator(mode="after")
+    def _places(self) -> ConvoyCreate:
+        check_places(self)
+        return self
+
     def as_request(self) -> PriorityRequestCreate:
         return PriorityRequestCreate(
             vehicle_id=self.convoy_id,
@@ -398,7 +540,9 @@ class ConvoyCreate(Schema):
             incident_id=self.incident_id,
             origin_edge=self.origin_edge,
             origin_offset_m=self.origin_offset_m,
+            origin=self.origin,
             destination_edge=self.destination_edge,
+            destination=self.destination,
             importance=self.importance,
             lease_s=self.lease_s,
             convoy=ConvoyIn(

@@ -68,6 +68,10 @@ class ServiceSettings(BaseSettings):
     max_corridors_per_area, area_cell_m
         A district cannot be starved: at most this many unfinished requests may route
         through any one square of this side (operators may exceed it).
+    max_position_age_s, clock_tolerance_s
+        A position older than ``max_position_age_s`` (real seconds, now minus its time
+        stamp), or more than ``clock_tolerance_s`` ahead of now (the sender's clock error
+        allowed), is refused (409).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -96,6 +100,12 @@ class ServiceSettings(BaseSettings):
     )
     area_cell_m: float = Field(
         1000.0, gt=0, description="side of the square areas corridors are counted in (m)"
+    )
+    max_position_age_s: float = Field(
+        10.0, gt=0, le=3600, description="oldest position accepted (real seconds since taken)"
+    )
+    clock_tolerance_s: float = Field(
+        2.0, ge=0, le=60, description="how far ahead of now a position's time may be (s)"
     )
 
     def check_secrets(self) -> ServiceSettings:

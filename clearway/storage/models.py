@@ -136,7 +136,10 @@ class PriorityRequestRow(Base):
 
 
 class PositionRow(Base):
-    """One position update of a priority vehicle (pruned after the retention period)."""
+    """One position update of a priority vehicle, as sent (pruned after the retention
+    period): a road place (``edge_id``, ``offset_m``) or a GPS fix (``lon``, ``lat``, with
+    ``heading_deg`` and ``accuracy_m`` if sent); ``measured_at`` is the sender's UTC time
+    stamp, if it sent one, ``time_s`` the traffic time the controller used."""
 
     __tablename__ = "priority_positions"
     __table_args__ = (UniqueConstraint("request_id", "seq"),)
@@ -153,3 +156,6 @@ class PositionRow(Base):
     lon: Mapped[float | None] = mapped_column(Double)
     lat: Mapped[float | None] = mapped_column(Double)
     speed_mps: Mapped[float] = mapped_column(Double)
+    heading_deg: Mapped[float | None] = mapped_column(Double)
+    accuracy_m: Mapped[float | None] = mapped_column(Double)
+    measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

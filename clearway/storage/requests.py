@@ -63,7 +63,9 @@ class StoredRequest:
 
 @dataclass(frozen=True, slots=True)
 class StoredPosition:
-    """One position update: road place (edge, offset m) and/or lon/lat (deg), speed (m/s)."""
+    """One position update as sent: road place (edge, offset m) and/or lon/lat (deg) with
+    heading (deg from north) and accuracy (m), speed (m/s); ``measured_at`` the sender's
+    UTC time stamp, ``time_s`` the traffic time used, ``recorded_at`` when it was stored."""
 
     request_id: str
     seq: int
@@ -74,6 +76,9 @@ class StoredPosition:
     lon: float | None
     lat: float | None
     speed_mps: float
+    heading_deg: float | None = None
+    accuracy_m: float | None = None
+    measured_at: datetime | None = None
 
 
 def retention_days(value: float | None = None) -> float:
@@ -185,6 +190,9 @@ def add_position(
     offset_m: float | None = None,
     lon: float | None = None,
     lat: float | None = None,
+    heading_deg: float | None = None,
+    accuracy_m: float | None = None,
+    measured_at: datetime | None = None,
     at: datetime | None = None,
 ) -> StoredPosition:
     """Store a position update of the request's vehicle; it gets the request's next ``seq``
@@ -207,6 +215,9 @@ def add_position(
         lon=lon,
         lat=lat,
         speed_mps=speed_mps,
+        heading_deg=heading_deg,
+        accuracy_m=accuracy_m,
+        measured_at=as_utc(measured_at) if measured_at is not None else None,
     )
     session.add(pos)
     session.flush()
@@ -215,13 +226,24 @@ def add_position(
 
 @dataclass(frozen=True, slots=True)
 class NewPosition:
-    """A position to store: road place (edge, offset m), time (traffic s), speed (m/s)."""
+    """A position to store, as sent: time (traffic s), speed (m/s), and a road place (edge,
+    offset m) or a GPS fix (lon, lat deg; heading deg from north, accuracy m, if sent);
+    ``measured_at`` the sender's UTC time stamp, if it sent one."""
 
     request_id: str
     time_s: float
     speed_mps: float
-    edge_id: str
-    offset_m: float
+    edge_id: str | None = None
+    offset_m: float | None = None
+    lon: float | None = None
+    lat: float | None = None
+    heading_deg: float | None = None
+    accuracy_m: float | None = None
+    measured_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.edge_id is None and (self.lon is None or self.lat is None):
+            raise StorageError(f"position of {self.request_id!r} needs edge_id or lon and lat")
 
 
 def add_positions(
@@ -264,7 +286,9 @@ def add_positions(
             {
                 "request_id": p.request_id, "seq": last[p.request_id], "recorded_at": now,
                 "time_s": p.time_s, "edge_id": p.edge_id, "offset_m": p.offset_m,
-                "lon": None, "lat": None, "speed_mps": p.speed_mps,
+                "lon": p.lon, "lat": p.lat, "speed_mps": p.speed_mps,
+                "heading_deg": p.heading_deg, "accuracy_m": p.accuracy_m,
+                "measured_at": as_utc(p.measured_at) if p.measured_at is not None else None,
             }
         )  # fmt: skip
     session.execute(
@@ -401,4 +425,7 @@ def _position(p: PositionRow) -> StoredPosition:
         p.lon,
         p.lat,
         p.speed_mps,
+        p.heading_deg,
+        p.accuracy_m,
+        as_utc(p.measured_at) if p.measured_at is not None else None,
     )

@@ -10,6 +10,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from clearway.control.priority.request import EdgePlace
 from clearway.errors import ConflictError, ServiceUnavailableError, StorageError
 from clearway.service.positions import POSITION_KIND, PositionRecord, PositionRecorder
 from clearway.storage import requests as request_store
@@ -95,7 +96,7 @@ def _stored_request(sessions, rid: str = "pr-0000000000000001") -> str:
 
 
 def _rec(rid: str, seq: int | None, sent: float | None = None) -> PositionRecord:
-    return PositionRecord(rid, "disp", seq, sent, sent or 1.0, "E1", 5.0, 10.0)
+    return PositionRecord(rid, "disp", seq, sent, sent or 1.0, EdgePlace(edge_id="E1", offset_m=5.0), 10.0)
 
 
 def test_recorder_orders_stores_and_audits(sessions):

@@ -9,6 +9,7 @@ from clearway.errors import (
 )
 from clearway.service import live_state
 from clearway.service.auth import Principal
+from clearway.service.clock import utc_datetime
 from clearway.service.context import ServiceContext
 from clearway.service.schemas import (
     JunctionModel,
@@ -121,7 +122,12 @@ def junction_state(ctx: ServiceContext, junction_id: str) -> JunctionStateOut:
     """
     inter = _find(ctx, junction_id)
     view = ctx.require_runtime().view()
-    return JunctionStateOut(**live_state.junction_state(view, inter.signal_id))
+    state = live_state.junction_state(view, inter.signal_id)
+    clock = ctx.traffic_clock()
+    for r in state["requests"]:
+        eta = r["eta_s"]
+        r["eta_utc"] = utc_datetime(clock.to_utc_s(eta)) if clock and eta is not None else None
+    return JunctionStateOut(**state)
 
 
 def switch_strategy(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import NoReturn
 
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +14,7 @@ from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.request import (
     Convoy,
     EdgePlace,
+    LonLat,
     PositionUpdate,
     PriorityRequestSpec,
     Role,
@@ -22,14 +25,20 @@ from clearway.errors import (
     PermissionDeniedError,
     RouteError,
     ServiceUnavailableError,
-    UnknownEdgeError,
     UnknownRequestError,
 )
 from clearway.service.area_cap import check_area_cap, signal_cells
 from clearway.service.auth import Permission, Principal, roles_with
+from clearway.service.clock import TrafficClock, check_sample_time, utc_datetime
 from clearway.service.context import ServiceContext
 from clearway.service.http_errors import status_of
 from clearway.service.live_state import request_view
+from clearway.service.places import (
+    ClocklessError,
+    request_place,
+    require_geo,
+    road_edge,
+)
 from clearway.service.positions import PositionRecord
 from clearway.service.request_index import LiveRequest
 from clearway.service.runtime import ServiceRuntime
@@ -49,15 +58,14 @@ from clearway.storage import requests as request_store
 from clearway.storage.audit import AuditKind
 
 
-def _road_edge(ctx: ServiceContext, edge_id: str, field_name: str) -> str:
-    net = ctx.require_network()
-    if edge_id not in net.edges:
-        roads = (e for e in net.edges if not e.startswith(":"))
-        raise UnknownEdgeError(edge_id, roads, where=f"the network (field {field_name})")
-    return edge_id
+def _utc(clock: TrafficClock | None, traffic_s: float | None) -> datetime | None:
+    """A traffic time as UTC, where the clock gives one."""
+    if clock is None or traffic_s is None:
+        return None
+    return utc_datetime(clock.to_utc_s(traffic_s))
 
 
-def _request_out(live: LiveRequest) -> PriorityRequestOut:
+def _request_out(live: LiveRequest, clock: TrafficClock | None = None) -> PriorityRequestOut:
     rec = live.record
     view = request_view(live)
     return PriorityRequestOut(
@@ -69,7 +77,10 @@ def _request_out(live: LiveRequest) -> PriorityRequestOut:
         state=rec.state.value,
         route=list(rec.route),
         junctions=[
-            JunctionStatusOut(signal_id=sid, status=status, eta_s=view.etas_s.get(sid))
+            JunctionStatusOut(
+                signal_id=sid, status=status, eta_s=view.etas_s.get(sid),
+                eta_utc=_utc(clock, view.etas_s.get(sid)),
+            )  # fmt: skip
             for sid, status in view.junctions.items()
         ],
         created_s=rec.created_s,
@@ -118,15 +129,20 @@ def create_priority_request(
         No drivable route between them (422); nothing changed.
     """
     runtime = ctx.require_runtime()
-    origin = _road_edge(ctx, body.origin_edge, "origin_edge")
-    destination = _road_edge(ctx, body.destination_edge, "destination_edge")
+    net, graph = ctx.require_network(), ctx.routing_graph()
+    origin = request_place(
+        net, graph, "origin", body.origin_edge, body.origin_offset_m, body.origin
+    )
+    destination = request_place(
+        net, graph, "destination", body.destination_edge, None, body.destination
+    )
     spec = PriorityRequestSpec(
         requester_id=body.vehicle_id,
         role=Role(body.role),
         importance=body.importance,
         incident_id=body.incident_id,
-        origin=EdgePlace(edge_id=origin, offset_m=body.origin_offset_m),
-        destination=EdgePlace(edge_id=destination),
+        origin=origin,
+        destination=destination,
         convoy=Convoy(**body.convoy.model_dump()) if body.convoy is not None else None,
         lease_s=body.lease_s,
         depart_s=runtime.now_s() + body.depart_in_s,
@@ -141,8 +157,8 @@ def create_priority_request(
     try:
         live = runtime.create(spec, principal.name, simulate=body.simulate, admit=admit)
     except RouteError as exc:
-        raise RouteError(f"origin_edge -> destination_edge: {exc}") from None
-    return _request_out(live)
+        raise RouteError(f"origin -> destination: {exc}") from None
+    return _request_out(live, ctx.traffic_clock())
 
 
 def _area_cap(ctx: ServiceContext) -> Callable[[PriorityRequest, list[LiveRequest]], None]:
@@ -177,7 +193,7 @@ def get_priority_request(ctx: ServiceContext, request_id: str) -> PriorityReques
     :class:`UnknownRequestError` (404)."""
     runtime = ctx.require_runtime()
     try:
-        return _request_out(runtime.get(request_id))
+        return _request_out(runtime.get(request_id), ctx.traffic_clock())
     except UnknownRequestError:
         with ctx.sessions() as session:
             return _stored_out(request_store.get_request(session, request_id))
@@ -194,7 +210,8 @@ def list_priority_requests(
 ) -> list[PriorityRequestOut]:
     """The requests of this service run (restored ones included), oldest first, that match
     every filter given."""
-    out = [_request_out(live) for live in ctx.require_runtime().list()]
+    clock = ctx.traffic_clock()
+    out = [_request_out(live, clock) for live in ctx.require_runtime().list()]
     wanted = {
         "state": state, "incident_id": incident_id, "owner": owner, "vehicle_id": vehicle_id,
         "role": role,
@@ -226,7 +243,7 @@ def cancel_priority_request(
             f"only the owner of {request_id!r} or one of the roles "
             f"{', '.join(roles_with(Permission.CANCEL_ANY_REQUEST))} may cancel it",
         )
-    return _request_out(runtime.cancel(request_id, principal.name))
+    return _request_out(runtime.cancel(request_id, principal.name), ctx.traffic_clock())
 
 
 def renew_priority_request(
@@ -244,7 +261,7 @@ def renew_priority_request(
             f"only the owner of {request_id!r} or one of the roles "
             f"{', '.join(roles_with(Permission.CANCEL_ANY_REQUEST))} may renew it",
         )
-    return _request_out(runtime.renew(request_id, principal.name))
+    return _request_out(runtime.renew(request_id, principal.name), ctx.traffic_clock())
 
 
 async def add_position(
@@ -260,10 +277,15 @@ async def add_position(
     PermissionDeniedError
         Not the owner (403, audited).
     ConflictError
-        ``seq`` or ``time_s`` not after the last update's (stale or replayed), or the request
-        is finished (409); nothing stored.
+        ``seq`` or the time not after the last update's (stale, replayed, out of order), the
+        time older than ``max_position_age_s`` or ahead of now by more than
+        ``clock_tolerance_s`` (:class:`SampleTimeError`), or the request is finished (409);
+        nothing stored.
     UnknownEdgeError
         ``edge_id`` is not in the network (404).
+    NoGeoReferenceError, ClocklessError
+        ``lat``/``lon`` on a network without geo-reference; a UTC ``timestamp`` while the
+        twin runs as fast as it can (422).
     """
     runtime = ctx.require_runtime()
     owner, vehicle_id, finished = runtime.brief(request_id)
@@ -280,28 +302,65 @@ async def add_position(
             f"request {request_id!r} is finished; position updates are not accepted (make a "
             "new request)"
         )
-    edge = _road_edge(ctx, body.edge_id, "edge_id")
-    time_s = body.time_s if body.time_s is not None else runtime.clock_s()
+    place = _position_place(ctx, body)
+    clock = runtime.traffic_clock()
+    sent_s = _sent_time_s(ctx, clock, body)
+    time_s = sent_s if sent_s is not None else runtime.clock_s()
     recorder = runtime.positions
     if recorder is None:
         raise ServiceUnavailableError("the live runtime is not running; try again later")
     rec = PositionRecord(
-        request_id, principal.name, body.seq, body.time_s, time_s, edge, body.offset_m,
-        body.speed_mps,
+        request_id, principal.name, body.seq, sent_s, time_s, place, body.speed_mps,
+        heading_deg=body.heading_deg, accuracy_m=body.accuracy_m, sent_utc_s=body.timestamp,
     )  # fmt: skip
     stored_seq = await recorder.record_async(rec)
     # Stored and audited first: the controller acts only on a position the record holds.
+    # The sample keeps its own time: the corridor projects it forward by its age.
     runtime.push_position(
         vehicle_id,
         PositionUpdate(
-            time_s=time_s,
-            place=EdgePlace(edge_id=edge, offset_m=body.offset_m),
-            speed_mps=body.speed_mps,
-        ),
+            time_s=time_s, place=place, speed_mps=body.speed_mps,
+            heading_deg=body.heading_deg, accuracy_m=body.accuracy_m,
+        ),  # fmt: skip
     )
     return PositionAccepted(
-        request_id=request_id, seq=body.seq, stored_seq=stored_seq, time_s=time_s
-    )
+        request_id=request_id, seq=body.seq, stored_seq=stored_seq, time_s=time_s,
+        time_utc=_utc(clock, time_s),
+    )  # fmt: skip
+
+
+def _position_place(ctx: ServiceContext, body: PositionIn) -> EdgePlace | LonLat:
+    net = ctx.require_network()
+    if body.edge_id is not None:
+        return EdgePlace(
+            edge_id=road_edge(net, body.edge_id, "edge_id"), offset_m=body.offset_m or 0.0
+        )
+    assert body.lat is not None and body.lon is not None  # the schema asks for one place
+    require_geo(net, "lat/lon")
+    return LonLat(lon=body.lon, lat=body.lat)
+
+
+def _sent_time_s(
+    ctx: ServiceContext, clock: TrafficClock | None, body: PositionIn
+) -> float | None:
+    """The traffic time of the sample's own time stamp, checked against now; ``None`` if it
+    sent none. With no clock (a twin at speed 0) a ``time_s`` is taken as it is and a UTC
+    ``timestamp`` refused: such a twin's time has no UTC equivalent."""
+    if body.timestamp is None and body.time_s is None:
+        return None
+    if clock is None:
+        if body.timestamp is not None:
+            raise ClocklessError(
+                "timestamp: the twin runs as fast as it can (--speed 0), so its traffic time "
+                "has no UTC equivalent; send time_s (traffic time) instead, or serve at a "
+                "speed > 0"
+            )
+        return body.time_s
+    utc_s = body.timestamp if body.timestamp is not None else clock.to_utc_s(body.time_s or 0.0)
+    return check_sample_time(
+        utc_s, time.time(), max_age_s=ctx.settings.max_position_age_s,
+        tolerance_s=ctx.settings.clock_tolerance_s, clock=clock,
+    )  # fmt: skip
 
 
 def get_convoy(ctx: ServiceContext, request_id: str) -> PriorityRequestOut:
@@ -338,7 +397,7 @@ async def add_positions(
             else:
                 results[i] = PositionResult(
                     request_id=item.request_id, seq=item.seq, status=201,
-                    stored_seq=ok.stored_seq, time_s=ok.time_s,
+                    stored_seq=ok.stored_seq, time_s=ok.time_s, time_utc=ok.time_utc,
                 )  # fmt: skip
 
     await asyncio.gather(*(one_request(ix) for ix in by_request.values()))
