@@ -128,7 +128,7 @@ def _derive(model: Intersection, states: list[str], edges: dict[int, set[str]]) 
         barriers.append(frozenset(group))
         phase_at.append(at)
     overlaps = _overlaps(sid, [v for v, _, _ in groups], phase_at, times_green)
-    return PhaseMap(sid, model.link_count, tuple(phases), overlaps,
+    return PhaseMap(sid, model.link_count, tuple(sorted(phases, key=lambda p: p.number)), overlaps,
                     tuple(tuple(r) for r in rings if r), tuple(barriers))  # fmt: skip
 
 
