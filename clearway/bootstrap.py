@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -134,6 +134,7 @@ def open_twin_run(
     normal: str = "fixed-time",
     extra_feed: PriorityVehicleFeed | None = None,
     switchable: bool = False,
+    feed_wrapper: Callable[[SumoTwin], PriorityVehicleFeed] | None = None,
 ) -> Iterator[WiredRun]:
     """Load the network, build the guard, start the twin and wire the control loop.
 
@@ -144,6 +145,8 @@ def open_twin_run(
     run between holds (one of :data:`NORMAL_STRATEGIES`). ``extra_feed``: positions of
     priority vehicles from elsewhere (dispatch), merged with the twin's own. ``switchable``:
     the normal strategy can be changed per signal (``WiredRun.normal_control``).
+    ``feed_wrapper``: builds the priority feed from the started twin instead of reading the
+    twin's exact positions (e.g. :class:`clearway.sim.avl.AvlFeed`, a realistic AVL unit).
     """
     if net is None:
         net = load_network(scenario.net_file)
@@ -161,7 +164,8 @@ def open_twin_run(
         scenario = replace(scenario, additional_files=(*scenario.additional_files, programs))
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
-        feed: PriorityVehicleFeed = twin if extra_feed is None else MergedFeed(twin, extra_feed)
+        own: PriorityVehicleFeed = twin if feed_wrapper is None else feed_wrapper(twin)
+        feed: PriorityVehicleFeed = own if extra_feed is None else MergedFeed(own, extra_feed)
         controller = build_controller(
             strategy, net, models, feed, local_trigger_m=local_trigger_m, normal=normal,
             switchable=switchable,

@@ -113,6 +113,23 @@ def evaluate_command(
         float,
         typer.Option(help="Multiply the demand (SUMO --scale; priority trips are not scaled)."),
     ] = 1.0,
+    avl_sigma_m: Annotated[
+        float | None,
+        typer.Option(
+            help="Strategies hear the priority vehicles through an emulated AVL unit: GPS "
+            "error, 1 sigma per axis (m). Any --avl-* option switches it on (default: the "
+            "twin's exact positions); the others default to 0 m, 1 Hz, 0 s, 0."
+        ),
+    ] = None,
+    avl_rate_hz: Annotated[
+        float | None, typer.Option(help="AVL reports per second (Hz).")
+    ] = None,
+    avl_latency_s: Annotated[
+        float | None, typer.Option(help="AVL delay from measurement to delivery (s).")
+    ] = None,
+    avl_drop: Annotated[
+        float | None, typer.Option(help="Share of AVL reports lost (0 <= drop < 1).")
+    ] = None,
 ) -> None:
     """Compare priority strategies (none, local, corridor) on identical seeded traffic.
 
@@ -126,6 +143,7 @@ def evaluate_command(
     from clearway.evaluation.priority_scenarios import with_demand_scale
     from clearway.evaluation.trip_spec import parse_convoy, parse_priority
     from clearway.signals.timings import load_overrides
+    from clearway.sim.avl import AvlSettings
     from clearway.sim.scenario import check_demand_scale
 
     if backend not in ("libsumo", "traci"):
@@ -144,6 +162,7 @@ def evaluate_command(
     if not normals:
         raise ConfigError("--normal needs at least one controller, e.g. fixed-time")
     check_demand_scale(demand_scale)
+    avl = AvlSettings.from_options(avl_sigma_m, avl_rate_hz, avl_latency_s, avl_drop)
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
@@ -170,6 +189,7 @@ def evaluate_command(
         timing_file=timings,
         local_trigger_m=local_trigger_m,
         normal=normals[0],
+        avl=avl,
     )
     if routes and not driver_noise and seeds > 1:
         console.print(

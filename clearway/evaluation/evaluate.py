@@ -38,6 +38,7 @@ from clearway.evaluation.priority_run import RunJob
 from clearway.evaluation.trace import Trace, signals_on_route
 from clearway.network import Network
 from clearway.network.routing import Route
+from clearway.sim.avl import AvlSettings
 from clearway.sim.driver_noise import without_driver_noise
 from clearway.sim.priority_trips import PriorityTrip, with_priority_trips
 from clearway.sim.scenario import Scenario
@@ -102,6 +103,10 @@ class EvaluationSettings:
     normal
         The normal controller every run (the reference included) uses between holds: one of
         :data:`clearway.bootstrap.NORMAL_STRATEGIES`.
+    avl
+        Every strategy hears of the priority vehicles through this emulated AVL unit
+        (:mod:`clearway.sim.avl`, seeded per seed alike for all strategies); ``None``: the
+        twin's exact positions.
     """
 
     strategies: tuple[str, ...] = ("none", "local", "corridor")
@@ -113,6 +118,7 @@ class EvaluationSettings:
     timing_file: Path | None = None
     local_trigger_m: float = 150.0
     normal: str = "fixed-time"
+    avl: AvlSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -289,12 +295,15 @@ def run_record(
 ) -> dict:
     """The ``--jsonl`` line of one finished reference or strategy run.
 
-    ``status``, ``scenario``, ``normal``, then :func:`run_line` (or ``label``, ``strategy``,
-    ``seed`` and ``error`` for a failed run). The free-flow run has no line of its own (every
-    line is one seeded run); if it failed, ``free_flow_error`` says why the ratios are null.
+    ``status``, ``scenario``, ``normal``, ``avl`` (the AVL settings the strategy heard the
+    vehicles through, ``null`` for the exact feed and the reference run), then
+    :func:`run_line` (or ``label``, ``strategy``, ``seed`` and ``error`` for a failed run).
+    The free-flow run has no line of its own (every line is one seeded run); if it failed,
+    ``free_flow_error`` says why the ratios are null.
     """
     job = outcome.job
-    head = {"status": "ok" if outcome.ok else "failed", "scenario": plan.name, "normal": normal}
+    head = {"status": "ok" if outcome.ok else "failed", "scenario": plan.name, "normal": normal,
+            "avl": avl_dict(job.avl)}  # fmt: skip
     if outcome.measures is not None:
         times = free_flow_or_unknown(plan, free_flow)
         body = run_line(plan.name, job.label, outcome.measures, plan.trips, times)
@@ -303,6 +312,11 @@ def run_record(
                 "error": outcome.error}  # fmt: skip
     tail = {} if free_flow.error is None else {"free_flow_error": free_flow.error}
     return {**head, **body, **tail}
+
+
+def avl_dict(avl: AvlSettings | None) -> dict | None:
+    """AVL settings as JSON; ``None`` for the exact feed."""
+    return None if avl is None else avl.to_dict()
 
 
 def free_flow_or_unknown(plan: EvaluationPlan, free_flow: FreeFlowOutcome) -> dict[str, FreeFlow]:
@@ -353,9 +367,10 @@ def plan_jobs(
             )
         )
         for strategy in settings.strategies:
+            # The reference has no priority vehicle to hear of: the AVL unit is the strategies'.
             jobs.append(
                 RunJob(strategy, with_trips, strategy, plan.trips, plan.routes,
-                       out_dir=runs / strategy, **common)
+                       out_dir=runs / strategy, avl=settings.avl, **common)
             )  # fmt: skip
     return jobs
 
@@ -395,6 +410,7 @@ def _header(
         "driver_noise": settings.driver_noise,
         "local_trigger_m": settings.local_trigger_m,
         "normal": settings.normal,
+        "avl": avl_dict(settings.avl),
         "backend": settings.backend,
         "engine": settings.engine,
         "trips": trips,

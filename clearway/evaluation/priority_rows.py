@@ -106,6 +106,8 @@ def strategy_row(
         "guard_rejections": run.guard_rejections,
         "teleports": run.teleports,
         "wall_s": _r(run.wall_s),
+        # AVL reports taken and lost (null: the exact feed).
+        "avl_reports": run.avl_reports,
         "trips": per_trip,
     }
 

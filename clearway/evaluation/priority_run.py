@@ -26,9 +26,11 @@ from clearway.evaluation.priority_metrics import (
 from clearway.evaluation.trace import Trace, TraceRecorder
 from clearway.network import Network, load_network
 from clearway.network.routing import Route
+from clearway.sim.avl import AvlFeed, AvlSettings
 from clearway.sim.edge_data import read_edge_time_loss_s, write_edge_data_additional
 from clearway.sim.priority_trips import PriorityTrip
 from clearway.sim.scenario import Scenario
+from clearway.sim.twin import SumoTwin
 
 #: The trace stops this long after the trip's last vehicle left the network (s).
 TRACE_TAIL_S = 30.0
@@ -64,6 +66,10 @@ class RunJob:
     backend, timing_file, local_trigger_m, tick_s, normal
         Passed to :func:`clearway.bootstrap.open_twin_run` (``normal``: the controller
         priority strategies run between holds).
+    avl
+        The strategy hears of the priority vehicles through an emulated AVL unit
+        (:class:`~clearway.sim.avl.AvlFeed`, seeded with the scenario's seed) instead of the
+        twin's exact positions; ``None``: exact. Traces and metrics always use the truth.
     """
 
     label: str
@@ -79,6 +85,7 @@ class RunJob:
     local_trigger_m: float = 150.0
     tick_s: float = 1.0
     normal: str = "fixed-time"
+    avl: AvlSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,9 @@ class RunMeasures:
         Time-loss distribution of the non-priority vehicles (``None``: not measured).
     others_throughput
         Arrivals of the non-priority vehicles per interval (``None``: not measured).
+    avl_reports
+        Reports the AVL emulator took and lost (``{"sampled": n, "dropped": n}``); ``None``
+        with the exact feed.
     """
 
     label: str
@@ -126,6 +136,7 @@ class RunMeasures:
     traces: tuple[Trace, ...]
     others_time_loss: TimeLossDistribution | None = None
     others_throughput: Throughput | None = None
+    avl_reports: dict[str, int] | None = None
 
 
 _NETS: dict[Path, Network] = {}
@@ -167,6 +178,13 @@ def _run(job: RunJob) -> RunMeasures:
         scenario = replace(scenario, additional_files=(*scenario.additional_files, add))
     net = _network(Path(scenario.net_file))
     tripinfo = out / "tripinfo.xml"
+    avl_feeds: list[AvlFeed] = []
+
+    def avl_feed(twin: SumoTwin) -> AvlFeed:
+        assert job.avl is not None
+        avl_feeds.append(AvlFeed(twin, twin, net, job.avl, seed=scenario.seed))
+        return avl_feeds[-1]
+
     t0 = time.perf_counter()
     with open_twin_run(
         scenario,
@@ -178,6 +196,7 @@ def _run(job: RunJob) -> RunMeasures:
         net=net,
         local_trigger_m=job.local_trigger_m,
         normal=job.normal,
+        feed_wrapper=avl_feed if job.avl is not None else None,
     ) as wired:
         dispatcher = _Dispatcher(job, wired, net)
         wired.loop.run(job.duration_s, on_tick=dispatcher.on_tick)
@@ -221,6 +240,10 @@ def _run(job: RunJob) -> RunMeasures:
         traces=traces,
         others_time_loss=distribution,
         others_throughput=throughput,
+        avl_reports=(
+            {"sampled": avl_feeds[0].sampled, "dropped": avl_feeds[0].dropped}
+            if avl_feeds else None
+        ),
     )
 
 

@@ -97,6 +97,8 @@ class SweepResult:
         return {
             "scenarios": list(dict.fromkeys(r.header["scenario"] for r in self.results)),
             "normals": list(dict.fromkeys(r.header["normal"] for r in self.results)),
+            # One EvaluationSettings for the whole sweep: every case heard the same AVL unit.
+            "avl": self.results[0].header.get("avl") if self.results else None,
             "wall_s": round(self.wall_s, 1),
             "results": [r.to_dict() for r in self.results],
             "failed": list(self.failed),

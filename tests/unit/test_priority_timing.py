@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearway.control.priority.timing import (
     JAM_SPACING_M,
@@ -73,3 +75,124 @@ def test_time_to_reach_counts_min_green_yellow_and_clearance():
     assert time_to_reach_s(model, served, "rGrG", 30.0) == pytest.approx(6.0)
     assert time_to_reach_s(model, served, "GrgG", 30.0) == 0.0
     assert time_to_reach_s(model, served, "GGgG", 30.0, limit_s=60) == float("inf")
+
+
+# -- reports that are old or inexact (an AVL unit's) --------------------------------------------
+
+
+def test_an_old_report_is_projected_forward_by_its_age():
+    """A report 5 s old at 50 m gives the arrivals a fresh one would have given 5 s ago — not
+    arrivals 5 s later — and the vehicle is 5 s x 10 m/s further on now."""
+    net = chain()
+    old = junction_etas(net, ("e0", "e1", "e2"), "e0", 50.0, 10.0, 100.0, now_s=105.0)
+    assert [e.eta_s for e in old] == pytest.approx([115.0, 125.0, 155.0])
+    assert [e.distance_m for e in old] == pytest.approx([100.0, 200.0, 500.0])
+    # The same as a fresh report where the projection puts it.
+    fresh = junction_etas(net, ("e0", "e1", "e2"), "e0", 100.0, 10.0, 105.0)
+    assert [e.eta_s for e in fresh] == pytest.approx([e.eta_s for e in old])
+
+
+def test_a_report_older_than_the_time_to_the_junction_predicts_it_passed():
+    etas = junction_etas(chain(), ("e0", "e1"), "e0", 180.0, 10.0, 100.0, now_s=104.0)
+    assert etas[0].eta_s == pytest.approx(102.0) and etas[0].distance_m == pytest.approx(-20.0)
+
+
+def test_an_inexact_report_arrives_earliest_from_ahead_and_passes_latest_from_behind():
+    net = chain()
+    etas = junction_etas(net, ("e0", "e1", "e2"), "e0", 100.0, 10.0, 0.0, spread_m=30.0)
+    assert [e.eta_s for e in etas] == pytest.approx([7.0, 17.0, 47.0])
+    assert [e.late_s for e in etas] == pytest.approx([13.0, 23.0, 53.0])
+    assert etas[0].distance_m == pytest.approx(70.0)
+
+
+def test_junctions_within_the_spread_behind_the_report_are_still_listed():
+    """20 m into e1 with 30 m of spread: it may still be before J1's stop line."""
+    etas = junction_etas(chain(), ("e0", "e1", "e2"), "e1", 20.0, 10.0, 50.0, spread_m=30.0)
+    assert [e.junction_id for e in etas] == ["J1", "J2", "J3"]
+    assert etas[0].late_s == pytest.approx(51.0)
+    assert etas[0].eta_s == pytest.approx(45.0)  # passed, at the earliest 5 s ago
+    assert etas[0].distance_m == pytest.approx(-50.0)
+
+
+def test_the_spread_is_clamped_to_the_route():
+    etas = junction_etas(chain(), ("e0",), "e0", 10.0, 10.0, 0.0, spread_m=500.0)
+    assert etas[0].eta_s == pytest.approx(0.0)  # may already be at the route's end
+    assert etas[0].late_s == pytest.approx(20.0)  # from the route's start
+
+
+def test_an_exact_report_has_one_passage_time():
+    etas = junction_etas(chain(), ("e0", "e1"), "e0", 10.0, 10.0, 3.0)
+    assert all(e.late_s == e.eta_s for e in etas)
+
+
+def _oracle(lengths, speeds, v_report, k, offset, t_s, now_s, spread):
+    """Per junction (earliest arrival, latest passage, distance now) worked out on the whole
+    route's distance from its start: time to a distance summed edge by edge, where the front
+    is now found by bisection."""
+    marks, pos = [], 0.0
+    for length in lengths:
+        pos += length
+        marks.append(pos)
+    here = sum(lengths[:k]) + offset
+
+    def time_to(d):  # from route start, at planning speeds
+        t, x = 0.0, 0.0
+        for v_lim, end in zip(speeds, marks, strict=True):
+            v = max(v_lim, v_report, 3.0)
+            seg = min(end, d) - x
+            if seg > 0:
+                t += seg / v
+                x += seg
+        return t
+
+    front = min(here + spread, marks[-1])
+    rear = max(here - spread, 0.0)
+    t_front = time_to(front)
+    # Where the front-most vehicle is at now: bisection on the monotone time_to.
+    lo, hi = front, marks[-1] + 1e4
+    if now_s - t_s <= 0:
+        now_d = front
+    elif time_to(marks[-1]) - t_front <= now_s - t_s:
+        v_last = max(speeds[-1], v_report, 3.0)
+        now_d = marks[-1] + (now_s - t_s - (time_to(marks[-1]) - t_front)) * v_last
+    else:
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            (lo, hi) = (mid, hi) if time_to(mid) - t_front < now_s - t_s else (lo, mid)
+        now_d = lo
+    out = []
+    for end in marks:
+        if end <= rear:
+            continue  # the back of the spread is over this stop line: passed for sure
+        out.append((t_s + time_to(end) - t_front, t_s + time_to(end) - time_to(rear), end - now_d))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.floats(5.0, 400.0), min_size=1, max_size=5),
+    speed_seed=st.lists(st.floats(2.0, 25.0), min_size=5, max_size=5),
+    v_report=st.floats(0.0, 30.0),
+    where=st.floats(0.0, 0.999),  # at the very end of an edge is on its stop line
+    age_s=st.floats(0.0, 30.0),
+    spread=st.floats(0.0, 60.0),
+)
+def test_etas_match_an_independent_integration(lengths, speed_seed, v_report, where, age_s, spread):
+    speeds = speed_seed[: len(lengths)]
+    edges = {
+        f"e{i}": Edge(f"e{i}", f"J{i}", f"J{i + 1}", (f"e{i}_0",), length, v)
+        for i, (length, v) in enumerate(zip(lengths, speeds, strict=True))
+    }
+    net = Network(None, {}, edges, {}, (), {}, None, (0, 0, 0, 0))
+    route = tuple(edges)
+    k = min(int(where * len(lengths)), len(lengths) - 1)
+    offset = (where * len(lengths) - k) * lengths[k]
+    got = junction_etas(net, route, f"e{k}", offset, v_report, 100.0, now_s=100.0 + age_s,
+                        spread_m=spread)  # fmt: skip
+    want = _oracle(lengths, speeds, v_report, k, offset, 100.0, 100.0 + age_s, spread)
+    assert len(got) == len(want)
+    for (eta, late, dist), e in zip(want, got, strict=True):
+        assert e.eta_s == pytest.approx(eta, abs=1e-6)
+        assert e.late_s == pytest.approx(late, abs=1e-6)
+        assert e.distance_m == pytest.approx(dist, abs=1e-3)
+        assert e.eta_s <= e.late_s

@@ -118,6 +118,7 @@ def test_json_of_one_case_is_its_own_and_of_several_a_list():
     assert data["scenarios"] == ["spillback", "b"]
     assert data["normals"] == ["fixed-time", "actuated"]
     assert data["wall_s"] == 12.3 and data["failed"] == list(failed)
+    assert data["avl"] is None  # the exact feed
     assert [(r["scenario"], r["normal"]) for r in data["results"]] == [
         ("spillback", "fixed-time"), ("spillback", "actuated"), ("b", "actuated"),
     ]  # fmt: skip

@@ -49,7 +49,9 @@ class JunctionPlan:
     green_start_s
         Latest time the green must start: ETA − queue discharge − transition (s).
     hold_until_s
-        Earliest time the hold may end: the vehicle (a convoy's tail) is over the stop line (s).
+        Earliest time the hold may end without news: the vehicle (a convoy's tail) is over
+        the stop line by the latest passage its last report allows, with margins (s). A report
+        that puts it past the junction ends the hold sooner.
     """
 
     signal_id: str
@@ -69,6 +71,15 @@ class JunctionPlan:
 #: stop line, for ETA error (s). Once over the line it needs no green: yellow and red
 #: clearance protect it inside the junction.
 STOP_LINE_MARGIN_S = 1.0
+#: A report with accuracy sigma places the vehicle within this many sigmas of its matched
+#: place along the route: it counts as past a junction only once that far beyond it, and may
+#: arrive that much earlier than the place says (one-sided 97.7 % for a normal error).
+ACCURACY_SIGMAS = 2.0
+#: Without a newer report, a predicted passage is trusted only after this share of the
+#: report's age more (s per s): a report 10 s old predicting passage at ``t`` holds until
+#: ``t + 5 s`` (plus the other margins) — the vehicle may have driven slower than planned.
+#: A fresh report every tick (the exact feed) adds nothing.
+AGE_MARGIN_FACTOR = 0.5
 
 
 def signal_of_junction(net: Network) -> dict[str, str]:
@@ -94,6 +105,7 @@ def plan_corridor(
     horizon_s: float = float("inf"),
     max_distance_m: float = float("inf"),
     position_time_s: float | None = None,
+    accuracy_m: float | None = None,
     whole_approach: bool = False,
 ) -> list[JunctionPlan]:
     """Plans for every signalised junction still ahead on ``route``, nearest first.
@@ -121,7 +133,13 @@ def plan_corridor(
         than ``max_distance_m`` (m) are not planned yet (the plan is renewed every tick).
     position_time_s
         When the vehicle is (or will be) at the position, if not ``now_s``: a planned
-        departure (s).
+        departure, or when an older report was measured (s). An old report is projected
+        forward along the route by its age (:func:`~clearway.control.priority.timing.junction_etas`),
+        and a junction it predicts passed stays planned — arriving now at the latest — until
+        that passage, the report's accuracy and :data:`AGE_MARGIN_FACTOR` of its age are over.
+    accuracy_m
+        The report's 1-sigma position error (m), if any: ETAs count from
+        :data:`ACCURACY_SIGMAS` of it ahead of the place, passages from as far behind it.
     whole_approach
         Claim every movement of the approach, as a preemption that does not know where the
         vehicle turns must (an emitter's). Otherwise the claim is the vehicle's own movement
@@ -130,9 +148,19 @@ def plan_corridor(
     """
     signals = junction_signals if junction_signals is not None else signal_of_junction(net)
     stops: dict[str, list[_Stop]] = {}
-    at_s = now_s if position_time_s is None else max(now_s, position_time_s)
-    for eta in junction_etas(net, route, edge_id, offset_m, speed_mps, at_s):
-        if eta.eta_s - now_s > horizon_s or eta.distance_m > max_distance_m:
+    at_s = now_s if position_time_s is None else position_time_s
+    age_s = max(now_s - at_s, 0.0)
+    spread_m = ACCURACY_SIGMAS * accuracy_m if accuracy_m else 0.0
+    etas = junction_etas(
+        net, route, edge_id, offset_m, speed_mps, at_s, now_s=now_s, spread_m=spread_m
+    )
+    for eta in etas:
+        until_s = eta.late_s + pass_time_s + STOP_LINE_MARGIN_S + AGE_MARGIN_FACTOR * age_s
+        if until_s <= now_s:
+            continue  # predicted over the line, margins and all: its hold may end
+        arrive_s = max(eta.eta_s, now_s)
+        distance_m = max(eta.distance_m, 0.0)
+        if arrive_s - now_s > horizon_s or distance_m > max_distance_m:
             break
         sid = signals.get(eta.junction_id)
         if sid is None or sid not in models or sid not in timers:
@@ -151,7 +179,7 @@ def plan_corridor(
             # The trip ends before this junction: it matters only if a queue standing at it
             # reaches back over the destination, and then the whole approach must discharge.
             break
-        stop = _Stop(eta.junction_id, core, links, eta.eta_s, eta.distance_m, queue_m)
+        stop = _Stop(eta.junction_id, core, links, arrive_s, distance_m, queue_m, until_s)
         group = stops.setdefault(sid, [])
         # One traffic light may drive several junctions of the route (a joined or clustered
         # signal). Their movements are served together when they can share a green; one
@@ -159,7 +187,7 @@ def plan_corridor(
         if all(not links_clash(models[sid], stop.links, g.links) for g in group):
             group.append(stop)
     plans = [
-        _plan(models[sid], timers[sid], sid, group, request_id, importance, pass_time_s, now_s)
+        _plan(models[sid], timers[sid], sid, group, request_id, importance, now_s)
         for sid, group in stops.items()
     ]
     return propagate_delays(sorted(plans, key=lambda p: p.eta_s), now_s)
@@ -203,6 +231,7 @@ class _Stop:
     eta_s: float
     distance_m: float
     queue_m: float
+    until_s: float
 
 
 def _plan(
@@ -212,7 +241,6 @@ def _plan(
     group: Sequence[_Stop],
     request_id: str,
     importance: int,
-    pass_time_s: float,
     now_s: float,
 ) -> JunctionPlan:
     core = frozenset().union(*(s.core for s in group))
@@ -231,7 +259,7 @@ def _plan(
         queue_m=max(s.queue_m for s in group),
         transition_s=transition,
         green_start_s=min(green_start_s(s.eta_s, s.queue_m, transition) for s in group),
-        hold_until_s=max(s.eta_s for s in group) + pass_time_s + STOP_LINE_MARGIN_S,
+        hold_until_s=max(s.until_s for s in group),
     )
 
 

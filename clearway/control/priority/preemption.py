@@ -219,11 +219,13 @@ class PreemptionController:
         for tracked in self.book.live(planned_at_s=ahead):
             req = tracked.request
             convoy = req.spec.convoy
+            # An AVL report is known to its accuracy; a position from the twin is exact.
+            accuracy = req.position.accuracy_m if req.position is not None else None
             plans = plan_corridor(
                 self.net, self.models, req.route, request_id=req.request_id,
                 importance=req.spec.importance, edge_id=tracked.edge_id,
                 offset_m=tracked.offset_m, speed_mps=tracked.speed_mps, now_s=now_s,
-                position_time_s=tracked.time_s,
+                position_time_s=tracked.time_s, accuracy_m=accuracy,
                 timers=timers, traffic=self._traffic,
                 pass_time_s=convoy.pass_time_s if convoy is not None else 0.0,
                 junction_signals=self._junction_signals, horizon_s=self.policy.horizon_s,
