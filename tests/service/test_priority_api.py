@@ -99,10 +99,18 @@ def test_position_updates(live_service):
     assert r.json()["stored_seq"] == 1
     r = live.client.post(url, json=pos, headers=live.as_("dispatcher"))  # replayed
     assert r.status_code == 409 and "seq" in r.json()["detail"], r.text
-    r = live.client.post(url, json=pos | {"seq": 2, "time_s": 5.0}, headers=live.as_("dispatcher"))
+    now = live.ctx.runtime.clock_s()
+    r = live.client.post(url, json=pos | {"seq": 2, "time_s": now}, headers=live.as_("dispatcher"))
     assert r.status_code == 201, r.text
-    r = live.client.post(url, json=pos | {"seq": 3, "time_s": 4.0}, headers=live.as_("dispatcher"))
+    r = live.client.post(
+        url, json=pos | {"seq": 3, "time_s": now - 1.0}, headers=live.as_("dispatcher")
+    )
     assert r.status_code == 409 and "time_s" in r.json()["detail"], r.text
+    # Traffic time is judged in real seconds: at 50x, 1,000 traffic s ahead are 20 s ahead.
+    r = live.client.post(
+        url, json=pos | {"seq": 3, "time_s": now + 1000}, headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 409 and "in the future" in r.json()["detail"], r.text
     r = live.client.post(url, json=pos | {"seq": 9}, headers=live.as_("dispatcher2"))
     assert r.status_code == 403, r.text
     r = live.client.post(url, json=pos | {"seq": 9})
@@ -275,3 +283,32 @@ def test_a_batch_of_positions_each_with_its_own_result(live_service):
         headers=live.as_("dispatcher"),
     )  # fmt: skip
     assert r.status_code == 422 and "updates" in r.text
+
+
+def test_coordinates_on_a_net_without_geo_reference_are_refused(live_service, sessions):
+    """The 3x3 grid comes from netgenerate: it has no projection, so lat/lon name no place on
+    it — refused (422) saying why, and nothing is stored."""
+    live = live_service
+    rid = _create(live, vehicle_id="AMB-NOGEO")["request_id"]
+    before = db_snapshot(sessions)
+    url = f"/priority-requests/{rid}/positions"
+    gps = {"seq": 1, "lat": 52.43, "lon": 13.54, "speed_mps": 5.0}
+    r = live.client.post(url, json=gps, headers=live.as_("dispatcher"))
+    assert r.status_code == 422 and r.json()["error"] == "NoGeoReferenceError", r.text
+    assert "no geo-reference" in r.json()["detail"] and "edge_id" in r.json()["detail"]
+    coords = BODY | {"vehicle_id": "AMB-NOGEO2", "origin": {"lat": 52.43, "lon": 13.54}}
+    del coords["origin_edge"]
+    r = live.client.post("/priority-requests", json=coords, headers=live.as_("dispatcher"))
+    assert r.status_code == 422 and "origin: this network has no geo-reference" in r.text, r.text
+    # One place, one time: each refused with the rule broken.
+    for bad, words in [
+        (gps | {"edge_id": "A0A1"}, "not both"),
+        ({"seq": 1, "lat": 52.43, "speed_mps": 5.0}, "both lat and lon"),
+        ({"seq": 1, "speed_mps": 5.0}, "give the place"),
+        (gps | {"offset_m": 3.0}, "offset_m goes with edge_id"),
+        (gps | {"time_s": 1.0, "timestamp": 1.0}, "not both"),
+        (gps | {"timestamp": "2026-12-07T10:00:00"}, "RFC 3339"),
+    ]:
+        r = live.client.post(url, json=bad, headers=live.as_("dispatcher"))
+        assert r.status_code == 422 and words in r.text, (bad, r.text)
+    assert db_snapshot(sessions) == before
