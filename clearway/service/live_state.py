@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from clearway.bootstrap import WiredRun
-from clearway.control.priority.request import EdgePlace, PositionUpdate
+from clearway.control.priority.request import EdgePlace, LonLat, PositionUpdate
 from clearway.errors import ClearwayError
+from clearway.network.geo import lonlat_to_xy
 from clearway.network.geometry import edge_point
 from clearway.service.live_view import LiveView, RequestView, VehicleView
 from clearway.service.request_index import LiveRequest
@@ -47,8 +48,15 @@ def request_view(live: LiveRequest) -> RequestView:
 
 def vehicle_view(wired: WiredRun, vehicle_id: str, update: PositionUpdate) -> VehicleView | None:
     """Where a priority vehicle is drawn; ``None`` for a place off the network's road edges
-    (inside a junction, or given as lon/lat: the next road position shows it)."""
+    (inside a junction: the next road position shows it). A GPS fix is drawn where it is
+    (its ``edge_id`` empty: matching it to an edge is the controller's business)."""
     place = update.place
+    if isinstance(place, LonLat):
+        try:
+            x, y = lonlat_to_xy(wired.net.geo, place.lon, place.lat)
+        except ClearwayError:  # no geo-reference: the service refused such a position
+            return None
+        return VehicleView(vehicle_id, "", 0.0, x, y, update.speed_mps, update.time_s)
     if not isinstance(place, EdgePlace) or place.edge_id.startswith(":"):
         return None
     try:

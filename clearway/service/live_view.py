@@ -23,7 +23,7 @@ class VehicleView:
     vehicle_id
         Its id (a convoy's lead).
     edge_id, offset_m
-        Edge and distance along it (m).
+        Edge and distance along it (m); ``""`` and 0 for a GPS fix (lat/lon as sent).
     x_m, y_m
         The same place in network coordinates (m).
     speed_mps

@@ -110,6 +110,14 @@ def test_gps_positions_reach_the_feed_and_are_stored_as_sent(geo):
     assert r.status_code == 201, r.text
     assert pushed[-1][1].time_s > update.time_s
 
+    # The live view draws the fix where it was sent (network x/y of its lat/lon).
+    end = time.monotonic() + 5.0
+    while "AMB-GPS" not in svc.ctx.runtime.view().vehicles and time.monotonic() < end:
+        time.sleep(0.05)
+    shown = svc.ctx.runtime.view().vehicles["AMB-GPS"]
+    x_m, y_m = edge_point(svc.ctx.network, ORIGIN_EDGE, 20.0)
+    assert (shown.x_m, shown.y_m) == (pytest.approx(x_m, abs=0.01), pytest.approx(y_m, abs=0.01))
+
     with svc.ctx.sessions() as s:
         stored = request_store.positions(s, rid)
     assert [(p.lat, p.lon, p.heading_deg, p.accuracy_m) for p in stored] == [

@@ -46,3 +46,14 @@ def test_create_app_refuses_to_start_without_a_secret(monkeypatch, tmp_path):
     monkeypatch.delenv("CLEARWAY_TOKEN_SECRET", raising=False)
     with pytest.raises(ConfigError, match="refusing to start"):
         create_app(ServiceSettings(db_url=f"sqlite:///{tmp_path}/x.db"))
+
+
+def test_position_age_and_clock_tolerance_from_the_environment(monkeypatch):
+    assert (ServiceSettings().max_position_age_s, ServiceSettings().clock_tolerance_s) == (10, 2)
+    monkeypatch.setenv("CLEARWAY_MAX_POSITION_AGE_S", "4.5")
+    monkeypatch.setenv("CLEARWAY_CLOCK_TOLERANCE_S", "0.5")
+    s = ServiceSettings()
+    assert (s.max_position_age_s, s.clock_tolerance_s) == (4.5, 0.5)
+    monkeypatch.setenv("CLEARWAY_MAX_POSITION_AGE_S", "0")
+    with pytest.raises(ValueError, match="max_position_age_s"):
+        ServiceSettings()
