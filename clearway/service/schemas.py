@@ -356,6 +356,9 @@ class PriorityRequestOut(Schema):
     deadline_s: float | None = Field(
         None, description="expires then unless renewed, whatever its positions (traffic s)"
     )
+    created_utc: datetime | None = Field(None, description="created_s in UTC")
+    lease_expires_utc: datetime | None = Field(None, description="lease_expires_s in UTC")
+    deadline_utc: datetime | None = Field(None, description="deadline_s in UTC")
     flag: str | None = Field(
         None, description="why a position of its vehicle was refused (implausible ...), if one was"
     )

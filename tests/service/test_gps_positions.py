@@ -171,6 +171,14 @@ def test_requests_by_coordinates(geo):
         svc, origin={"lat": o_lat, "lon": o_lon}, destination={"lat": d_lat, "lon": d_lon}
     )
     assert out["route"][0] == ORIGIN_EDGE or ORIGIN_EDGE in out["route"][:2], out["route"]
+    # Its times in UTC too: created a moment ago (one tick is 1/20 s), the lease 300 traffic
+    # seconds (15 s at 20x) later.
+    created = datetime.fromisoformat(out["created_utc"]).timestamp()
+    assert abs(created - time.time()) < 2.0, out
+    lease = datetime.fromisoformat(out["lease_expires_utc"]).timestamp()
+    assert lease - created == pytest.approx(
+        (out["lease_expires_s"] - out["created_s"]) / 20.0, abs=1e-3
+    )
     assert out["route"][-1] == DESTINATION_EDGE or DESTINATION_EDGE in out["route"][-2:]
     # A coordinate no lane is near: 422 naming the field and the distance.
     body = {"vehicle_id": "AMB-FAR", "role": "ambulance", "incident_id": "INC-G",

@@ -32,8 +32,9 @@ def create_request(
     principal: Principal = Depends(_request),
     ctx: ServiceContext = Depends(get_context),
 ) -> PriorityRequestOut:
-    """Ask for free passage from ``origin_edge`` to ``destination_edge``, leaving now. The
-    caller owns the request. Unknown edge: 404; no drivable route: 422."""
+    """Ask for free passage from origin to destination (each an edge id, or ``{lat, lon}``
+    coordinates), leaving now. The caller owns the request. Unknown edge: 404; coordinates no
+    lane is near, or on a net without geo-reference, or no drivable route: 422."""
     return usecases.create_priority_request(ctx, principal, body)
 
 
@@ -81,8 +82,11 @@ async def add_position(
     principal: Principal = Depends(_position),
     ctx: ServiceContext = Depends(get_context),
 ) -> PositionAccepted:
-    """A position of the request's vehicle (its owner only); a stale or replayed ``seq`` or
-    ``time_s`` is refused with 409."""
+    """A position of the request's vehicle (its owner only): a GPS fix (``lat``, ``lon``,
+    optional ``heading_deg``, ``accuracy_m``) stamped in UTC (``timestamp``), or for the twin
+    an ``edge_id`` + ``offset_m`` with ``time_s``. A stale, replayed or out-of-order update,
+    or one too old or from the future, is refused with 409; lat/lon on a net without
+    geo-reference with 422."""
     return await usecases.add_position(ctx, principal, request_id, body)
 
 
