@@ -131,9 +131,20 @@ def test_gps_positions_reach_the_feed_and_are_stored_as_sent(geo):
         headers=svc.as_("operator"),
     ).json()["records"]  # fmt: skip
     assert [set(rec["payload"]) for rec in records] == [{"seq", "stored_seq", "time_s"}] * 2
-    # The status reports ETAs in UTC beside traffic time.
-    status = svc.client.get(f"/priority-requests/{rid}", headers=svc.as_("viewer")).json()
-    timed = [j for j in status["junctions"] if j["eta_s"] is not None]
+    # The status reports ETAs in UTC beside traffic time, and so does the junction's state.
+    end = time.monotonic() + 5.0
+    while True:
+        status = svc.client.get(f"/priority-requests/{rid}", headers=svc.as_("viewer")).json()
+        timed = [j for j in status["junctions"] if j["eta_s"] is not None]
+        if timed or time.monotonic() > end:
+            break
+        time.sleep(0.05)
+    assert timed, status
+    there = svc.client.get(
+        f"/junctions/{timed[0]['signal_id']}/state", headers=svc.as_("viewer")
+    ).json()["requests"]
+    ours = next(r for r in there if r["request_id"] == rid)
+    assert ours["eta_s"] is not None and ours["eta_utc"] is not None, there
     for j in timed:
         eta_utc = datetime.fromisoformat(j["eta_utc"]).timestamp()
         assert eta_utc == pytest.approx(svc.ctx.traffic_clock().to_utc_s(j["eta_s"]), abs=1.0)
