@@ -19,6 +19,8 @@ scale-lux        one hour of Luxembourg City imported from OSM (../shared): plai
                  clearway's loop under max-pressure, and clearway's share of the step
 quality          normal-control time loss on Luxembourg City and Berlin, 5 seeds, ours against
                  SUMO's actuated/delay_based (see bench/quality_bench.py)
+avl              the corridor fed by an emulated AVL unit (GPS error, rate, latency, drops) on
+                 the named scenarios (see bench/avl_bench.py; also writes bench/avl.md)
 service          ``clearway serve`` on loopback: sustained position updates/s with every audit
                  record kept, request -> first approved corridor command latency under a
                  200 updates/s background (see bench/service_bench.py)
@@ -37,6 +39,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from avl_bench import case_avl  # noqa: E402
+from avl_bench import markdown as avl_markdown  # noqa: E402
 from priority_bench import case_priority, markdown  # noqa: E402
 from quality_bench import case_quality  # noqa: E402
 from quality_bench import markdown as quality_markdown  # noqa: E402
@@ -234,6 +238,7 @@ CASES = {
     "scale-lux": lambda a: case_lux(OUT),
     "quality": lambda a: case_quality(OUT),
     "service": lambda a: case_service(OUT),
+    "avl": lambda a: case_avl(OUT / "avl"),
 }
 
 
@@ -318,6 +323,8 @@ def main() -> None:
     lines += markdown(results["priority"])
     lines += quality_markdown(results["quality"])
     lines += service_markdown(results.get("service"))  # absent from runs before the case
+    if results.get("avl"):  # absent from runs before the case
+        lines += ["", "## Corridor fed by an emulated AVL unit", "", *avl_markdown(results["avl"])]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -65,6 +65,10 @@ class AvlSettings:
         Probability that a report is lost (0 <= drop < 1).
     heading_sigma_deg, speed_sigma_mps
         Noise of the reported heading (degrees) and speed (m/s), 1 sigma.
+    on_road
+        Report the true edge place (``EdgePlace``) instead of x/y: a unit whose fixes are
+        already matched onto the road exactly, so only rate, latency and loss act (needs
+        ``sigma_m`` 0). It isolates what the corridor does about old and missing reports.
     """
 
     sigma_m: float = 0.0
@@ -73,8 +77,13 @@ class AvlSettings:
     drop: float = 0.0
     heading_sigma_deg: float = HEADING_SIGMA_DEG
     speed_sigma_mps: float = SPEED_SIGMA_MPS
+    on_road: bool = False
 
     def __post_init__(self) -> None:
+        if self.on_road and self.sigma_m > 0:
+            raise ConfigError(
+                f"an on-road AVL unit reports exact edge places; give sigma_m 0, not {self.sigma_m}"
+            )
         checks = (
             ("sigma_m", self.sigma_m, 0.0 <= self.sigma_m <= 1000.0, "between 0 and 1000 m"),
             ("rate_hz", self.rate_hz, 0.0 < self.rate_hz <= 100.0, "above 0 and at most 100 Hz"),
@@ -215,7 +224,7 @@ class AvlFeed:
         unit.in_flight.append(
             PositionUpdate(
                 time_s=truth.time_s,
-                place=XYPlace(x_m=x + s.sigma_m * dx, y_m=y + s.sigma_m * dy),
+                place=place if s.on_road else XYPlace(x_m=x + s.sigma_m * dx, y_m=y + s.sigma_m * dy),
                 speed_mps=min(max(truth.speed_mps + s.speed_sigma_mps * dv, 0.0), _MAX_SPEED_MPS),
                 heading_deg=(heading + s.heading_sigma_deg * dh) % 360.0,
                 accuracy_m=s.sigma_m if s.sigma_m > 0 else None,

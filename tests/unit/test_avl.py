@@ -224,3 +224,13 @@ def test_a_report_is_never_visible_before_its_time_plus_latency(rate_hz, latency
     # or a poll apart when the unit reports faster than it is read.
     gap_s = min(1.0 / rate_hz, step_s) - 1e-6
     assert all(b - a >= gap_s for a, b in zip(times, times[1:], strict=False))
+
+
+def test_an_on_road_unit_reports_the_true_edge_place_late_and_refuses_gps_error():
+    _, polls, delivered = run(AvlSettings(rate_hz=1.0, latency_s=2.0, on_road=True), 30.0)
+    for u in delivered:
+        assert isinstance(u.place, EdgePlace) and u.place.edge_id == "e0"
+        assert u.place.offset_m == pytest.approx(true_x(u))
+    assert all(now - u.time_s == 2.0 for now, u in polls if u is not None)
+    with pytest.raises(ConfigError, match="sigma_m 0"):
+        AvlSettings(sigma_m=5.0, on_road=True)
