@@ -84,3 +84,33 @@ def test_transition_counts_what_must_end_first(grid):
     p_served = plan(net, models)[0]
     assert p_fresh.signal_id == sid
     assert p_fresh.transition_s >= p_served.transition_s
+
+
+def test_an_old_report_is_projected_forward_not_planned_as_if_fresh(grid):
+    net, models = grid
+    fresh = plan(net, models, now_s=55.0, timers=observed(net, now=55.0))
+    old = plan(net, models, position_time_s=55.0)  # the same report, read 5 s later
+    assert [p.eta_s for p in old] == pytest.approx([p.eta_s for p in fresh])
+    assert [p.distance_m for p in old] == pytest.approx(
+        [p.distance_m - 5.0 * 13.89 for p in fresh], abs=1e-6
+    )
+
+
+def test_a_junction_predicted_passed_stays_held_until_accuracy_and_age_allow(grid):
+    net, models = grid
+    end = net.edge("A1B1").length_m
+    near = {"offset_m": end - 10.0, "position_time_s": 55.0}
+    # Exact report 5 s old, 10 m before B1 at 13.89 m/s: over the line at 55.7 s; with the
+    # stop-line margin and half the age it may end at 59.2 s — before now (60 s).
+    assert "B1" not in [p.junction_id for p in plan(net, models, **near)]
+    # 15 m accuracy: it may have been 30 m further back, over the line at 57.9 s at the
+    # latest, held until 61.4 s: still planned, arriving now at the latest — and as B1 is
+    # red for it, no sooner than its green can come (the plan's delay pushes the hold too).
+    b1 = plan(net, models, accuracy_m=15.0, **near)[0]
+    assert b1.junction_id == "B1" and b1.distance_m == 0.0 and b1.transition_s > 0
+    assert b1.eta_s == pytest.approx(60.0 + b1.transition_s)
+    shift = b1.eta_s - 60.0
+    assert b1.hold_until_s == pytest.approx(55.0 + 40.0 / 13.89 + 1.0 + 2.5 + shift)
+    # Still before the line by 20 m on evidence (a matched report 2 sigma ahead): planned.
+    far = plan(net, models, offset_m=end - 40.0, accuracy_m=10.0, now_s=60.0)
+    assert far[0].junction_id == "B1" and far[0].eta_s > 60.0
