@@ -289,7 +289,9 @@ def edge_times_s(graph: RoutingGraph, net: Network, traffic: TrafficState | None
     node = graph.lane_node[p]
     lane_len = graph.lane_length_m[p]
     speed = np.asarray(traffic.mean_speed_mps, dtype=float)[ok]
-    queue = np.asarray(traffic.queue_m, dtype=float)[ok]
+    # Detectors that do not measure a quantity (loops in the field report no queue or speed:
+    # nan) leave free flow and add no queue delay.
+    queue = np.nan_to_num(np.asarray(traffic.queue_m, dtype=float)[ok], nan=0.0)
     ff = graph.free_flow_s[node]
     run = np.where(speed >= 0, lane_len / np.maximum(speed, MIN_OBSERVED_SPEED_MPS), ff)
     lane_time = run + np.maximum(queue, 0.0) / JAM_SPACING_M * DISCHARGE_HEADWAY_S

@@ -415,6 +415,30 @@ class SumoTwin:
             raise self._failure(f"setting {command.signal_id!r}", exc) from exc
         self._applied[command.signal_id] = command.state
 
+    def show_field_state(self, signal_id: str, state: str) -> None:
+        """Show what a *field controller of the street* shows (a virtual NTCIP controller
+        driving this twin as hardware in the loop): the street's own equipment, with its
+        own conflict and clearance logic, not a command of clearway's — clearway reaches
+        such a signal only through SNMP, and the safety monitor watches it like any other.
+
+        Raises
+        ------
+        UnknownSignalError, SimulationError
+            As :meth:`apply`.
+        """
+        self._check_open()
+        n = self.link_count(signal_id)
+        if len(state) != n:
+            raise SimulationError(
+                f"field state {state!r} for {signal_id!r} has {len(state)} links, the signal "
+                f"has {n}; the controller's phase map does not match the network"
+            )
+        try:
+            self._sim.trafficlight.setRedYellowGreenState(signal_id, state)
+        except self._errors as exc:
+            raise self._failure(f"setting {signal_id!r}", exc) from exc
+        self._applied[signal_id] = state
+
     # -- StateSource -------------------------------------------------------------------------
     @property
     def detector_lane_ids(self) -> tuple[str, ...]:

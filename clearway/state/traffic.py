@@ -26,9 +26,10 @@ class LaneState:
     Attributes
     ----------
     vehicle_count
-        Vehicles on the detector (count).
+        Vehicles on the detector (count; -1 where the detector does not measure it).
     halting_count
-        Vehicles on the detector slower than 0.1 m/s (count).
+        Vehicles on the detector slower than 0.1 m/s (count; -1 where not measured, e.g. a
+        field loop detector).
     queue_m
         Length of the standing queue from the stop line (m).
     occupancy_pct
@@ -81,8 +82,8 @@ class TrafficState:
             raise UnknownLaneError(lane_id, self.lane_ids, where="the detector state") from None
         return LaneState(
             lane_id,
-            int(self.vehicle_count[i]),
-            int(self.halting_count[i]),
+            _count(self.vehicle_count[i]),
+            _count(self.halting_count[i]),
             float(self.queue_m[i]),
             float(self.occupancy_pct[i]),
             float(self.mean_speed_mps[i]),
@@ -100,3 +101,8 @@ class TrafficState:
             lookup = MappingProxyType({lane: i for i, lane in enumerate(self.lane_ids)})
             object.__setattr__(self, "_lookup", lookup)
         return self._lookup  # type: ignore[return-value]
+
+
+def _count(x: float) -> int:
+    # A detector that does not measure a count (nan) reports -1, as an empty one does speed.
+    return -1 if x != x else int(x)

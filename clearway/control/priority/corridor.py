@@ -301,5 +301,8 @@ def _queued_links(
 def _longest_queue_m(traffic: TrafficState | None, lanes: Sequence[str]) -> float:
     if traffic is None:
         return 0.0
-    queues = [traffic.lane(lane).queue_m for lane in lanes if traffic.has_lane(lane)]
-    return max(queues, default=0.0)
+    # Only the queue is needed; a detector that does not measure it (nan: loops in the
+    # field) reports none.
+    index = traffic._index
+    queues = [float(traffic.queue_m[index[lane]]) for lane in lanes if lane in index]
+    return max((q for q in queues if q == q), default=0.0)

@@ -1,0 +1,180 @@
+"""Priority on field controllers: only states their NEMA phases can show, holds as leases.
+
+A field controller shows combinations of its phases (one phase per ring inside a barrier
+group, and the overlaps those drive) and runs its own change intervals; clearway reaches it
+through phase controls (hold, force-off, omit, call), never by link states. So on such a
+signal the corridor
+- targets the phase combination that serves the vehicle's movement (and as much of the
+  rest of the claim as it can), not a custom state;
+- moves there only by states the controller can show: a phase changes aspect as a whole,
+  which only ever *delays* a change step_toward would make link by link (never unsafe:
+  a green kept a little longer has no foe turning green beside it, a red kept longer is red);
+- renews every held signal's command each tick (the port sends the controls again: a lease
+  the controller drops after its backup time when clearway goes silent);
+- ends a hold by releasing the controller, whose own program serves the phases that waited
+  (their detector calls are standing) through its own clearance.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+from clearway.control.priority.desk import RecoveryRecord
+from clearway.control.priority.preemption import PreemptionController
+from clearway.signals.model import ASPECT_OF, GREEN_CHARS
+from clearway.signals.nema import PhaseMap, expressible, state_of
+from clearway.signals.timers import SignalTimers
+from clearway.signals.transition import step_toward
+
+#: After a hold was cut at its maximum, the same request may hold the signal again only
+#: after this long (s): the controller needs a cycle to serve what waited.
+BLOCKED_COOLDOWN_S = 60.0
+
+
+def phase_combos(pm: PhaseMap) -> tuple[frozenset[int], ...]:
+    """Sets of phases the controller can show green together: inside each barrier group,
+    at most one phase of each ring (a ring whose phases there have no call rests in red).
+
+    Returns
+    -------
+    tuple[frozenset[int], ...]
+        Phase numbers of every non-empty combination, barrier groups in cycle order.
+    """
+    out: dict[frozenset[int], None] = {}
+    for group in pm.barriers:
+        per_ring: dict[int, list[int | None]] = {}
+        for ph in pm.phases:
+            if ph.number in group:
+                per_ring.setdefault(ph.ring, []).append(ph.number)
+        options = [[*per_ring[r], None] for r in sorted(per_ring)]
+        for combo in itertools.product(*options):
+            k = frozenset(p for p in combo if p is not None)
+            if k:
+                out[k] = None
+    return tuple(out)
+
+
+def _greens(state: str) -> frozenset[int]:
+    return frozenset(i for i, c in enumerate(state) if c in GREEN_CHARS)
+
+
+def combo_target(
+    pm: PhaseMap, links: frozenset[int], core: frozenset[int], current: str
+) -> str:
+    """The phase combination's state that best serves a claim.
+
+    Ranks every combination by the vehicle's own links it shows green, then the other
+    claimed links, then the links green now that it keeps green (fewer changes), then fewer
+    phases. Walks already running in its phases go on (a walk is never cut; the controller
+    would not cut it either).
+
+    Parameters
+    ----------
+    pm
+        The controller's phase map.
+    links, core
+        Claimed link indices, and the vehicle's own movement among them.
+    current
+        The state shown now.
+    """
+    green_now = _greens(current)
+    best: tuple[tuple[int, int, int, int], str] | None = None
+    for combo in phase_combos(pm):
+        walks = {
+            ph.number for ph in pm.phases
+            if ph.number in combo and ph.ped_links and ph.ped_links <= green_now
+        }  # fmt: skip
+        state = state_of(pm, combo, (), walks, ())
+        g = _greens(state)
+        score = (len(core & g), len(links & g), len(green_now & g), -len(combo))
+        if best is None or score > best[0]:
+            best = (score, state)
+    return current if best is None else best[1]
+
+
+def round_to_phases(pm: PhaseMap, current: str, proposed: str) -> str:
+    """``proposed`` changed only where the controller's phases can show it.
+
+    Where a phase or overlap would show its links in mixed aspects, its changed links keep
+    what ``current`` shows: that only postpones a change (a green kept longer has no foe
+    turning green beside it in ``proposed``, a red or yellow kept longer is no green). If
+    nothing the phases can show is left, ``current`` is kept (holding is always safe). The
+    guard judges the result like any command.
+    """
+    if proposed == current or expressible(pm, proposed):
+        return proposed
+    s = list(proposed)
+    groups = [p.links | p.ped_links for p in pm.phases] + [o.links for o in pm.overlaps]
+    for _ in range(len(groups) + 1):
+        changed = False
+        for links in groups:
+            if len({ASPECT_OF.get(s[i], "red") for i in links}) > 1:
+                for i in links:
+                    if s[i] != current[i]:
+                        s[i] = current[i]
+                        changed = True
+        candidate = "".join(s)
+        if expressible(pm, candidate):
+            return candidate
+        if not changed:
+            break
+    return current
+
+
+class FieldPreemption(PreemptionController):
+    """:class:`PreemptionController` for signals run by field controllers.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`PreemptionController` (its ``normal`` is usually
+        :class:`~clearway.control.own_program.OwnProgram`).
+    phase_maps
+        Per field signal id its controller's phase map; other signals are served as by the
+        base class.
+    """
+
+    def __init__(self, *args: object, phase_maps: Mapping[str, PhaseMap], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.phase_maps = dict(phase_maps)
+        self._blocked_at: dict[tuple[str, str], float] = {}
+
+    def _target_state(
+        self, sid: str, links: frozenset[int], current: str, core: frozenset[int]
+    ) -> str:
+        pm = self.phase_maps.get(sid)
+        if pm is None:
+            return super()._target_state(sid, links, current, core)
+        return combo_target(pm, links, core, current)
+
+    def _step(self, sid: str, t: SignalTimers, target: str, now_s: float) -> str | None:
+        pm = self.phase_maps.get(sid)
+        if pm is None:
+            return super()._step(sid, t, target, now_s)
+        # Always a command, even one that changes nothing: it renews the hold's lease.
+        return round_to_phases(pm, t.state, step_toward(self.models[sid], t, target, now_s))
+
+    def _end_hold(self, sid: str, now_s: float) -> None:
+        if sid not in self.phase_maps:
+            super()._end_hold(sid, now_s)
+            return
+        hold = self._holds.pop(sid)
+        for rid in hold.requests:
+            self._granted_since.pop((sid, rid), None)
+        # Released: the controller's own program serves what waited, through its own
+        # clearance; the record's recovery time is the release.
+        self._records.append(
+            RecoveryRecord(sid, tuple(sorted(hold.requests)), hold.start_s, now_s, now_s, ())
+        )
+        for key in [k for k in self._blocked if k[0] == sid]:
+            self._blocked_at.setdefault(key, now_s)
+
+    def propose(self, now_s: float, timers, traffic):  # type: ignore[no-untyped-def]
+        """As the base class; a request cut at the maximum hold may hold a field signal
+        again only after :data:`BLOCKED_COOLDOWN_S`."""
+        for key, since in list(self._blocked_at.items()):
+            if now_s - since >= BLOCKED_COOLDOWN_S:
+                self._blocked.discard(key)
+                del self._blocked_at[key]
+        return super().propose(now_s, timers, traffic)

@@ -1,0 +1,104 @@
+"""What an approved signal state asks of a NEMA controller, in NTCIP phase controls.
+
+clearway never writes link states to a field controller. A state the guard approved is a
+set of green (and yellow) phases of the controller's :class:`~clearway.signals.nema.PhaseMap`;
+the controller is steered there with the standard phase control groups of NTCIP 1202 —
+hold the phases that must stay green, force off the green ones that must end, call the ones
+that must come up and omit every other phase — and it runs every change interval
+itself, with its own timings (which `clearway field check` requires to be no shorter than
+the model's). All-zero controls release it to its own program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clearway.field.ntcip import PHASES_PER_GROUP
+from clearway.signals.model import GREEN_CHARS
+from clearway.signals.nema import NemaError, PhaseMap, phases_of
+
+#: The NTCIP 1202 phase control group columns, in the order they are written.
+CONTROL_OBJECTS = (
+    ("hold", "phaseControlGroupHold"),
+    ("force_off", "phaseControlGroupForceOff"),
+    ("omit", "phaseControlGroupPhaseOmit"),
+    ("veh_call", "phaseControlGroupVehCall"),
+    ("ped_call", "phaseControlGroupPedCall"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseControls:
+    """Phase numbers per NTCIP phase control (each an 8-bit mask per phase group on the wire).
+
+    Attributes
+    ----------
+    hold, force_off, omit, veh_call, ped_call
+        Phases held green, forced off, omitted from service, and given a vehicle or
+        pedestrian call. (Walks are not omitted: a walk starts only on a call, and one in a
+        phase the vehicle's movement shares runs beside it by the phase map's own check.)
+    """
+
+    hold: frozenset[int] = frozenset()
+    force_off: frozenset[int] = frozenset()
+    omit: frozenset[int] = frozenset()
+    veh_call: frozenset[int] = frozenset()
+    ped_call: frozenset[int] = frozenset()
+
+    @property
+    def released(self) -> bool:
+        """True when nothing is asked: the controller runs its own program."""
+        return not (
+            self.hold or self.force_off or self.omit or self.veh_call
+            or self.ped_call
+        )  # fmt: skip
+
+
+RELEASED = PhaseControls()
+
+
+def phase_groups(pm: PhaseMap) -> int:
+    """Phase groups (of 8 phases) the controller's phases span (at least 1)."""
+    top = max((p.number for p in pm.phases), default=1)
+    return max(1, -(-top // PHASES_PER_GROUP))
+
+
+def controls_for(
+    pm: PhaseMap, shown_greens: frozenset[int], approved: str, shown: str | None = None
+) -> PhaseControls:
+    """The phase controls that steer a controller from what it shows to an approved state.
+
+    Parameters
+    ----------
+    pm
+        The controller's phase map.
+    shown_greens
+        Phases it shows green now (from its phase status groups).
+    approved
+        The state the guard approved (SUMO characters, one per link).
+    shown
+        The state it shows now, if known: approving it unchanged holds the phases shown
+        (also mid-transition, where an overlap's aspect depends on the phase next).
+
+    Raises
+    ------
+    NemaError
+        If no set of the controller's phases shows ``approved`` (the corridor only proposes
+        states its phases can show; anything else is refused, never approximated).
+    """
+    greens = shown_greens if approved == shown else phases_of(pm, approved)[0]
+    walks = frozenset(
+        p.number for p in pm.phases
+        if p.number in greens and p.ped_links and all(approved[i] in GREEN_CHARS for i in p.ped_links)
+    )  # fmt: skip
+    every = pm.numbers
+    return PhaseControls(
+        hold=greens & shown_greens,
+        force_off=shown_greens - greens,
+        omit=every - greens - shown_greens,
+        veh_call=greens - shown_greens,
+        ped_call=walks,
+    )
+
+
+__all__ = ["CONTROL_OBJECTS", "RELEASED", "NemaError", "PhaseControls", "controls_for", "phase_groups"]
