@@ -64,7 +64,11 @@ def phase_groups(pm: PhaseMap) -> int:
 
 
 def controls_for(
-    pm: PhaseMap, shown_greens: frozenset[int], approved: str, shown: str | None = None
+    pm: PhaseMap,
+    shown_greens: frozenset[int],
+    approved: str,
+    shown: str | None = None,
+    on: frozenset[int] = frozenset(),
 ) -> PhaseControls:
     """The phase controls that steer a controller from what it shows to an approved state.
 
@@ -79,6 +83,9 @@ def controls_for(
     shown
         The state it shows now, if known: approving it unchanged holds the phases shown
         (also mid-transition, where an overlap's aspect depends on the phase next).
+    on
+        Phases active in their ring now (NTCIP phase ons): never omitted, so a ring resting
+        in one can still reach the barrier the target lies behind.
 
     Raises
     ------
@@ -95,7 +102,7 @@ def controls_for(
     return PhaseControls(
         hold=greens & shown_greens,
         force_off=shown_greens - greens,
-        omit=every - greens - shown_greens,
+        omit=every - greens - shown_greens - on,
         veh_call=greens - shown_greens,
         ped_call=walks,
     )

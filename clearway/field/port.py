@@ -172,8 +172,11 @@ class FieldSignals:
             return  # unknown or unreachable: nothing is sent, its backup time releases it
         status = self._status.get(sid)
         shown = status.greens if status is not None else frozenset()
+        on = status.ons if status is not None else frozenset()
         try:
-            self._pending[sid] = controls_for(ctl.phase_map, shown, command.state, self._states.get(sid))
+            self._pending[sid] = controls_for(
+                ctl.phase_map, shown, command.state, self._states.get(sid), on
+            )
         except NemaError as exc:
             self._fault(sid, exc)
 

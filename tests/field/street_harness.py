@@ -71,11 +71,8 @@ def run_berlin(out: Path, *, speed: float = 2.0, kill_after_signals: int | None 
         # The street's clock fixes the epoch; clearway's clock reads the same traffic time.
         holder: dict = {}
 
-        class _Dispatch(LocalDispatch):
-            pass
-
         clock_box: list[WallClock] = []
-        dispatch = _Dispatch(None, lambda utc: clock_box[0].to_traffic_s(utc))
+        dispatch = LocalDispatch(None, lambda utc: clock_box[0].to_traffic_s(utc))
         street = VirtualStreet(twin, net, models, virtual_cabinets(cfg, net), speed=speed,
                                status_path=out / "street.json", trips=[plan], dispatch=dispatch)
         clock = WallClock(epoch_utc_s=street.utc_of(0.0), speed=speed)

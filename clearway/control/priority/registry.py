@@ -24,6 +24,7 @@ from clearway.control.priority.request import (
     PositionUpdate,
     PriorityRequestSpec,
     RequestState,
+    XYPlace,
 )
 from clearway.errors import (
     ClearwayError,
@@ -34,7 +35,7 @@ from clearway.errors import (
 from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
 from clearway.network.model import Network
 from clearway.network.routing import Route, fastest_route, replan_needed, route_of
-from clearway.network.snap import snap_lonlat
+from clearway.network.snap import snap_lonlat, snap_to_edge
 from clearway.state.traffic import TrafficState
 
 #: A position update stamped later than now by more than this is refused (s): clocks differ a
@@ -217,9 +218,13 @@ class RequestBook:
             self._graph = build_routing_graph(self.net, self.vclass)
         return self._graph
 
-    def _place(self, place: EdgePlace | LonLat) -> tuple[str, float]:
+    def _place(self, place: EdgePlace | LonLat | XYPlace) -> tuple[str, float]:
+        # Coordinates are snapped to the nearest usable lane (no trace-aware matching yet).
         if isinstance(place, LonLat):
             edge, offset, _ = snap_lonlat(self.net, self.graph, place.lon, place.lat)
+            return edge, offset
+        if isinstance(place, XYPlace):
+            edge, offset, _ = snap_to_edge(self.net, self.graph, place.x_m, place.y_m)
             return edge, offset
         return place.edge_id, place.offset_m
 
@@ -252,7 +257,7 @@ class RequestBook:
     def _heard(
         self, req: PriorityRequest, update: PositionUpdate, now_s: float, traffic: TrafficState | None
     ) -> PriorityRequest:
-        if isinstance(update.place, LonLat):
+        if isinstance(update.place, LonLat | XYPlace):
             edge, offset = self._place(update.place)
         else:
             edge, offset = update.place.edge_id, update.place.offset_m
