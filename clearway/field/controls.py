@@ -99,6 +99,16 @@ def controls_for(
         if p.number in greens and p.ped_links and all(approved[i] in GREEN_CHARS for i in p.ped_links)
     )  # fmt: skip
     every = pm.numbers
+    if greens <= shown_greens:
+        # A clearance step (phases end, none comes up yet): a force-off takes effect only
+        # where another phase is called, and omitting the rest would leave the controller
+        # nowhere to go, so every other phase is called and none omitted; the step that
+        # turns the target green then calls it and omits the others.
+        return PhaseControls(
+            hold=greens, force_off=shown_greens - greens,
+            veh_call=(every - shown_greens) if shown_greens - greens else frozenset(),
+            ped_call=walks,
+        )  # fmt: skip
     return PhaseControls(
         hold=greens & shown_greens,
         force_off=shown_greens - greens,
