@@ -161,7 +161,9 @@ class PositionRecorder:
             sent, utc = rec.sent_time_s, rec.sent_utc_s
             if utc is not None and last_utc is not None:
                 # UTC against UTC: it holds across a restart of the twin's clock.
-                if utc <= last_utc:
+                # Stamps carry at most microseconds (RFC 3339 as sent, or unix s): the same
+                # instant sent as a number and as text must compare equal.
+                if round(utc, 6) <= round(last_utc, 6):
                     raise ConflictError(
                         f"timestamp {iso_utc(utc)} is not after the last accepted update's "
                         f"({iso_utc(last_utc)}): a stale, replayed or out-of-order update"
