@@ -147,10 +147,5 @@ def open_field_run(
             runner.close()
 
 
-def observe_monitor(run: FieldRun, states: Mapping[str, str]) -> None:
-    """Feed the loop's monitor what the controllers reported (after each tick)."""
-    run.monitor.observe(run.loop.clock.now_s(), dict(states))
-
-
 __all__: Sequence[str] = ["FieldRun", "WallClock", "detector_lanes", "field_controllers",
                           "open_field_run", "virtual_cabinets"]  # fmt: skip

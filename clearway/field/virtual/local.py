@@ -4,7 +4,6 @@ a field run's desk and pushed feed (tests and benchmarks without the HTTP servic
 from __future__ import annotations
 
 import queue
-import threading
 
 from clearway.control.priority.request import LonLat, PositionUpdate, PriorityRequestSpec, Role
 from clearway.field.virtual.dispatch import TripPlan
@@ -62,5 +61,3 @@ class LocalDispatch:
     def close(self) -> None:
         pass
 
-
-_lock = threading.Lock()

@@ -88,7 +88,6 @@ class _TripState:
     seq: int = 0
     error: str | None = None
     samples_sent: int = 0
-    samples_refused: int = 0
 
 
 @dataclass
@@ -328,7 +327,7 @@ class VirtualStreet:
                 }
         v = self.monitor.violations
         st.violations = len(v)
-        st.violations_by_rule = dict(self.monitor.violations_by_rule) if hasattr(self.monitor, "violations_by_rule") else {}
+        st.violations_by_rule = self.monitor.counts_by_rule()
         st.first_violation = str(v[0]) if v else None
         for trip in self._trips:
             st.trips[trip.plan.vehicle_id] = {
