@@ -1,10 +1,13 @@
-"""The live runtime behind the service: one SUMO twin and its control loop, ticking in a
-background thread, with the priority desk the routes hand requests to.
+"""The live runtime behind the service: one site — a SUMO twin, or field controllers over
+NTCIP 1202 (:mod:`~clearway.service.sites`) — and its control loop, ticking in a background
+thread, with the priority desk the routes hand requests to.
 
-One :class:`ServiceRuntime` per app (libsumo runs one simulation per process). The thread
-runs ``loop.tick(); twin.advance(tick_s)`` at ``speed`` times real time (``0``: as fast as
-the machine goes); a new request wakes it at once, so its first commands do not wait for the
-next scheduled tick. Every access to the desk, the loop or the twin — the tick included —
+One :class:`ServiceRuntime` per app (libsumo runs one simulation per process). On a twin the
+thread runs ``loop.tick(); twin.advance(tick_s)`` at ``speed`` times real time (``0``: as
+fast as the machine goes); a new request wakes it at once, so its first commands do not wait
+for the next scheduled tick. On field controllers it ticks on the wall clock every ``tick_s``
+and never faster (traffic time is UTC), and each junction turning degraded or recovering is
+audited (``field.fault`` / ``field.recovered``). Every access to the desk, the loop or the twin — the tick included —
 holds :attr:`ServiceRuntime.lock`, so a request never sees a half-done tick. After each tick
 a new immutable :class:`~clearway.service.live_view.LiveView` is published for the feed.
 
@@ -42,18 +45,20 @@ from clearway.errors import (
     ConflictError,
     ServiceUnavailableError,
 )
+from clearway.field.config import FieldConfig
 from clearway.network import Network, load_network
-from clearway.service.clock import TrafficClock
+from clearway.service.clock import FIELD_CLOCK, TrafficClock
 from clearway.service.live_view import EMPTY_VIEW, LiveView
 from clearway.service.positions import PositionRecorder
 from clearway.service.request_index import LiveRequest, RequestIndex
-from clearway.service.runtime_lifecycle import TwinLifecycle
+from clearway.service.runtime_lifecycle import SiteLifecycle
 from clearway.service.runtime_records import (
     lifecycle_entry,
     save_created,
     strategy_entry,
 )
 from clearway.service.runtime_tick import AfterTick
+from clearway.service.sites import JunctionField, Site
 from clearway.signals.safety.guard import Verdict
 from clearway.sim.priority_trips import PRIORITY_VTYPE_ID
 from clearway.sim.scenario import Scenario
@@ -67,13 +72,14 @@ log = logging.getLogger(__name__)
 WRITE_WAIT_S = 30.0
 
 
-class ServiceRuntime(TwinLifecycle, AfterTick):
-    """A twin, a control loop with priority (``strategy``) on ``normal`` control, ticking.
+class ServiceRuntime(SiteLifecycle, AfterTick):
+    """A site (twin or field), a control loop with priority (``strategy``) on ``normal``
+    control, ticking.
 
     Parameters
     ----------
     scenario
-        What SUMO runs.
+        What SUMO runs (``None`` with ``field``).
     strategy
         A priority strategy (``corridor`` by default; ``local``, ``none``).
     normal
@@ -89,11 +95,15 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         A fixed traffic clock (:data:`~clearway.service.clock.FIELD_CLOCK` on field
         equipment, where traffic time is UTC); by default the twin's own, re-anchored after
         every tick (none at ``speed`` 0: as fast as possible has no UTC equivalent).
+    field
+        Drive these field controllers instead of a twin (needs ``net``; the controllers'
+        own programs are the normal control, ``strategy`` must be ``corridor``, traffic time
+        is UTC and ``speed`` is 1).
     """
 
     def __init__(
         self,
-        scenario: Scenario,
+        scenario: Scenario | None,
         *,
         strategy: str = "corridor",
         normal: str = "fixed-time",
@@ -102,7 +112,18 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         backend: str = "libsumo",
         net: Network | None = None,
         clock: TrafficClock | None = None,
+        field: FieldConfig | None = None,
     ) -> None:
+        if (scenario is None) == (field is None):
+            raise ConfigError("the runtime needs either a scenario (a twin) or a field config")
+        if field is not None:
+            if net is None:
+                raise ConfigError("a field runtime needs the network its controllers are in")
+            if strategy != "corridor":
+                raise ConfigError(
+                    f"field controllers take the corridor strategy only, not {strategy!r}"
+                )
+            speed, clock = 1.0, clock if clock is not None else FIELD_CLOCK
         if strategy not in PRIORITY_STRATEGIES:
             raise ConfigError(
                 f"the service needs a priority strategy, not {strategy!r}; choose one of "
@@ -111,12 +132,13 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         if not speed >= 0:
             raise ConfigError(f"speed must be 0 (as fast as possible) or positive, not {speed}")
         self.scenario = scenario
+        self.field = field
         self.strategy = strategy
         self.normal = normal
         self.speed = float(speed)
         self.tick_s = float(tick_s)
         self.backend = backend
-        self.net = net if net is not None else load_network(scenario.net_file)
+        self.net = net if net is not None else load_network(scenario.net_file)  # type: ignore[union-attr]
         #: Held by every tick and every access from a request handler.
         self.lock = threading.RLock()
         self.error: str | None = None
@@ -150,7 +172,8 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         #: What the independent safety monitor saw on the twins closed so far (none, or a bug).
         self.violations: list[Any] = []
         self._state = "running"
-        self._twin_stack: ExitStack | None = None
+        self._site: Site | None = None
+        self._site_stack: ExitStack | None = None
         self._run_scenario = scenario
 
     # -- the desk, under the lock ----------------------------------------------------------------
@@ -165,15 +188,21 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         return wired.priority
 
     def _now(self) -> float:
-        assert self._wired is not None
-        return self._wired.twin.now_s()
+        assert self._site is not None
+        return self._site.now_s()
 
     def now_s(self) -> float:
-        """Simulation time (s)."""
+        """Traffic time (s): the simulation's, or UTC unix seconds on field controllers."""
         with self.lock:
-            if self._wired is None:
+            if self._site is None:
                 raise ServiceUnavailableError("the live runtime is not running")
-            return self._wired.twin.now_s()
+            return self._site.now_s()
+
+    def field_status(self) -> dict[str, JunctionField]:
+        """Per field junction its status (ok/degraded, reason, since); empty on a twin or
+        when not running. No lock: it never waits for a tick."""
+        site = self._site
+        return dict(site.field_status()) if site is not None else {}
 
     def create(
         self,
@@ -311,7 +340,13 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
         return self._view
 
     def normal_control(self) -> SwitchableControl:
-        """The per-signal normal strategies."""
+        """The per-signal normal strategies (ConflictError on field controllers, which run
+        their own programs)."""
+        if self.field is not None:
+            raise ConflictError(
+                "the junctions are run by field controllers on their own programs; their "
+                "normal strategy is set in the controller, not by clearway"
+            )
         wired = self._wired
         if wired is None or wired.normal_control is None:
             raise ServiceUnavailableError("the live runtime is not running; try again later")
@@ -337,15 +372,16 @@ class ServiceRuntime(TwinLifecycle, AfterTick):
 
     def adopt(self, rid: str, owner: str, record: PriorityRequest, simulated: bool) -> None:
         """Serve a desk record under the service id ``rid`` (under the lock)."""
-        assert self._wired is not None
+        assert self._site is not None
         self._index.add(rid, owner, record, simulated)
-        self._wired.twin.track_priority_vehicle(record.spec.requester_id)
+        self._site.track_vehicle(record.spec.requester_id)
 
     def insert_vehicles(self, record: PriorityRequest) -> None:
-        """Drive the request's vehicle(s) in the twin along its planned route, leaving now."""
-        assert self._wired is not None
+        """Drive the request's vehicle(s) in the twin along its planned route, leaving now
+        (ConflictError on field controllers)."""
+        assert self._site is not None
         convoy = record.spec.convoy
-        self._wired.twin.insert_priority_vehicles(
+        self._site.insert_vehicles(
             record.spec.requester_id, record.route, type_id=PRIORITY_VTYPE_ID,
             count=convoy.vehicle_count if convoy is not None else 1,
         )  # fmt: skip

@@ -1,5 +1,6 @@
-"""The live runtime's lifecycle: starting the twin, ticking it in a thread at the chosen
-speed, recovering from a failed tick with a fresh twin, stopping (a mixin of
+"""The live runtime's lifecycle: opening its site (a twin, or field controllers), ticking it
+in a thread (a twin at the chosen speed, field controllers on the wall clock), recovering
+from a failed tick with a fresh site, stopping (a mixin of
 :class:`~clearway.service.runtime.ServiceRuntime`, which holds the state it works on)."""
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from clearway.bootstrap import open_twin_run
 from clearway.control.priority.feeds import MergedFeed, PushedPositions
 from clearway.errors import (
     ConfigError,
@@ -23,6 +23,7 @@ from clearway.errors import (
 from clearway.service.positions import PositionRecorder
 from clearway.service.request_index import RequestIndex
 from clearway.service.restore import restore_requests
+from clearway.service.sites import Site, open_field_site, open_twin_site
 from clearway.sim.priority_trips import write_priority_vtype
 from clearway.storage.writer import DbWriter
 
@@ -34,33 +35,36 @@ _MIN_PAUSE_S = 0.001
 MAX_RECOVERIES = 5
 
 
-class TwinLifecycle:
+class SiteLifecycle:
     """Start, tick, recover, stop."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, sessions: sessionmaker[Session]) -> None:
-        """Start the twin, take up the stored unfinished requests, start ticking; requests
+        """Open the site, take up the stored unfinished requests, start ticking; requests
         and audit go to ``sessions``."""
         if self._thread is not None:
             raise ConfigError("the runtime is started already")
         stack = ExitStack()
         try:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clearway-serve-")))
-            vtype = write_priority_vtype(
-                tmp / "priority.vtype.add.xml", demand_scale=self.scenario.demand_scale
-            )
-            self._run_scenario = replace(
-                self.scenario, additional_files=(*self.scenario.additional_files, vtype)
-            )
+            if self.scenario is not None:
+                tmp = Path(
+                    stack.enter_context(tempfile.TemporaryDirectory(prefix="clearway-serve-"))
+                )
+                vtype = write_priority_vtype(
+                    tmp / "priority.vtype.add.xml", demand_scale=self.scenario.demand_scale
+                )
+                self._run_scenario = replace(
+                    self.scenario, additional_files=(*self.scenario.additional_files, vtype)
+                )
             self.writer = DbWriter(sessions).start()
-            # Closed last on exit (a stack unwinds backwards): the twin first, then the
+            # Closed last on exit (a stack unwinds backwards): the site first, then the
             # queued writes.
             stack.callback(self.writer.stop)
             self._stack = stack
             with self.lock:
-                self._open_twin()
+                self._open_site()
         except BaseException:
-            self._close_twin()
+            self._close_site()
             self._stack = None
             stack.close()
             raise
@@ -68,27 +72,29 @@ class TwinLifecycle:
         self._thread = threading.Thread(target=self._run, name="clearway-runtime", daemon=True)
         self._thread.start()
 
-    def _open_twin(self) -> None:
-        """A fresh twin and control loop, and the unfinished requests taken up (under the
+    def _open_site(self) -> None:
+        """A fresh site and control loop, and the unfinished requests taken up (under the
         lock). Its signals start on their own programs; the loop's first tick takes them over
         through the guard, so every signal shows a state the guard approved from then on."""
         assert self.writer is not None
         self._pushed = PushedPositions()  # the twin's clock starts again: old stamps mislead
-        twin_stack = ExitStack()
+        site_stack = ExitStack()
         try:
-            wired = twin_stack.enter_context(
-                open_twin_run(
+            site: Site = site_stack.enter_context(
+                open_twin_site(
                     self._run_scenario, strategy=self.strategy, normal=self.normal,
-                    backend=self.backend, tick_s=self.tick_s, net=self.net,
-                    extra_feed=self._pushed, switchable=True,
+                    backend=self.backend, tick_s=self.tick_s, net=self.net, pushed=self._pushed,
                 )
+                if self.field is None
+                else open_field_site(self.field, self.net, tick_s=self.tick_s, pushed=self._pushed)
             )  # fmt: skip
         except BaseException:
-            twin_stack.close()
+            site_stack.close()
             raise
+        wired = site.wired
         wired.loop.on_verdict = self._verdicts.append
-        self._twin_stack, self._wired = twin_stack, wired
-        self._feed = MergedFeed(wired.twin, self._pushed)
+        self._site_stack, self._site, self._wired = site_stack, site, wired
+        self._feed = MergedFeed(*site.feeds(), self._pushed)
         self._index = RequestIndex()
         self._unserved.clear()
         self._shown.clear()
@@ -97,24 +103,24 @@ class TwinLifecycle:
         restore_requests(self, self.writer)
         self._publish()
 
-    def _close_twin(self) -> None:
+    def _close_site(self) -> None:
         if self._wired is not None:
             self.violations += list(self._wired.monitor.violations)
-        stack, self._twin_stack, self._wired = self._twin_stack, None, None
+        stack, self._site_stack, self._site, self._wired = self._site_stack, None, None, None
         if stack is not None:
             try:
                 stack.close()
             except Exception:  # a dead simulator may fail to close: it is gone either way
-                log.exception("closing the failed twin")
+                log.exception("closing the failed site")
 
     def _recover(self, exc: BaseException) -> bool:
         """After a failed tick (the simulator died, an adapter error): report it, drop the
-        twin, start a fresh one and take the unfinished requests up again. Returns whether
+        site, open a fresh one and take the unfinished requests up again. Returns whether
         the runtime runs again."""
         self.error = f"{type(exc).__name__}: {exc}"
         self._state = "recovering"
         self._view = replace(self._view, running=False, error=self.error)
-        self._close_twin()
+        self._close_site()
         if self.recoveries >= MAX_RECOVERIES:
             log.error("the runtime failed %d times; it stays stopped", self.recoveries + 1)
             self._state = "failed"
@@ -125,9 +131,9 @@ class TwinLifecycle:
             with contextlib.suppress(Exception):
                 self.writer.run(lambda _s: None, timeout_s=5.0)
         try:
-            self._open_twin()
+            self._open_site()
         except Exception:
-            log.exception("could not start a fresh twin after a failure")
+            log.exception("could not open a fresh site after a failure")
             self._state = "failed"
             return False
         self.recoveries += 1
@@ -136,7 +142,8 @@ class TwinLifecycle:
         return True
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop ticking (after the current tick), then close the twin. Idempotent."""
+        """Stop ticking (after the current tick), then close the site (field controllers are
+        released: their own programs at once). Idempotent."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -144,7 +151,7 @@ class TwinLifecycle:
             if self._thread.is_alive():
                 log.error("the runtime thread did not stop within %.1f s", timeout_s)
         with self.lock:
-            self._close_twin()
+            self._close_site()
             if self._stack is not None:
                 self._stack.close()
             self._stack = None
@@ -168,17 +175,17 @@ class TwinLifecycle:
         next_t = time.monotonic()
         while not self._stop.is_set():
             with self.lock:
-                wired = self._wired
-                if wired is None or not wired.twin.running:
+                site = self._site
+                if site is None or not site.running:
                     log.info("the simulation has ended; the runtime stops ticking")
                     self._view = replace(self._view, running=False)
                     return
                 started = time.perf_counter()
                 try:
-                    wired.loop.tick()
-                    wired.twin.advance(self.tick_s)
+                    site.wired.loop.tick()
+                    site.advance(self.tick_s)
                 except Exception as exc:  # the simulator died, an adapter failed ...
-                    log.exception("the control tick failed; starting a fresh twin")
+                    log.exception("the control tick failed; opening a fresh site")
                     if not self._recover(exc):
                         return
                     continue
@@ -191,6 +198,11 @@ class TwinLifecycle:
                 delay = next_t - time.monotonic()
                 if delay < 0:  # fell behind: do not race to catch up
                     next_t, delay = time.monotonic(), 0.0
+            if not site.early_ticks:
+                # Field controllers: one exchange per control period, never more often (a
+                # request is served from the next scheduled tick).
+                self._stop.wait(max(delay, _MIN_PAUSE_S))
+                continue
             if self._wake.wait(max(delay, _MIN_PAUSE_S)):
                 # A new request: tick now, and keep the pace from here.
                 self._wake.clear()

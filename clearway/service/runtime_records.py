@@ -1,7 +1,8 @@
 """What the live runtime writes about requests and signals: audit entries, stored detail,
 and the database writes that carry them.
 
-Pure functions from the desk's records and the guard's verdicts to
+Pure functions from the desk's records, the guard's verdicts and the field junctions'
+status changes to
 :class:`~clearway.storage.audit.AuditEntry` values and the ``detail`` JSON stored with a
 request, and the write jobs (``Session -> None``) the runtime queues on its database writer.
 """
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from clearway.control.priority.lifecycle import PriorityRequest
+from clearway.service.sites import FIELD_FAULT_KIND, FIELD_RECOVERED_KIND, FieldEvent
 from clearway.signals.safety.guard import Verdict
 from clearway.storage import requests as request_store
 from clearway.storage.audit import AuditEntry, AuditKind, append_entries
@@ -133,6 +135,19 @@ def changed_events(
             event = record.state.value if record.state.is_final else "updated"
             out.append(lifecycle_entry(rid, principal, event, record, now_s))
     return out
+
+
+def field_entry(event: FieldEvent) -> AuditEntry:
+    """``field.fault``: a junction turned degraded (its controller unreachable, refusing the
+    credentials, refusing a SET or answering what was not asked), with the reason;
+    ``field.recovered``: it answers again (``reason``: what it had been). The controller is
+    named by ``host:port``; no credential is ever written."""
+    kind = FIELD_FAULT_KIND if event.kind == "fault" else FIELD_RECOVERED_KIND
+    return AuditEntry(
+        kind,
+        junction_id=event.signal_id,
+        payload={"controller": event.address, "reason": event.reason, "time_s": event.time_s},
+    )
 
 
 def strategy_entry(by: str, signal_id: str, old: str, new: str, now_s: float) -> AuditEntry:

@@ -1,6 +1,6 @@
-"""What the live runtime does after each tick: write the signal changes and the requests'
-news (queued on the database writer, never waited for), flag refused positions, publish the
-view the feed reads (a mixin of :class:`~clearway.service.runtime.ServiceRuntime`)."""
+"""What the live runtime does after each tick: write the signal changes, the requests' news
+and the field junctions' faults and recoveries (queued on the database writer, never waited
+for), flag refused positions, publish the view the feed reads (a mixin of :class:`~clearway.service.runtime.ServiceRuntime`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from clearway.service import live_state
 from clearway.service.clock import TrafficClock
 from clearway.service.runtime_records import (
     changed_events,
+    field_entry,
     save_changes,
     served_entry,
     signal_entries,
@@ -41,7 +42,8 @@ class AfterTick:
 
     # -- after a tick --------------------------------------------------------------------------
     def _flush(self) -> None:
-        """Audit this tick's signal changes and the requests' changes in one batch."""
+        """Audit this tick's signal changes, field faults and the requests' changes in one
+        batch."""
         desk = self._desk()
         changed = self._index.changed(desk)
         verdicts, self._verdicts[:] = list(self._verdicts), []
@@ -57,6 +59,8 @@ class AfterTick:
                 ))  # fmt: skip
             self._unserved.clear()
         served += self._flags(desk)
+        if self._site is not None:
+            served += [field_entry(e) for e in self._site.take_events()]
         if changed or verdicts or served:
             self._persist(changed, self._now(), principal=None, verdicts=verdicts, extra=served)
 
@@ -131,9 +135,9 @@ class AfterTick:
 
     def _untrack_if_done(self, vehicle_id: str) -> None:
         desk = self._desk()
-        assert self._wired is not None
+        assert self._site is not None
         if not self._index.vehicle_busy(desk, vehicle_id):
-            self._wired.twin.untrack_priority_vehicle(vehicle_id)
+            self._site.untrack_vehicle(vehicle_id)
             self._pushed.forget(vehicle_id)
 
     def _publish(self) -> None:
