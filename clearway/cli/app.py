@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearway.bootstrap import STRATEGIES
 from clearway.cli.evaluate import evaluate_command
+from clearway.cli.field import field_app
 from clearway.cli.loadtest import loadtest_command
 from clearway.cli.osm import import_osm_command
 from clearway.cli.report import report_command
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 network_app = typer.Typer(help="Inspect road networks.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
+app.add_typer(field_app, name="field")
 app.command("evaluate")(evaluate_command)
 app.command("report")(report_command)
 app.command("import-osm")(import_osm_command)

@@ -1,14 +1,18 @@
-"""``clearway serve``: the HTTP service with a live runtime (SUMO twin + corridor priority)."""
+"""``clearway serve``: the HTTP service with a live runtime (SUMO twin + corridor priority),
+or with ``--field`` on field controllers over NTCIP 1202 (the same API, auth and audit)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clearway.bootstrap import NORMAL_STRATEGIES, PRIORITY_STRATEGIES
 from clearway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from clearway.service.runtime import ServiceRuntime
 
 
 def serve_command(
@@ -20,10 +24,22 @@ def serve_command(
         list[Path] | None, typer.Option(help="SUMO route files for --net (repeatable).")
     ] = None,
     speed: Annotated[
-        float, typer.Option(help="Simulated seconds per real second; 0 = as fast as possible.")
-    ] = 1.0,
+        float | None,
+        typer.Option(help="Simulated seconds per real second; 0 = as fast as possible [1]."),
+    ] = None,
     strategy: Annotated[str, typer.Option(help="Priority strategy.")] = "corridor",
-    normal: Annotated[str, typer.Option(help="Normal control between holds.")] = "fixed-time",
+    normal: Annotated[
+        str | None, typer.Option(help="Normal control between holds [fixed-time].")
+    ] = None,
+    field: Annotated[
+        Path | None,
+        typer.Option(
+            "--field",
+            help="Junction config (TOML): drive these field controllers (NTCIP 1202 over SNMP) "
+            "on --net instead of a twin; traffic time is UTC.",
+        ),
+    ] = None,
+    tick_s: Annotated[float, typer.Option(help="Time between two control decisions (s).")] = 1.0,
     end_s: Annotated[float, typer.Option(help="Simulated time the city runs for (s).")] = 3600.0,
     seed: Annotated[int, typer.Option(help="Random seed of demand and simulation.")] = 1,
     db: Annotated[
@@ -47,8 +63,9 @@ def serve_command(
         ),
     ] = False,
 ) -> None:
-    """Serve the API with a live simulated city: priority requests clear the way through its
-    signals. Outside --dev, CLEARWAY_TOKEN_SECRET must be set to a strong secret."""
+    """Serve the API with a live simulated city, or with --field its real controllers:
+    priority requests clear the way through its signals. Outside --dev,
+    CLEARWAY_TOKEN_SECRET must be set to a strong secret."""
     import uvicorn
 
     from clearway.cli.scenarios import resolve_scenario
@@ -58,6 +75,9 @@ def serve_command(
 
     if strategy not in PRIORITY_STRATEGIES:
         raise ConfigError(f"--strategy must be one of {', '.join(PRIORITY_STRATEGIES)}")
+    if field is not None:
+        _refuse_twin_options(net, scenario, routes, speed, strategy, normal)
+    normal = normal or "fixed-time"
     if normal not in NORMAL_STRATEGIES:
         raise ConfigError(f"--normal must be one of {', '.join(NORMAL_STRATEGIES)}")
     opts: dict[str, Any] = {"dev": dev}
@@ -67,11 +87,20 @@ def serve_command(
     settings = ServiceSettings(**opts).check_secrets()
     if demo_users:
         if not dev:
-            raise ConfigError("--demo-users hands out keys to anyone who sees the console: --dev only")
+            raise ConfigError(
+                "--demo-users hands out keys to anyone who sees the console: --dev only"
+            )
         for role, key in _demo_keys(settings.db_url).items():
             typer.echo(f"  {role:<10} key: {key}")
-    sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=end_s, out_dir=out_dir)
-    runtime = ServiceRuntime(sc, strategy=strategy, normal=normal, speed=speed)
+    if field is not None:
+        assert net is not None
+        runtime = field_runtime(field, net, tick_s=tick_s)
+    else:
+        sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=end_s, out_dir=out_dir)
+        runtime = ServiceRuntime(
+            sc, strategy=strategy, normal=normal, speed=1.0 if speed is None else speed,
+            tick_s=tick_s,
+        )  # fmt: skip
     app = create_app(settings, runtime=runtime)
     url = dashboard_url(host, port)
     typer.echo(
@@ -80,6 +109,48 @@ def serve_command(
     if open_browser:
         _open_when_listening(url, host, port)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def field_runtime(config: Path, net_file: Path, *, tick_s: float = 1.0) -> ServiceRuntime:
+    """The runtime on the field controllers of ``config``: refused, with every problem
+    listed, unless the config matches the network and every credential reference resolves.
+
+    Raises
+    ------
+    ConfigError
+        Naming each mismatch (signal and what is wrong) or the unreadable reference.
+    """
+    from clearway.cli.field import load_checked, refuse_problems
+    from clearway.service.clock import FIELD_CLOCK
+    from clearway.service.runtime import ServiceRuntime
+
+    cfg, net, _models, problems = load_checked(config, net_file)
+    refuse_problems(config, problems)
+    for c in cfg.controllers:
+        c.credentials()  # read now: a missing secret stops the start, not the first tick
+    return ServiceRuntime(None, field=cfg, net=net, clock=FIELD_CLOCK, tick_s=tick_s)
+
+
+def _refuse_twin_options(
+    net: Path | None,
+    scenario: str | None,
+    routes: list[Path] | None,
+    speed: float | None,
+    strategy: str,
+    normal: str | None,
+) -> None:
+    if net is None or scenario is not None:
+        raise ConfigError("--field needs --net NET.net.xml (the network its controllers are in) "
+                          "and no --scenario")  # fmt: skip
+    wrong = [name for name, given in (("--routes", routes), ("--speed", speed is not None),
+                                      ("--normal", normal)) if given]  # fmt: skip
+    if strategy != "corridor":
+        wrong.append("--strategy")
+    if wrong:
+        raise ConfigError(
+            f"{', '.join(wrong)}: not with --field (field controllers run in real time on their "
+            "own programs, with the corridor strategy; demand is the real street's)"
+        )
 
 
 def dashboard_url(host: str, port: int) -> str:

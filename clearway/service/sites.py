@@ -66,7 +66,8 @@ class JunctionField:
 
 @dataclass(frozen=True, slots=True)
 class FieldEvent:
-    """A junction turned degraded (``fault``, or a new reason while degraded) or recovered."""
+    """A junction turned degraded (``fault``) or answers again (``recovered``; ``reason``: the
+    last reason it was degraded for)."""
 
     kind: Literal["fault", "recovered"]
     signal_id: str
@@ -168,7 +169,6 @@ class FieldSite:
             sid: JunctionField(sid, self.address(sid), "ok", None, started)
             for sid in run.signals.signal_ids()
         }
-        self._faults_seen = 0
         self._events: list[FieldEvent] = []
 
     def address(self, signal_id: str) -> str:
@@ -225,14 +225,17 @@ class FieldSite:
         return out
 
     def _note_faults(self, now_s: float) -> None:
-        signals = self.run.signals
-        # The port appends a fault once per junction per new reason.
-        for time_s, sid, reason in signals.faults[self._faults_seen :]:
-            self._status[sid] = JunctionField(sid, self.address(sid), "degraded", reason, time_s)
-            self._events.append(FieldEvent("fault", sid, self.address(sid), reason, time_s))
-        self._faults_seen = len(signals.faults)
+        # One event per change of status: a reason that changes while degraded (no reply to
+        # a GET, then to the SET that reconnects) is shown, not audited again.
+        degraded = self.run.signals.degraded
         for sid, st in self._status.items():
-            if st.status == "degraded" and sid not in signals.degraded:
+            reason = degraded.get(sid)
+            if reason is not None and st.status == "ok":
+                self._status[sid] = JunctionField(sid, st.address, "degraded", reason, now_s)
+                self._events.append(FieldEvent("fault", sid, st.address, reason, now_s))
+            elif reason is not None and reason != st.reason:
+                self._status[sid] = JunctionField(sid, st.address, "degraded", reason, st.since_s)
+            elif reason is None and st.status == "degraded":
                 self._status[sid] = JunctionField(sid, st.address, "ok", None, now_s)
                 self._events.append(FieldEvent("recovered", sid, st.address, st.reason, now_s))
 

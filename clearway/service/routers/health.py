@@ -1,22 +1,46 @@
-"""``GET /health``: liveness and whether the database answers (no credential needed)."""
+"""``GET /health``: liveness, whether the database answers and, on field controllers, each
+junction's field status (no credential needed)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends
+from pydantic import Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import clearway
+from clearway.service.clock import iso_utc
 from clearway.service.context import ServiceContext, get_context
-from clearway.service.schemas import HealthOut
+from clearway.service.schemas import HealthOut, Schema
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthOut)
-def health(ctx: ServiceContext = Depends(get_context)) -> HealthOut:
-    """``ok`` when the database answers; ``degraded`` (still 200) when it does not, so a
-    load balancer keeps the read-only routes that need no database reachable."""
+class FieldJunctionOut(Schema):
+    """One field junction's status."""
+
+    controller: str = Field(description="its controller's host:port")
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: not commanded, its controller runs its own program"
+    )
+    reason: str | None = Field(None, description="why it is degraded")
+    since: str = Field(description="in this status since (UTC, RFC 3339)")
+
+
+class SiteHealthOut(HealthOut):
+    field: dict[str, FieldJunctionOut] = Field(
+        default_factory=dict,
+        description="per junction (traffic-light id), when the service drives field controllers",
+    )
+
+
+@router.get("/health", response_model=SiteHealthOut)
+def health(ctx: ServiceContext = Depends(get_context)) -> SiteHealthOut:
+    """``ok`` when the database answers and every field junction is ok; ``degraded`` (still
+    200) when not, so a load balancer keeps the read-only routes that need no database
+    reachable."""
     try:
         with ctx.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -28,6 +52,7 @@ def health(ctx: ServiceContext = Depends(get_context)) -> HealthOut:
         "signals keep running and their audit records are kept until it is back"
     ]  # fmt: skip
     runtime, error, recoveries, backlog = "none", None, 0, 0
+    field: dict[str, FieldJunctionOut] = {}
     if ctx.runtime is not None:
         rt = ctx.runtime
         runtime, error, recoveries = rt.status(), rt.error, rt.recoveries
@@ -36,7 +61,14 @@ def health(ctx: ServiceContext = Depends(get_context)) -> HealthOut:
             degraded.append(f"live runtime {runtime}" + (f": {error}" if error else ""))
         if backlog:
             degraded.append(f"{backlog} audit write(s) waiting for the database")
-    return HealthOut(
+        for sid, j in sorted(rt.field_status().items()):
+            # Field time is UTC unix seconds.
+            field[sid] = FieldJunctionOut(
+                controller=j.address, status=j.status, reason=j.reason, since=iso_utc(j.since_s)
+            )
+            if j.status == "degraded":
+                degraded.append(f"junction {sid} ({j.address}) degraded: {j.reason}")
+    return SiteHealthOut(
         status="degraded" if degraded else "ok",
         database=db_ok,
         network_loaded=ctx.network is not None,
@@ -46,4 +78,5 @@ def health(ctx: ServiceContext = Depends(get_context)) -> HealthOut:
         runtime_recoveries=recoveries,
         audit_backlog=backlog,
         degraded=degraded,
+        field=field,
     )
