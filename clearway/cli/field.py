@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -30,6 +30,9 @@ from clearway.field.config import (
     write_config,
 )
 from clearway.network.model import Network
+
+if TYPE_CHECKING:
+    from clearway.field.virtual.dispatch import DispatchClient
 from clearway.signals.model import Intersection
 
 field_app = typer.Typer(
@@ -264,10 +267,25 @@ def virtual_command(
     end_s: Annotated[float, typer.Option(help="Simulated time the city runs for (s).")] = 3600.0,
     seed: Annotated[int, typer.Option(help="Random seed of demand and simulation.")] = 1,
     out_dir: Annotated[Path, typer.Option(help="Where scenario files go.")] = Path("clearway-out"),
+    trip: Annotated[
+        str | None,
+        typer.Option(
+            help="FROM_EDGE,TO_EDGE: play dispatch and the ambulance's AVL unit against "
+            "--serve-url (API key of a dispatcher in $CLEARWAY_API_KEY)."
+        ),
+    ] = None,
+    serve_url: Annotated[
+        str | None, typer.Option(help="With --trip: the service, e.g. http://127.0.0.1:8000.")
+    ] = None,
+    trip_in_s: Annotated[
+        float, typer.Option(help="With --trip: the ambulance leaves this long after the start (s).")
+    ] = 30.0,
 ) -> None:
     """Run the virtual street in real time: the SUMO twin as the city, each configured signal
-    driven by a virtual NTCIP controller behind its SNMP agent, until Ctrl-C or the end."""
+    driven by a virtual NTCIP controller behind its SNMP agent, until Ctrl-C or the end. With
+    --trip it also asks the service for passage and sends the ambulance's GPS positions."""
     from clearway.cli.scenarios import resolve_scenario
+    from clearway.field.virtual.dispatch import TripPlan
     from clearway.field.virtual.street import VirtualStreet
     from clearway.field.wiring import virtual_cabinets
     from clearway.sim.priority_trips import write_priority_vtype
@@ -276,6 +294,7 @@ def virtual_command(
     cfg, network, models, problems = load_checked(config, net)
     refuse_problems(config, problems)
     cabinets = virtual_cabinets(cfg, network)
+    dispatch, ends = _dispatch(trip, serve_url, network)
     sc = resolve_scenario(net, routes, None, seed=seed, end_s=end_s, out_dir=out_dir)
     vtype = write_priority_vtype(out_dir / "priority.vtype.add.xml")
     sc = replace(sc, additional_files=(*sc.additional_files, vtype))
@@ -283,7 +302,11 @@ def virtual_command(
     try:
         if warmup_s > 0:
             twin.advance(warmup_s)
-        street = VirtualStreet(twin, network, models, cabinets, speed=1.0, status_path=status)
+        trips = []
+        if ends is not None:
+            trips = [TripPlan("AMB-1", *ends, depart_s=twin.now_s() + trip_in_s, lead_s=10.0)]
+        street = VirtualStreet(twin, network, models, cabinets, speed=1.0, status_path=status,
+                               trips=trips, dispatch=dispatch)  # fmt: skip
         street.start_agents()
         try:
             table = Table(title="virtual controllers (SNMP agents)")
@@ -305,3 +328,31 @@ def virtual_command(
     finally:
         twin.close()
     console.print(f"stopped at traffic time {st.time_s:.0f} s; monitor violations: {st.violations}")
+    for vid, t in st.trips.items():
+        console.print(f"trip {vid}: request {t['request_id']}, departed {t['departed_s']}, "
+                      f"arrived {t['arrived_s']}, stops {t['stops']}, error {t['error']}")  # fmt: skip
+
+
+def _dispatch(
+    trip: str | None, serve_url: str | None, net: Network
+) -> tuple[DispatchClient | None, tuple[str, str] | None]:
+    """The dispatch client and the trip's (from, to) edges of ``--trip`` (none without)."""
+    import os
+
+    from clearway.field.virtual.dispatch import DispatchClient
+
+    if trip is None:
+        if serve_url is not None:
+            raise ConfigError("--serve-url is for --trip FROM_EDGE,TO_EDGE")
+        return None, None
+    ends = tuple(e.strip() for e in trip.split(","))
+    if len(ends) != 2 or not all(ends):
+        raise ConfigError(f"--trip takes FROM_EDGE,TO_EDGE, not {trip!r}")
+    for e in ends:
+        net.edge(e)  # an unknown edge is named here, not in the street
+    if serve_url is None:
+        raise ConfigError("--trip needs --serve-url (the clearway service to ask for passage)")
+    key = os.environ.get("CLEARWAY_API_KEY")
+    if not key:
+        raise ConfigError("--trip needs a dispatcher's API key in $CLEARWAY_API_KEY")
+    return DispatchClient(serve_url, key), (ends[0], ends[1])
