@@ -105,7 +105,13 @@ def round_to_phases(pm: PhaseMap, current: str, proposed: str) -> str:
     if proposed == current or expressible(pm, proposed):
         return proposed
     s = list(proposed)
-    groups = [p.links | p.ped_links for p in pm.phases] + [o.links for o in pm.overlaps]
+    # A phase's crosswalks are their own group: they show walk only on a call, so a green
+    # phase beside red crosswalks is one aspect per group, not a mixed one.
+    groups = (
+        [p.links for p in pm.phases]
+        + [p.ped_links for p in pm.phases if p.ped_links]
+        + [o.links for o in pm.overlaps]
+    )
     for _ in range(len(groups) + 1):
         changed = False
         for links in groups:
@@ -119,7 +125,34 @@ def round_to_phases(pm: PhaseMap, current: str, proposed: str) -> str:
             return candidate
         if not changed:
             break
-    return current
+    ended = _overlaps_follow_parents(pm, "".join(s))
+    return ended if ended is not None and expressible(pm, ended) else current
+
+
+def _overlaps_follow_parents(pm: PhaseMap, state: str) -> str | None:
+    """``state`` with every overlap showing what its parents show, an overlap green in
+    ``state`` whose parents all end going yellow (never straight to red, never a new green);
+    ``None`` if that changes nothing.
+
+    A phase with an overlap ending green would otherwise keep ``state`` inexpressible (the
+    overlap stays green only through a parent coming next, which a link state cannot say),
+    and the hold would never move: ending the overlap with its parent is a change the
+    controller would make anyway on any other next phase, and the guard times it.
+    """
+    green = {p.number for p in pm.phases if p.links and all(state[i] in GREEN_CHARS for i in p.links)}
+    yellow = {p.number for p in pm.phases if p.links and all(ASPECT_OF.get(state[i]) == "yellow" for i in p.links)}
+    walks = {p.number for p in pm.phases if p.number in green and p.ped_links
+             and all(state[i] in GREEN_CHARS for i in p.ped_links)}  # fmt: skip
+    out = list(state_of(pm, green, yellow, walks, ()))
+    for i, (was, now) in enumerate(zip(state, out, strict=True)):
+        if now in GREEN_CHARS and was not in GREEN_CHARS:
+            return None  # a parent would bring up a green the step did not propose
+        if was in GREEN_CHARS and now not in GREEN_CHARS:
+            out[i] = "y"
+        elif ASPECT_OF.get(was) == "yellow" and now == "r":
+            out[i] = was  # a yellow runs its time; the guard ends it
+    ended = "".join(out)
+    return None if ended == state else ended
 
 
 class FieldPreemption(PreemptionController):

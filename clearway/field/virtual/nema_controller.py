@@ -60,6 +60,7 @@ class _Ring:
     ped_end_s: float = 0.0  # walk + pedestrian clearance end (green may not end before)
     walk_end_s: float = 0.0
     next: int | None = None  # committed at the end of green
+    next_across: bool = False  # ... for after the barrier crossing (even into the same group)
 
 
 @dataclass
@@ -278,17 +279,26 @@ class DualRingController:
             if not (p in c.force_off or gapped or maxed):
                 return False
             ring.next = self._next_in_group(ring)
+            ring.next_across = False
             if ring.next is None and self._next_group is None:
                 self._next_group = self._choose_group()
             if ring.next is None and self._next_group is not None:
                 ring.next = self._first_called(ring, self._next_group)
+                ring.next_across = True
             return self._enter(ring, YELLOW, now_s)
         if ring.interval == YELLOW and elapsed >= t.yellow_s:
             return self._enter(ring, RED_CLEAR, now_s)
         if ring.interval == RED_CLEAR and elapsed >= t.red_clear_s:
             # A committed next is served even if another ring has since left for the barrier:
-            # an overlap may be staying green for it.
-            if ring.next is not None and self._group_of.get(ring.next) == self._group:
+            # an overlap may be staying green for it. One committed for after the crossing
+            # waits for it, even when the cycle comes round to this same group again (else
+            # the ring would serve it at once, never reach the barrier, and the other ring's
+            # waiting calls would never be served).
+            if (
+                ring.next is not None
+                and not ring.next_across
+                and self._group_of.get(ring.next) == self._group
+            ):
                 self._start_green(ring, ring.next, now_s)
                 return True
             return self._enter(ring, DWELL, now_s)
@@ -334,7 +344,7 @@ class DualRingController:
                 start = self._first_called(ring, self._group)
             if start is None and self._startup:
                 start = next((q for q in ring.phases if self._group_of.get(q) == self._group), None)
-            ring.next = None
+            ring.next, ring.next_across = None, False
             if start is None:
                 ring.phase, ring.interval = None, DWELL
             else:
@@ -348,6 +358,7 @@ class DualRingController:
             n in self._calls.ped or n in self.controls.ped_call
         )
         ring.phase, ring.interval, ring.since_s, ring.next = n, GREEN, now_s, None
+        ring.next_across = False
         ring.green_since_s = ring.extended_s = now_s
         ring.walk_end_s = now_s + t.walk_s if walk else now_s
         ring.ped_end_s = ring.walk_end_s + (t.ped_clear_s if walk else 0.0)
