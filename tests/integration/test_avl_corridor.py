@@ -5,8 +5,6 @@ measured, see bench/avl.md; not asserted here.)"""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from clearway.evaluation.evaluate import EvaluationSettings, evaluate
@@ -15,18 +13,12 @@ from clearway.sim.avl import AvlSettings
 
 pytestmark = [pytest.mark.sumo, pytest.mark.slow]
 
-#: x/y reports need the map matcher (clearway.network.matching) in the request book.
-MATCHER = importlib.util.find_spec("clearway.network.matching") is not None
-
 
 @pytest.mark.parametrize(
     "avl",
     [
         AvlSettings(rate_hz=1.0, latency_s=1.0, on_road=True),
-        pytest.param(
-            AvlSettings(sigma_m=5.0, rate_hz=1.0, latency_s=1.0),
-            marks=pytest.mark.skipif(not MATCHER, reason="no map matcher for x/y reports yet"),
-        ),
+        AvlSettings(sigma_m=5.0, rate_hz=1.0, latency_s=1.0),
     ],
     ids=["on-road", "gps-5m"],
 )

@@ -32,7 +32,9 @@ from clearway.errors import (
     RouteError,
     UnknownRequestError,
 )
+from clearway.network.geo import lonlat_to_xy
 from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
+from clearway.network.matching import MatchState, match_step
 from clearway.network.model import Network
 from clearway.network.routing import Route, fastest_route, replan_needed, route_of
 from clearway.network.snap import snap_lonlat, snap_to_edge
@@ -82,6 +84,7 @@ class RequestBook:
         self._requests: dict[str, PriorityRequest] = {}
         self._road_pos: dict[str, tuple[str, float, float]] = {}
         self._seq = 0
+        self._match: dict[str, MatchState] = {}
         #: Per request id, why its vehicle's last position update was not used.
         self.feed_errors: dict[str, str] = {}
         #: ... and the kind of that error (its class name).
@@ -228,6 +231,24 @@ class RequestBook:
             return edge, offset
         return place.edge_id, place.offset_m
 
+    def _matched(self, req: PriorityRequest, update: PositionUpdate) -> tuple[str, float]:
+        # A trace-aware match (HMM, the planned route as prior) keeps a noisy fix off the
+        # opposite direction and parallel streets, which a nearest-lane snap flips to.
+        place = update.place
+        if isinstance(place, LonLat):
+            x_m, y_m = lonlat_to_xy(self.net.geo, place.lon, place.lat)
+        else:
+            assert isinstance(place, XYPlace)
+            x_m, y_m = place.x_m, place.y_m
+        state, m = match_step(
+            self.net, self.graph, self._match.get(req.request_id, MatchState()), x_m, y_m,
+            update.time_s, update.heading_deg, update.speed_mps,
+            update.accuracy_m if update.accuracy_m is not None else 10.0,
+            route_edges=frozenset(req.route),
+        )
+        self._match[req.request_id] = state
+        return m.edge_id, m.offset_m
+
     def _plan(self, spec: PriorityRequestSpec, traffic: TrafficState | None) -> Route:
         times = edge_times_s(self.graph, self.net, traffic) if traffic is not None else None
         if spec.route is not None:
@@ -258,7 +279,7 @@ class RequestBook:
         self, req: PriorityRequest, update: PositionUpdate, now_s: float, traffic: TrafficState | None
     ) -> PriorityRequest:
         if isinstance(update.place, LonLat | XYPlace):
-            edge, offset = self._place(update.place)
+            edge, offset = self._matched(req, update)
         else:
             edge, offset = update.place.edge_id, update.place.offset_m
         if edge.startswith(":"):
