@@ -58,7 +58,8 @@ def virtual_cabinets(cfg: FieldConfig, net: Network) -> list[VirtualCabinet]:
         if c.host not in ("127.0.0.1", "localhost"):
             raise ConfigError(
                 f"controller {c.signal_id!r} is at {c.host}: virtual controllers listen on "
-                "127.0.0.1 only; write a config for them with `clearway field init`"
+                "127.0.0.1 only; write a config for them with "
+                "`clearway field config NET --out CONFIG --host 127.0.0.1`"
             )
     return [
         VirtualCabinet(c.signal_id, c.phase_map, c.port, c.credentials(), c.backup_time_s,
