@@ -108,7 +108,10 @@ class RequestBook:
         """Active requests whose vehicle has a known position on its route. Given the time now
         as ``planned_at_s`` (s), also planned ones with a ``depart_s`` whose vehicle is not
         heard of yet, placed standing at their origin (the start of their route, at the
-        origin's offset) at their departure."""
+        origin's offset) at their departure — also once that is past: a vehicle that has
+        left is not heard of until its unit's first report has arrived (up to a report
+        period plus the latency, more with lost reports), and planning it from the origin
+        now would give every junction an arrival that much too late."""
         for rid, req in self._requests.items():
             pos = self._road_pos.get(rid)
             if req.state is RequestState.ACTIVE and pos is not None and req.position is not None:
@@ -126,7 +129,7 @@ class RequestBook:
                     if isinstance(origin, EdgePlace) and origin.edge_id == req.route[0]
                     else 0.0
                 )
-                yield Tracked(req, req.route[0], offset, 0.0, max(planned_at_s, req.spec.depart_s))
+                yield Tracked(req, req.route[0], offset, 0.0, req.spec.depart_s)
 
     # -- changes ----------------------------------------------------------------------------
     def submit(
@@ -158,7 +161,7 @@ class RequestBook:
     def cancel(self, request_id: str, now_s: float, reason: str = "cancelled") -> PriorityRequest:
         """Cancel a request (its holds end on the controller's next tick)."""
         req = self.request(request_id).to_state(RequestState.CANCELLED, now_s, reason)
-        self._requests[request_id] = req
+        self._store(req)
         return req
 
     def renew(self, request_id: str, now_s: float) -> PriorityRequest:
@@ -170,7 +173,7 @@ class RequestBook:
     def replace(self, request: PriorityRequest) -> None:
         """Store a changed record of a known request (e.g. new junction statuses)."""
         self.request(request.request_id)
-        self._requests[request.request_id] = request
+        self._store(request)
 
     def observe(
         self,
@@ -203,8 +206,13 @@ class RequestBook:
                 except ClearwayError as exc:
                     self.feed_errors[rid] = str(exc)
                     self.feed_error_kinds[rid] = type(exc).__name__
-            req = req.expire_if_stale(now_s)
-            self._requests[rid] = req
+            self._store(req.expire_if_stale(now_s))
+
+    @property
+    def matching(self) -> frozenset[str]:
+        """Requests whose vehicle's fixes are being map matched (they hold a matcher state);
+        a request drops its state when it ends."""
+        return frozenset(self._match)
 
     def signals_ahead(self, request_id: str) -> frozenset[str] | None:
         """Signals still ahead of the request's vehicle; ``None`` before it is heard of."""
@@ -215,6 +223,13 @@ class RequestBook:
         return frozenset(self._signals_on(req.route[req.route.index(pos[0]):]))
 
     # -- internals --------------------------------------------------------------------------
+    def _store(self, req: PriorityRequest) -> None:
+        """Keep the request's new record; one that has ended (completed, cancelled, expired)
+        lets go of its matcher state: it hears no more fixes."""
+        self._requests[req.request_id] = req
+        if req.state.is_final:
+            self._match.pop(req.request_id, None)
+
     @property
     def graph(self) -> RoutingGraph:
         if self._graph is None:

@@ -1,0 +1,107 @@
+"""The request book between and before GPS fixes: the matcher state of a request lives only as
+long as the request, and a dispatched vehicle not heard of yet is taken to have left on time."""
+
+from __future__ import annotations
+
+import pytest
+
+from clearway.control.priority.plausibility import place_xy
+from clearway.control.priority.registry import RequestBook
+from clearway.control.priority.request import (
+    PositionUpdate,
+    PriorityRequestSpec,
+    RequestState,
+    XYPlace,
+)
+from clearway.network import load_network
+from tests.fakes.networks import netgenerate_grid
+
+S = RequestState
+ROUTE = ("A1B1", "B1C1", "C1D1")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    return load_network(netgenerate_grid(tmp_path_factory.mktemp("track") / "grid.net.xml", 4))
+
+
+@pytest.fixture
+def book(net):
+    return RequestBook(net)
+
+
+def spec(rid="AMB-1", **kw) -> PriorityRequestSpec:
+    base = dict(requester_id=rid, role="ambulance", importance=12, incident_id="INC-1", route=ROUTE)
+    return PriorityRequestSpec.model_validate(base | kw)
+
+
+def fix(net, t, edge, offset_m, dx_m=3.0, speed=12.0) -> PositionUpdate:
+    """A GPS fix a few metres off the lane's centre line at ``offset_m`` along ``edge``."""
+    x, y = place_xy(net, edge, offset_m)
+    return PositionUpdate(
+        time_s=t, place=XYPlace(x_m=x + dx_m, y_m=y), speed_mps=speed, accuracy_m=5.0
+    )
+
+
+# -- the matcher state ends with its request --------------------------------------------------
+def test_a_gps_fix_opens_a_matcher_state_for_its_request_only(book, net):
+    a = book.submit(spec("AMB-1"), 0.0)
+    b = book.submit(spec("AMB-2"), 0.0)
+    book.observe({"AMB-1": fix(net, 1.0, "A1B1", 40.0)}, 1.0)
+    assert book.matching == {a.request_id}
+    assert b.request_id not in book.matching
+    (tracked,) = book.live()
+    assert tracked.edge_id == "A1B1" and abs(tracked.offset_m - 40.0) < 5.0
+
+
+def test_a_cancelled_request_drops_its_matcher_state(book, net):
+    req = book.submit(spec(), 0.0)
+    book.observe({"AMB-1": fix(net, 1.0, "A1B1", 40.0)}, 1.0)
+    assert req.request_id in book.matching
+    book.cancel(req.request_id, 2.0)
+    assert book.matching == frozenset()
+
+
+def test_an_expired_request_drops_its_matcher_state(book, net):
+    req = book.submit(spec(lease_s=10.0), 0.0)
+    book.observe({"AMB-1": fix(net, 1.0, "A1B1", 40.0)}, 1.0)
+    book.observe({}, 10.9)
+    assert book.request(req.request_id).state is S.ACTIVE and req.request_id in book.matching
+    book.observe({}, 11.0)
+    assert book.request(req.request_id).state is S.EXPIRED
+    assert book.matching == frozenset()
+
+
+def test_a_completed_request_drops_its_matcher_state_and_others_keep_theirs(book, net):
+    done = book.submit(spec("AMB-1"), 0.0)
+    other = book.submit(spec("AMB-2"), 0.0)
+    book.observe({"AMB-1": fix(net, 1.0, "C1D1", 150.0), "AMB-2": fix(net, 1.0, "A1B1", 40.0)}, 1.0)
+    assert book.matching == {done.request_id, other.request_id}
+    book.observe({"AMB-2": fix(net, 2.0, "A1B1", 52.0)}, 2.0)  # AMB-1 gone: it has arrived
+    assert book.request(done.request_id).state is S.COMPLETED
+    assert book.matching == {other.request_id}
+
+
+def test_a_new_request_of_the_same_vehicle_starts_matching_afresh(book, net):
+    """The matcher state is per request: a vehicle's next trip does not inherit the prior of
+    its last one (another route)."""
+    first = book.submit(spec(), 0.0)
+    book.observe({"AMB-1": fix(net, 1.0, "A1B1", 40.0)}, 1.0)
+    book.cancel(first.request_id, 2.0)
+    second = book.submit(spec(), 3.0)
+    assert book.matching == frozenset()
+    book.observe({"AMB-1": fix(net, 4.0, "A1B1", 60.0)}, 4.0)
+    assert book.matching == {second.request_id}
+
+
+# -- before the first fix -------------------------------------------------------------------
+@pytest.mark.parametrize("now_s", [5.0, 30.0, 31.0, 50.0])
+def test_a_dispatched_vehicle_not_heard_of_is_placed_at_its_origin_at_its_departure(book, now_s):
+    """Before and after ``depart_s``: the position is the origin at the departure, so the
+    corridor projects it forward by the time since (the unit's first report is still on its
+    way), instead of a vehicle that leaves only now."""
+    book.submit(spec(depart_s=30.0), 0.0)
+    (tracked,) = book.live(planned_at_s=now_s)
+    assert (tracked.edge_id, tracked.offset_m, tracked.speed_mps) == ("A1B1", 0.0, 0.0)
+    assert tracked.time_s == 30.0
+    assert list(book.live()) == []  # without the time now: only vehicles heard of
