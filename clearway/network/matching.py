@@ -1,13 +1,27 @@
 """Online HMM map matching (Newson & Krumm 2009) of noisy positions to usable lanes.
 
-Candidates are every usable lane within a radius of the fix (from snap's cached segment
-arrays); the emission is a Gaussian on distance times a heading agreement term; the transition
-penalises the gap between route distance (bounded Dijkstra on edge lengths) and straight-line
-distance. Filtering is lag-0: each step returns the best candidate of the forward pass.
+Candidates are the usable edges with a lane within a radius of the fix (from snap's cached
+segment arrays), each at its lane point nearest the fix. Emission: a Gaussian on that
+distance, times a von Mises term on the angle between the fix's heading and the lane's
+driving direction there -- the reported heading above ``MIN_HEADING_SPEED_MPS``, else the
+bearing between two fixes far enough apart to trust it. The heading is what keeps a fix
+between two carriageways on the vehicle's own direction.
+
+Transition from each previous candidate: the route distance (signed along the same edge, or
+a bounded Dijkstra on edge lengths to another edge, a U-turn charged extra) against the straight-line distance (the
+Newson-Krumm term, scale ``beta_m``) and against the distance the reported speed covers in the
+interval (scale ``speed_beta_m``). A jump to a parallel street or the opposite carriageway
+needs a long route (round the block, or a U-turn) and so scores far below staying on the
+street being driven. Filtering is lag-0: each step returns the best candidate of the forward
+pass; the planned route's edges get a log-probability bonus ``route_bonus``.
+
+The matcher is pure: the caller keeps one :class:`MatchState` per vehicle (a new one,
+``MatchState()``, for a new trace) and drops it when the trace ends.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,14 +33,46 @@ from clearway.network.graph import RoutingGraph
 from clearway.network.model import Network
 from clearway.network.snap import _segments
 
+__all__ = ["MatchError", "MatchState", "MatchedPlace", "match_step"]
+
+#: Below this speed (m/s) a reported heading is noise (a standing GPS unit's heading wanders).
+MIN_HEADING_SPEED_MPS = 2.0
+#: Von Mises concentration of a reported heading's agreement with the lane direction.
+KAPPA_HEADING = 2.0
+#: ... and of a bearing taken from two fixes (noisier; used when no heading is reported).
+KAPPA_TRACK = 1.0
+#: Two fixes give a bearing when they lie this many position sigmas apart ...
+TRACK_MIN_SIGMAS = 3.0
+#: ... within this interval (s); a longer gap may hide a turn.
+TRACK_MAX_GAP_S = 10.0
+#: Fastest credible speed (m/s): bounds the route search between two fixes.
+MAX_SPEED_MPS = 40.0
+#: Extra route length (m) charged for a U-turn onto the reverse edge: an ambulance seldom
+#: turns back, and without it a fix near a junction jumps carriageways for free.
+U_TURN_EXTRA_M = 50.0
+#: Smallest position sigma (m) the emission uses, however good the receiver claims to be.
+MIN_SIGMA_M = 3.0
+
 
 class MatchError(RouteError):
-    """No usable lane lies near a fix; check the position or its coordinate system."""
+    """A fix cannot be matched: no usable lane near it, or a value that is not a position."""
 
 
 @dataclass(frozen=True)
 class MatchedPlace:
-    """Best place of the current fix: edge, offset along it (m), distance fix-lane (m)."""
+    """Best place of the current fix.
+
+    Attributes
+    ----------
+    edge_id
+        The matched edge.
+    offset_m
+        Position along it (m from its start, within ``[0, edge length]``).
+    distance_m
+        Distance from the fix to the matched lane (m).
+    log_prob
+        Its forward log-probability relative to the best (0 for the best; for diagnostics).
+    """
 
     edge_id: str
     offset_m: float
@@ -36,27 +82,48 @@ class MatchedPlace:
 
 @dataclass(frozen=True)
 class MatchState:
-    """Forward log-probabilities of the previous fix's candidates (empty at start)."""
+    """The forward pass after a fix: its candidates (graph node, offset m, lane point x/y m)
+    and their log-probabilities, the fix's time (s), position (m) and speed (m/s). Empty
+    (``MatchState()``) before the first fix of a trace."""
 
     nodes: tuple[int, ...] = ()
     offsets_m: tuple[float, ...] = ()
     xy_m: tuple[tuple[float, float], ...] = ()
     log_probs: tuple[float, ...] = ()
     time_s: float | None = None
+    fix_xy_m: tuple[float, float] | None = None
+    speed_mps: float | None = None
 
 
-def _length_matrix(graph: RoutingGraph) -> csr_matrix:
+def _length_matrix(net: Network, graph: RoutingGraph) -> csr_matrix:
+    """Arc ``i -> j`` = length of ``j`` + junction passage (m); a U-turn onto the reverse
+    edge costs ``U_TURN_EXTRA_M`` more (it would otherwise be the cheapest way between two
+    carriageways near a junction)."""
     cached = graph._cache.get("match_length_matrix")
     if cached is None:
-        head = np.asarray(graph.arc_head)
+        tail, head = np.asarray(graph.arc_tail), np.asarray(graph.arc_head)
         w = np.asarray(graph.length_m, dtype=float)[head] + np.asarray(graph.passage_m, float)
+        ends = [(net.edges[e].from_junction, net.edges[e].to_junction) for e in graph.edge_ids]
+        u_turn = np.fromiter(
+            (ends[a] == ends[b][::-1] for a, b in zip(tail, head, strict=True)), bool, len(tail)
+        )
+        w = w + U_TURN_EXTRA_M * u_turn
         n = len(graph.edge_ids)
-        cached = csr_matrix((np.maximum(w, 1e-3), (np.asarray(graph.arc_tail), head)), (n, n))
+        cached = csr_matrix((np.maximum(w, 1e-3), (tail, head)), (n, n))
         graph._cache["match_length_matrix"] = cached
-    return cached
+    return cached  # type: ignore[return-value]
 
 
-def _candidates(net, graph, x_m, y_m, radius_m):
+@dataclass(frozen=True)
+class _Candidates:
+    nodes: np.ndarray  # graph node per candidate
+    dist_m: np.ndarray  # fix -> lane distance
+    offset_m: np.ndarray  # along the edge
+    xy_m: np.ndarray  # (k, 2) lane point nearest the fix
+    angle_rad: np.ndarray  # driving direction of that lane segment (math angle)
+
+
+def _candidates(net: Network, graph: RoutingGraph, x_m: float, y_m: float, radius_m: float):
     seg = _segments(net, graph)
     if seg is None:
         raise MatchError(f"no lane with a shape allows vehicle class {graph.vclass!r}")
@@ -64,14 +131,60 @@ def _candidates(net, graph, x_m, y_m, radius_m):
     t = np.clip(((x_m - x1) * dx + (y_m - y1) * dy) / seg_len2, 0.0, 1.0)
     px, py = x1 + t * dx, y1 + t * dy
     dist = np.hypot(px - x_m, py - y_m)
-    best: dict[int, tuple[float, float, float, float, float]] = {}
-    for k in np.flatnonzero(dist <= radius_m):
-        node = int(graph.lane_node[int(lane[k])])
-        d = float(dist[k])
-        if node not in best or d < best[node][0]:
-            off = float(min((cum[k] + t[k] * np.sqrt(seg_len2[k])) * scale[k], graph.length_m[node]))
-            best[node] = (d, off, float(px[k]), float(py[k]), float(np.arctan2(dy[k], dx[k])))
-    return best
+    near = np.flatnonzero(dist <= radius_m)
+    # nearest segment per edge: sort by distance, keep each node's first
+    near = near[np.argsort(dist[near], kind="stable")]
+    nodes = np.asarray(graph.lane_node)[lane[near]]
+    _, first = np.unique(nodes, return_index=True)
+    k = near[first]
+    nodes = nodes[first]
+    length = np.asarray(graph.length_m, dtype=float)[nodes]
+    offset = np.minimum((cum[k] + t[k] * np.sqrt(seg_len2[k])) * scale[k], length)
+    return _Candidates(
+        nodes, dist[k], offset, np.column_stack([px[k], py[k]]), np.arctan2(dy[k], dx[k])
+    )
+
+
+def _direction_rad(state: MatchState, x_m, y_m, time_s, heading_deg, speed_mps, sigma_m):
+    """(math angle rad, kappa) of the vehicle's direction of travel, or None if unknown."""
+    if heading_deg is not None and math.isfinite(heading_deg):
+        if speed_mps is None or speed_mps > MIN_HEADING_SPEED_MPS:
+            kappa = KAPPA_HEADING if speed_mps is not None else KAPPA_TRACK
+            return math.radians(90.0 - heading_deg), kappa  # compass -> math angle
+        return None
+    if state.fix_xy_m is None or state.time_s is None:
+        return None
+    ddx, ddy = x_m - state.fix_xy_m[0], y_m - state.fix_xy_m[1]
+    gap_s = time_s - state.time_s
+    if 0.0 < gap_s <= TRACK_MAX_GAP_S and math.hypot(ddx, ddy) >= TRACK_MIN_SIGMAS * sigma_m:
+        return math.atan2(ddy, ddx), KAPPA_TRACK
+    return None
+
+
+def _transitions(net, graph, state, c: _Candidates, time_s, speed_mps, beta_m, speed_beta_m):
+    """Log transition probability, shape (previous candidates, current candidates)."""
+    dt = max(time_s - (state.time_s if state.time_s is not None else time_s), 0.1)
+    prev = np.asarray(state.nodes)
+    off_a = np.asarray(state.offsets_m)[:, None]
+    xy_a = np.asarray(state.xy_m)
+    length = np.asarray(graph.length_m, dtype=float)
+    # Dijkstra's distance runs to the *end* of a candidate's edge: the search reaches as far
+    # as the vehicle can drive, plus a U-turn, plus the longest candidate edge
+    reach = max(2.0 * MAX_SPEED_MPS * dt, 200.0) + U_TURN_EXTRA_M
+    limit = reach + float(length[c.nodes].max())
+    dd = dijkstra(_length_matrix(net, graph), indices=prev, limit=limit)[:, c.nodes]
+    same = prev[:, None] == c.nodes[None, :]
+    via = length[prev][:, None] - off_a + dd - length[c.nodes][None, :] + c.offset_m[None, :]
+    # along one edge the route is signed: a fix projected behind the last one (noise, or a
+    # standing vehicle) costs twice its step back, instead of a loop round the block
+    route = np.where(same, c.offset_m[None, :] - off_a, via)
+    gc = np.hypot(c.xy_m[None, :, 0] - xy_a[:, None, 0], c.xy_m[None, :, 1] - xy_a[:, None, 1])
+    with np.errstate(invalid="ignore"):
+        trans = -np.abs(route - gc) / beta_m
+        if speed_mps is not None:
+            v = speed_mps if state.speed_mps is None else 0.5 * (speed_mps + state.speed_mps)
+            trans = trans - np.abs(route - v * dt) / speed_beta_m
+    return np.where(np.isfinite(route), trans, -np.inf)
 
 
 def match_step(
@@ -88,52 +201,65 @@ def match_step(
     route_edges: frozenset[str] = frozenset(),
     beta_m: float = 30.0,
     route_bonus: float = 1.0,
+    speed_beta_m: float = 30.0,
 ) -> tuple[MatchState, MatchedPlace]:
-    """One lag-0 forward step of the HMM for a fix at ``(x_m, y_m)`` (m) at ``time_s`` (s).
+    """One lag-0 forward step of the HMM for a fix at ``(x_m, y_m)`` (network m).
 
-    ``heading_deg`` is compass degrees (0 = north, clockwise), used above 2 m/s;
-    ``accuracy_m`` is the 1-sigma position error (m, floored at 3 m); ``route_edges`` get a
-    log-probability bonus ``route_bonus``; ``beta_m`` (m) scales the transition penalty.
-    Raises :class:`MatchError` when no usable lane lies within ``max(3 accuracy, 25 m)``.
+    Parameters
+    ----------
+    net, graph
+        The network and its routing graph (its vehicle class decides the usable lanes).
+    state
+        The state the previous fix of this trace returned; ``MatchState()`` for a new trace.
+    x_m, y_m, time_s
+        The fix (network m) and its time (s, any origin, increasing along the trace).
+    heading_deg, speed_mps
+        Reported compass heading (deg, 0 = north, clockwise) and speed (m/s), either may be
+        None. The heading is used above ``MIN_HEADING_SPEED_MPS`` (or at a weaker weight
+        when the speed is unknown); without one the bearing from the previous fix is used
+        when the two are far enough apart.
+    accuracy_m
+        1-sigma position error (m, floored at ``MIN_SIGMA_M``).
+    route_edges
+        The planned route: its edges get a log-probability bonus ``route_bonus``.
+    beta_m, speed_beta_m
+        Scales (m) of the transition penalties on |route - straight-line distance| and on
+        |route - speed x interval|.
+
+    Returns
+    -------
+    tuple[MatchState, MatchedPlace]
+        The state to pass with the next fix, and the best place of this one.
+
+    Raises
+    ------
+    MatchError
+        A non-finite position, time, accuracy or speed, or no usable lane within
+        ``max(3 sigma, 25 m)`` of the fix. ``state`` is not changed (it is immutable): the
+        caller may go on with it and the next fix.
     """
-    sigma = max(float(accuracy_m), 3.0)
+    _check(x_m, y_m, time_s, speed_mps, accuracy_m)
+    sigma = max(float(accuracy_m), MIN_SIGMA_M)
     radius = max(3.0 * sigma, 25.0)
-    cands = _candidates(net, graph, x_m, y_m, radius)
-    if not cands:
+    c = _candidates(net, graph, x_m, y_m, radius)
+    if len(c.nodes) == 0:
         raise MatchError(
-            f"no lane usable by {graph.vclass!r} within {radius:.0f} m of ({x_m:.1f}, {y_m:.1f})"
+            f"no lane usable by {graph.vclass!r} within {radius:.0f} m of ({x_m:.1f}, {y_m:.1f}) "
+            f"in {graph.where}; check the position and its coordinate system (network x/y m)"
         )
-    nodes = list(cands)
-    d = np.array([cands[n][0] for n in nodes])
-    emis = -0.5 * (d / sigma) ** 2
-    if heading_deg is not None and speed_mps is not None and speed_mps > 2.0:
-        h = np.deg2rad(90.0 - heading_deg)  # compass -> math angle
-        ang = np.array([cands[n][4] for n in nodes])
-        emis = emis + 2.0 * (np.cos(ang - h) - 1.0)  # von Mises, kappa = 2
-    emis = emis + np.array([route_bonus if graph.edge_ids[n] in route_edges else 0.0 for n in nodes])
-    offs = [cands[n][1] for n in nodes]
-    xy = [(cands[n][2], cands[n][3]) for n in nodes]
+    emis = -0.5 * (c.dist_m / sigma) ** 2
+    direction = _direction_rad(state, x_m, y_m, time_s, heading_deg, speed_mps, sigma)
+    if direction is not None:
+        h, kappa = direction
+        emis = emis + kappa * (np.cos(c.angle_rad - h) - 1.0)
+    if route_edges:
+        on_route = np.fromiter((graph.edge_ids[n] in route_edges for n in c.nodes), bool)
+        emis = emis + route_bonus * on_route
     if state.nodes:
-        dt = max(time_s - (state.time_s or time_s), 0.1)
-        limit = max(2.0 * 40.0 * dt, 200.0)
-        prev = np.array(state.nodes)
-        dd = dijkstra(_length_matrix(graph), indices=prev, limit=limit)
-        trans = np.full((len(prev), len(nodes)), -np.inf)
-        length = np.asarray(graph.length_m, dtype=float)
-        for a, (pa, oa) in enumerate(zip(state.nodes, state.offsets_m, strict=True)):
-            for b, nb in enumerate(nodes):
-                if pa == nb and offs[b] >= oa - 2.0 * sigma:
-                    route = abs(offs[b] - oa)
-                elif np.isfinite(dd[a, nb]):
-                    route = length[pa] - oa + dd[a, nb] - length[nb] + offs[b]
-                else:
-                    continue
-                gc = float(np.hypot(xy[b][0] - state.xy_m[a][0], xy[b][1] - state.xy_m[a][1]))
-                trans[a, b] = -abs(route - gc) / beta_m
-        score = np.array(state.log_probs)[:, None] + trans
-        fwd = score.max(axis=0)
+        trans = _transitions(net, graph, state, c, time_s, speed_mps, beta_m, speed_beta_m)
+        fwd = (np.asarray(state.log_probs)[:, None] + trans).max(axis=0)
         if not np.isfinite(fwd).any():
-            fwd = np.zeros(len(nodes))  # trace broken: restart from emissions alone
+            fwd = np.zeros(len(c.nodes))  # trace broken (no route joins it): restart
         fwd = fwd + emis
     else:
         fwd = emis
@@ -141,10 +267,28 @@ def match_step(
     keep = np.isfinite(fwd)
     k = int(np.argmax(fwd))
     new = MatchState(
-        nodes=tuple(n for n, ok in zip(nodes, keep, strict=True) if ok),
-        offsets_m=tuple(o for o, ok in zip(offs, keep, strict=True) if ok),
-        xy_m=tuple(p for p, ok in zip(xy, keep, strict=True) if ok),
+        nodes=tuple(int(n) for n in c.nodes[keep]),
+        offsets_m=tuple(float(o) for o in c.offset_m[keep]),
+        xy_m=tuple((float(p[0]), float(p[1])) for p in c.xy_m[keep]),
         log_probs=tuple(float(v) for v in fwd[keep]),
         time_s=float(time_s),
+        fix_xy_m=(float(x_m), float(y_m)),
+        speed_mps=None if speed_mps is None else float(speed_mps),
     )
-    return new, MatchedPlace(graph.edge_ids[nodes[k]], float(offs[k]), float(d[k]), float(fwd[k]))
+    place = MatchedPlace(
+        graph.edge_ids[int(c.nodes[k])], float(c.offset_m[k]), float(c.dist_m[k]), float(fwd[k])
+    )
+    return new, place
+
+
+def _check(x_m, y_m, time_s, speed_mps, accuracy_m) -> None:
+    if not (math.isfinite(x_m) and math.isfinite(y_m)):
+        raise MatchError(f"position ({x_m}, {y_m}) is not finite; send network x/y in m")
+    if not math.isfinite(time_s):
+        raise MatchError(f"fix at ({x_m:.1f}, {y_m:.1f}) has a non-finite time {time_s}")
+    if not (math.isfinite(accuracy_m) and accuracy_m > 0):
+        raise MatchError(
+            f"fix at ({x_m:.1f}, {y_m:.1f}): accuracy {accuracy_m} m is not a positive number"
+        )
+    if speed_mps is not None and not (math.isfinite(speed_mps) and speed_mps >= 0):
+        raise MatchError(f"fix at ({x_m:.1f}, {y_m:.1f}): speed {speed_mps} m/s is not >= 0")
