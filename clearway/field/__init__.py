@@ -7,6 +7,8 @@ it is the only place pysnmp is imported.
   its type, access, range, units and the public sources it was checked against;
 - :mod:`clearway.field.snmp_client` — the manager (GET/SET over SNMPv3 or v2c) and a
   background event loop so a synchronous control tick can talk to many controllers at once;
+  :mod:`~clearway.field.snmp_credentials` holds who it is to a controller and where that
+  listens, :mod:`~clearway.field.snmp_replies` what a reply means (values and errors);
 - :mod:`clearway.field.snmp_agent` — a command responder serving an object store, used by the
   virtual controller (:mod:`clearway.field.virtual`).
 """

@@ -153,7 +153,9 @@ def test_unreachable_port_fails_within_the_timeout(runner, agent):
     with pytest.raises(ControllerUnreachableError) as info:
         runner.run(c.get([YELLOW_2]))
     elapsed = time.perf_counter() - t0
-    assert 0.25 <= elapsed < 0.9, elapsed
+    # pysnmp counts a timeout in whole ticks of its 0.1 s timer from the tick in progress,
+    # so it fires between one tick early and on time, depending on the timer's phase.
+    assert 0.3 - 0.1 <= elapsed < 0.9, elapsed
     assert f"127.0.0.1:{dead_port}" in str(info.value) and "0.3 s" in str(info.value)
 
 
