@@ -11,11 +11,13 @@ the model's). All-zero controls release it to its own program.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from clearway.field.ntcip import PHASES_PER_GROUP
 from clearway.signals.model import GREEN_CHARS
 from clearway.signals.nema import NemaError, PhaseMap, phases_of
+from clearway.signals.safety.commands import ApprovedCommand
 
 #: The NTCIP 1202 phase control group columns, in the order they are written.
 CONTROL_OBJECTS = (
@@ -69,6 +71,7 @@ def controls_for(
     approved: str,
     shown: str | None = None,
     on: frozenset[int] = frozenset(),
+    then: str | None = None,
 ) -> PhaseControls:
     """The phase controls that steer a controller from what it shows to an approved state.
 
@@ -86,6 +89,9 @@ def controls_for(
     on
         Phases active in their ring now (NTCIP phase ons): never omitted, so a ring resting
         in one can still reach the barrier the target lies behind.
+    then
+        The target the approved step leads to, if the command carries one: the controller is
+        steered straight there (see :func:`toward`).
 
     Raises
     ------
@@ -93,6 +99,8 @@ def controls_for(
         If no set of the controller's phases shows ``approved`` (the corridor only proposes
         states its phases can show; anything else is refused, never approximated).
     """
+    if then is not None:
+        return toward(pm, shown_greens, approved, then, on)
     greens = shown_greens if approved == shown else phases_of(pm, approved)[0]
     walks = frozenset(
         p.number for p in pm.phases
@@ -118,4 +126,86 @@ def controls_for(
     )
 
 
-__all__ = ["CONTROL_OBJECTS", "RELEASED", "NemaError", "PhaseControls", "controls_for", "phase_groups"]
+def toward(
+    pm: PhaseMap, shown_greens: frozenset[int], approved: str, then: str, on: frozenset[int]
+) -> PhaseControls:
+    """Controls that take a controller straight to the target ``then`` through its own
+    change intervals: the target's phases called (or held), every other phase omitted.
+
+    A phase green now and not in the target is forced off once the approved step ends its
+    links (until then, as for a minimum green the guard still counts, it is held); a phase
+    with no vehicle links of its own (a walk, or a parent only of overlaps) has nothing the
+    step could show ending, so it is forced off at once — the controller's own minimum green
+    and clearance still apply, and an overlap green in the target stays green through the
+    target's parent.
+
+    Parameters
+    ----------
+    pm
+        The controller's phase map.
+    shown_greens
+        Phases it shows green now.
+    approved, then
+        The approved step and the target it leads to (SUMO characters, one per link).
+    on
+        Phases active in their ring now: never omitted (see :func:`controls_for`).
+
+    Raises
+    ------
+    NemaError
+        If no set of the controller's phases shows ``then``.
+    """
+    target = phases_of(pm, then)[0]
+    ending = frozenset(
+        p.number for p in pm.phases
+        if p.number in shown_greens - target
+        and (not p.links or any(approved[i] not in GREEN_CHARS for i in p.links))
+    )  # fmt: skip
+    walks = frozenset(
+        p.number for p in pm.phases
+        if p.number in target and p.ped_links and all(then[i] in GREEN_CHARS for i in p.ped_links)
+    )  # fmt: skip
+    return PhaseControls(
+        hold=shown_greens - ending,
+        force_off=ending,
+        omit=pm.numbers - target - shown_greens - on,
+        veh_call=target - shown_greens,
+        ped_call=walks,
+    )
+
+
+def writes_for(
+    signal_ids: Iterable[str],
+    commanded: Collection[str],
+    pending: Mapping[str, PhaseControls],
+    sent: Mapping[str, PhaseControls],
+) -> dict[str, PhaseControls]:
+    """This tick's writes: each commanded signal's pending controls (which renew its lease),
+    and all-zero controls for a signal held before and not commanded now (released)."""
+    out: dict[str, PhaseControls] = {}
+    for sid in signal_ids:
+        if sid in commanded and sid in pending:
+            out[sid] = pending[sid]
+        elif sid in sent and not sent[sid].released:
+            out[sid] = RELEASED
+    return out
+
+
+def require_approved(port: str, command: object) -> ApprovedCommand:
+    """``command`` if the guard approved it.
+
+    Raises
+    ------
+    TypeError
+        If it is not an :class:`~clearway.signals.safety.commands.ApprovedCommand` (``port``
+        names the port in the message): a port sends only the guard's approvals.
+    """
+    if not isinstance(command, ApprovedCommand):
+        raise TypeError(
+            f"{port}.apply takes only an ApprovedCommand from SafetyGuard.check(), "
+            f"got {type(command).__name__}"
+        )
+    return command
+
+
+__all__ = ["CONTROL_OBJECTS", "RELEASED", "NemaError", "PhaseControls", "controls_for", "phase_groups", "require_approved", "toward", "writes_for"]

@@ -33,6 +33,8 @@ from clearway.field.controls import (
     PhaseControls,
     controls_for,
     phase_groups,
+    require_approved,
+    writes_for,
 )
 from clearway.field.ntcip import groups_to_phases, masks_for_groups, obj
 from clearway.field.snmp_client import FieldError, SnmpRunner, SnmpTarget
@@ -161,11 +163,7 @@ class FieldSignals:
         TypeError
             If ``command`` is not an :class:`ApprovedCommand`.
         """
-        if not isinstance(command, ApprovedCommand):
-            raise TypeError(
-                "FieldSignals.apply takes only an ApprovedCommand from SafetyGuard.check(), "
-                f"got {type(command).__name__}"
-            )
+        command = require_approved("FieldSignals", command)
         sid = command.signal_id
         ctl = self.controllers.get(sid)
         if ctl is None or sid in self.degraded:
@@ -175,7 +173,7 @@ class FieldSignals:
         on = status.ons if status is not None else frozenset()
         try:
             self._pending[sid] = controls_for(
-                ctl.phase_map, shown, command.state, self._states.get(sid), on
+                ctl.phase_map, shown, command.state, self._states.get(sid), on, command.then
             )
         except NemaError as exc:
             self._fault(sid, exc)
@@ -183,14 +181,8 @@ class FieldSignals:
     def end_tick(self, now_s: float, commanded: Collection[str]) -> None:
         """Write this tick's controls: renew the commanded signals' leases, release the
         signals held before and not commanded now (all-zero controls)."""
-        writes: dict[str, PhaseControls] = {}
-        for sid in self.signal_ids():
-            if sid in self.degraded:
-                continue
-            if sid in commanded and sid in self._pending:
-                writes[sid] = self._pending[sid]
-            elif sid in self._sent and not self._sent[sid].released:
-                writes[sid] = RELEASED
+        live = [sid for sid in self.signal_ids() if sid not in self.degraded]
+        writes = writes_for(live, commanded, self._pending, self._sent)
         self._pending.clear()
         if not writes:
             return

@@ -460,3 +460,32 @@ def test_a_foe_dropping_its_protection_clears_its_yellow_arrow_first(guard: Safe
     # a foe permissive all along (last green g) has no yellow arrow to clear
     perm = history(("rrrrO", -30.0), ("rgrrO", -20.0))
     assert judge(guard, perm, "GgrrO", 0.0) == set()
+
+
+# -- the target ``then`` (field controllers steered straight to it) ---------------------------
+def test_a_target_is_judged_for_conflicting_greens_and_carried_when_approved(guard: SafetyGuard) -> None:
+    seen = history(("rrrrO", -100.0), ("GrrrO", -50.0), ("GrrrO", 0.0))
+    ok = guard.check(SignalCommand("X", "GrrrO", 0.0, then="GgrGO"), seen)
+    assert ok.ok and ok.approved is not None and ok.approved.then == "GgrGO"
+    assert guard.check(SignalCommand("X", "GrrrO", 0.0), seen).approved.then is None
+    v = guard.check(SignalCommand("X", "GrrrO", 0.0, then="GrGrO"), seen)
+    assert v.reasons == (
+        "R1-conflict: target 'then' has links 0 (G) and 2 (G) green together, which conflict",
+    )
+    # the step itself conflicting and the target too: both are told
+    v = guard.check(SignalCommand("X", "GGrrO", 0.0, then="rGGrO"), seen)
+    assert codes(v) == {R1} and len(v.reasons) == 2
+
+
+@pytest.mark.parametrize("then", ["rrrr", "rrrrOr", "", 5, "rrZrO"])
+def test_a_target_of_the_wrong_length_type_or_characters_is_malformed(guard: SafetyGuard, then) -> None:
+    v = guard.check(SignalCommand("X", "rrrrO", 1.0, then=then), history(("rrrrO", 0.0)))
+    assert not v.ok and codes(v) == {R5} and "target state 'then'" in v.reasons[0]
+
+
+def test_a_target_may_not_switch_the_undriven_link_on_or_a_driven_one_off(guard: SafetyGuard) -> None:
+    seen = history(("rrrrO", 0.0))
+    v = guard.check(SignalCommand("X", "rrrrO", 1.0, then="rrrrr"), seen)
+    assert v.reasons == ("R5-malformed: link 4 may not be switched on in target 'then'",)
+    v = guard.check(SignalCommand("Y", "rrrr", 1.0, then="Orrr"), history(("rrrr", 0.0), sid="Y"))
+    assert v.reasons == ("R5-malformed: link 0 may not be switched off in target 'then'",)

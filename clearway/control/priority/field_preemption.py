@@ -24,6 +24,7 @@ from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.preemption import PreemptionController
 from clearway.signals.model import ASPECT_OF, GREEN_CHARS
 from clearway.signals.nema import PhaseMap, expressible, state_of
+from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
 from clearway.signals.transition import step_toward
 
@@ -181,12 +182,26 @@ class FieldPreemption(PreemptionController):
             return super()._target_state(sid, links, current, core)
         return combo_target(pm, links, core, current)
 
-    def _step(self, sid: str, t: SignalTimers, target: str, now_s: float) -> str | None:
+    def _command(
+        self, commands: list[SignalCommand], sid: str, t: SignalTimers, target: str, now_s: float
+    ) -> None:
         pm = self.phase_maps.get(sid)
         if pm is None:
-            return super()._step(sid, t, target, now_s)
-        # Always a command, even one that changes nothing: it renews the hold's lease.
-        return round_to_phases(pm, t.state, step_toward(self.models[sid], t, target, now_s))
+            super()._command(commands, sid, t, target, now_s)
+            return
+        # Always a command, even one that changes nothing: it renews the hold's lease. It
+        # carries its target, so the controller is steered straight there through its own
+        # change intervals, not through every state the link-level step would pass.
+        nxt = round_to_phases(pm, t.state, step_toward(self.models[sid], t, target, now_s))
+        commands.append(SignalCommand(sid, nxt, now_s, source=self.name, then=target))
+
+    def _upcoming(self, sid: str, shown: str, upcoming: Mapping[str, str]) -> str:
+        if sid not in self.phase_maps:
+            return super()._upcoming(sid, shown, upcoming)
+        # An actuated controller may end any green at its next gap or maximum, and does not
+        # say when: a green the vehicle needs is treated as ending (held from the latest
+        # moment it could still be brought back in time), never as staying.
+        return "".join("r" if c in GREEN_CHARS else c for c in shown)
 
     def _end_hold(self, sid: str, now_s: float) -> None:
         if sid not in self.phase_maps:

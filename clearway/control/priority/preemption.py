@@ -245,8 +245,8 @@ class PreemptionController:
                     else self.normal.next_green_s(plan.signal_id, plan.core, now_s)
                 )
                 want = (hold is not None and req.request_id in hold.requests) or self.policy.wants(
-                    plan, self.models[plan.signal_id], shown, upcoming.get(plan.signal_id, shown),
-                    now_s, scheduled,
+                    plan, self.models[plan.signal_id], shown,
+                    self._upcoming(plan.signal_id, shown, upcoming), now_s, scheduled,
                 )
                 out.setdefault(plan.signal_id, []).append((plan, want and key not in self._blocked))
         return out
@@ -401,6 +401,11 @@ class PreemptionController:
             return
         self._recovering[sid] = (rec, hold, served)
         self._command(commands, sid, t, phases[rec.queue[0]], now_s)
+
+    def _upcoming(self, sid: str, shown: str, upcoming: Mapping[str, str]) -> str:
+        """What ``sid`` will show next under normal control (``upcoming``: the normal
+        controller's next state per signal it changes); a subclass may know less."""
+        return upcoming.get(sid, shown)
 
     def _target_state(
         self, sid: str, links: frozenset[int], current: str, core: frozenset[int]

@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from clearway.field.controls import RELEASED, PhaseControls, controls_for
+from clearway.field.controls import (
+    RELEASED,
+    PhaseControls,
+    controls_for,
+    require_approved,
+    writes_for,
+)
 from clearway.field.virtual.nema_controller import DualRingController
 from clearway.signals.nema import NemaError
 from clearway.signals.safety.commands import ApprovedCommand
@@ -61,32 +67,23 @@ class CabinetSignals:
         TypeError
             If ``command`` is not an :class:`ApprovedCommand`.
         """
-        if not isinstance(command, ApprovedCommand):
-            raise TypeError(
-                "CabinetSignals.apply takes only an ApprovedCommand from SafetyGuard.check(), "
-                f"got {type(command).__name__}"
-            )
+        command = require_approved("CabinetSignals", command)
         ctl = self.controllers.get(command.signal_id)
         if ctl is None:
             return
         try:
             self._pending[command.signal_id] = controls_for(
                 ctl.phase_map, ctl.greens, command.state, self._states.get(command.signal_id),
-                ctl.phase_ons,
+                ctl.phase_ons, command.then,
             )  # fmt: skip
         except NemaError as exc:
             self.faults.append((command.signal_id, str(exc)))
 
     def end_tick(self, now_s: float, commanded: Collection[str]) -> None:
         """Renew the commanded controllers' controls; release the ones no longer commanded."""
-        for sid, ctl in self.controllers.items():
-            if sid in commanded and sid in self._pending:
-                controls = self._pending[sid]
-            elif sid in self._sent and not self._sent[sid].released:
-                controls = RELEASED
-            else:
-                continue
-            ctl.set_controls(
+        writes = writes_for(self.controllers, commanded, self._pending, self._sent)
+        for sid, controls in writes.items():
+            self.controllers[sid].set_controls(
                 now_s, hold=controls.hold, force_off=controls.force_off, omit=controls.omit,
                 veh_call=controls.veh_call, ped_call=controls.ped_call,
             )  # fmt: skip

@@ -227,6 +227,9 @@ class DualRingController:
             changed |= self._cross_barrier(now_s)
             if not changed:
                 break
+        # A vehicle seen as its green ends (forced off, maxed out) in this very step waits
+        # for the next one: its presence is a call, as a locking detector would keep it.
+        self._calls.veh |= (detector_calls & self.phase_map.numbers) - self.greens
 
     def _rings_by_phase(self, n: int) -> _Ring | None:
         return next((r for r in self._rings if n in r.phases), None)

@@ -34,7 +34,8 @@ from clearway.field.snmp_agent import NtcipAgent
 from clearway.field.snmp_client import Credentials, SnmpRunner, SnmpV2cCommunity, SnmpV3Credentials
 from clearway.field.virtual.dispatch import DispatchClient, TripPlan
 from clearway.field.virtual.mib import ControllerMib
-from clearway.field.virtual.nema_controller import DualRingController, phase_timings_from_model
+from clearway.field.virtual.nema_controller import DualRingController
+from clearway.field.virtual.twin_cabinets import TwinCabinets
 from clearway.monitor import SafetyMonitor
 from clearway.network.geo import xy_to_lonlat
 from clearway.network.geometry import edge_point
@@ -143,29 +144,18 @@ class VirtualStreet:
         self.status_path = status_path
         self.lock = threading.Lock()
         t0 = twin.now_s()
-        self.controllers: dict[str, DualRingController] = {}
-        self.mibs: dict[str, ControllerMib] = {}
-        self._phase_lanes: dict[str, dict[int, tuple[str, ...]]] = {}
         self.cabinets = {c.signal_id: c for c in cabinets}
-        detected = set(twin.detector_lane_ids)
+        self._driven = TwinCabinets(
+            twin, net, models, {c.signal_id: c.phase_map for c in cabinets},
+            backup_time_s={c.signal_id: c.backup_time_s for c in cabinets},
+        )  # fmt: skip
+        self.controllers: dict[str, DualRingController] = self._driven.controllers
+        self.mibs: dict[str, ControllerMib] = {}
         for cab in cabinets:
-            model = models[cab.signal_id]
-            lanes_of = {lk.signal_index: lk.from_lane for lk in net.signal_links(cab.signal_id)}
-            per_phase = {
-                p.number: tuple(sorted({lanes_of[i] for i in p.links if i in lanes_of} & detected))
-                for p in cab.phase_map.phases
-            }
-            # A phase no detector sees is recalled every cycle (else it would never be served).
-            recalls = frozenset(n for n, lanes in per_phase.items() if not lanes)
-            ctl = DualRingController(
-                cab.phase_map, phase_timings_from_model(cab.phase_map, model), recalls=recalls,
-                backup_time_s=cab.backup_time_s, start_s=t0,
-            )  # fmt: skip
-            self.controllers[cab.signal_id] = ctl
-            self._phase_lanes[cab.signal_id] = per_phase
             self.mibs[cab.signal_id] = ControllerMib(
-                ctl, detector_count=len(cab.detector_lanes), lock=self.lock, clock=self._now_s
-            )
+                self.controllers[cab.signal_id], detector_count=len(cab.detector_lanes),
+                lock=self.lock, clock=self._now_s,
+            )  # fmt: skip
         self.monitor = SafetyMonitor(net, models)
         watched = tuple(self.cabinets)
         twin.add_step_listener(
@@ -234,24 +224,13 @@ class VirtualStreet:
     # -- one step ----------------------------------------------------------------------------
     def _tick(self) -> None:
         now = self.twin.now_s()
-        traffic = self.twin.read_traffic_state(("vehicle_count", "occupancy_pct"))
-        counts = dict(zip(traffic.lane_ids, map(float, traffic.vehicle_count), strict=True))
-        occupancy = {
-            ln: (0.0 if math.isnan(o) else float(o))
-            for ln, o in zip(traffic.lane_ids, traffic.occupancy_pct, strict=True)
-        }
-        present = {lane for lane, n in counts.items() if n > 0}
         with self.lock:
-            for sid, ctl in self.controllers.items():
-                calls = frozenset(
-                    n for n, lanes in self._phase_lanes[sid].items() if any(ln in present for ln in lanes)
-                )
-                ctl.step(now, calls)
+            counts, occupancy = self._driven.step()
+            for sid, mib in self.mibs.items():
                 lanes = self.cabinets[sid].detector_lanes
                 vol = [counts.get(ln, 0.0) for ln in lanes]
                 occ = [min(max(occupancy.get(ln, 0.0), 0.0), 100.0) for ln in lanes]
-                self.mibs[sid].set_detectors(vol, occ)
-                self.twin.show_field_state(sid, ctl.state_string())
+                mib.set_detectors(vol, occ)
         self._drive_trips(now)
 
     def _drive_trips(self, now: float) -> None:

@@ -18,6 +18,11 @@ class SignalCommand:
 
     ``source`` names the controller (for the audit log). ``emergency`` is informational only:
     it never relaxes a safety rule (MUTCD 4D.27: clearance is never shortened for preemption).
+
+    ``then`` is the state this step leads to, for signals whose controller runs its own change
+    intervals (field controllers): it is steered straight toward ``then`` (its phases called,
+    every other phase omitted) instead of being led link by link. The guard approves ``then``
+    only if it has no conflicting greens; the twin ignores it.
     """
 
     signal_id: str
@@ -25,17 +30,19 @@ class SignalCommand:
     time_s: float
     source: str = ""
     emergency: bool = False
+    then: str | None = None
 
 
 class ApprovedCommand:
     """A command the safety guard has approved. Immutable; constructed only by the guard."""
 
-    __slots__ = ("signal_id", "state", "time_s", "source")
+    __slots__ = ("signal_id", "state", "time_s", "source", "then")
 
     signal_id: str
     state: str
     time_s: float
     source: str
+    then: str | None
 
     def __init__(self, command: SignalCommand, *, _token: object = None) -> None:
         if _token is not _GUARD_TOKEN:

@@ -43,6 +43,10 @@ def malformed(
     if not ALL_CHARS.issuperset(cmd.state):
         bad = sorted({c for c in cmd.state if c not in ALL_CHARS})
         return [f"R5-malformed: unknown state characters {''.join(bad)!r} (allowed: GgsyYurOo)"]
+    if cmd.then is not None and (
+        not isinstance(cmd.then, str) or len(cmd.then) != n or not ALL_CHARS.issuperset(cmd.then)
+    ):
+        return [f"R5-malformed: target state 'then' must be {n} characters of GgsyYurOo for {model.signal_id!r}, got {cmd.then!r}"]
     if not isinstance(cmd.time_s, int | float) or not math.isfinite(cmd.time_s):
         return [f"R5-malformed: command time {cmd.time_s!r} is not a finite number of seconds"]
     if timers is None:
@@ -54,21 +58,29 @@ def malformed(
         return [f"R5-malformed: command time {cmd.time_s} s is before the observed state ({timers.time_s} s)"]
     if age > max_state_age_s + TIME_EPS_S:
         return [f"R5-malformed: observed state is stale ({age:.1f} s old, limit {max_state_age_s} s)"]
-    if not model.fixed_off and OFF_CHARS.isdisjoint(cmd.state):
-        return []  # the usual case: nothing off, nothing that must be
     reasons = []
-    for i, c in enumerate(cmd.state):
-        if (c in OFF_CHARS) != (i in model.fixed_off):
-            reasons.append(f"R5-malformed: link {i} may not be switched {'off' if c in OFF_CHARS else 'on'}")
+    for name, state in (("state", cmd.state), ("then", cmd.then)):
+        if state is None or (not model.fixed_off and OFF_CHARS.isdisjoint(state)):
+            continue  # the usual case: nothing off, nothing that must be
+        for i, c in enumerate(state):
+            if (c in OFF_CHARS) != (i in model.fixed_off):
+                where = "" if name == "state" else " in target 'then'"
+                reasons.append(f"R5-malformed: link {i} may not be switched {'off' if c in OFF_CHARS else 'on'}{where}")
     return reasons
 
 
 def conflicting_greens(model: Intersection, cmd: SignalCommand) -> list[str]:
-    """R1: no two conflicting links green at once."""
-    return [
+    """R1: no two conflicting links green at once (in the state, and in the target ``then``)."""
+    out = [
         f"R1-conflict: links {i} ({cmd.state[i]}) and {j} ({cmd.state[j]}) conflict and may not be green together"
         for i, j in model.conflicting_greens(cmd.state)
     ]
+    if cmd.then is not None:
+        out += [
+            f"R1-conflict: target 'then' has links {i} ({cmd.then[i]}) and {j} ({cmd.then[j]}) green together, which conflict"
+            for i, j in model.conflicting_greens(cmd.then)
+        ]
+    return out
 
 
 def transitions(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -> list[str]:
