@@ -24,8 +24,8 @@ the planned route (a junction early/late), on a different street, unmatched; per
 p50/p99); corridor flips = runs of >= 2 consecutive fixes matched off the planned route.
 
 Run alone: ``.venv/bin/python bench/matching_bench.py`` (writes bench/matching.json and
-bench/matching.md); ``--sweep`` also measures our HMM over beta_m x route_bonus on the same
-fixes. ``make bench`` runs it as the ``matching`` case.
+bench/matching.md), with a sweep of our HMM's parameters on the same fixes (``--no-sweep``
+skips it). ``make bench`` runs it as the ``matching`` case.
 """
 
 from __future__ import annotations
@@ -527,20 +527,16 @@ def markdown(res: dict) -> list[str]:
     return lines
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=len(SEEDS))
-    ap.add_argument("--sweep", action="store_true", help="also sweep beta_m x route_bonus")
-    ap.add_argument("--matchers", default=",".join(MATCHERS))
-    args = ap.parse_args()
-    seeds = tuple(range(1, args.seeds + 1))
-    res = case_matching(HERE / "out", seeds, tuple(args.matchers.split(",")))
-    if args.sweep:
-        res["sweep"] = sweep(HERE / "out", seeds=seeds)
+def run(out_dir: Path, seeds=SEEDS, matchers=MATCHERS, *, with_sweep: bool = True) -> dict:
+    """The comparison (and the sweep), written to bench/matching.json and bench/matching.md."""
+    res = case_matching(out_dir, seeds, matchers)
+    if with_sweep:
+        res["sweep"] = sweep(out_dir, seeds=seeds)
     (HERE / "matching.json").write_text(json.dumps(res, indent=2) + "\n")
     lines = ["# Map matching: snap vs clearway HMM vs leuvenmapmatching", "",
-             "`.venv/bin/python bench/matching_bench.py`", "", *markdown(res)]  # fmt: skip
-    if args.sweep:
+             "`.venv/bin/python bench/matching_bench.py` (or `make bench`, case `matching`)", "",
+             *markdown(res)]  # fmt: skip
+    if with_sweep:
         lines += ["", "## HMM parameter sweep", "",
                   "All rates and sigmas together; one parameter changed from the defaults.", "",
                   "| network | trace | setting | true | wrong side | other route edge | other street | stuck | flips | ms p50 |",
@@ -551,7 +547,18 @@ def main() -> None:
             for k, v in res["sweep"].items()
         ]
     (HERE / "matching.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=len(SEEDS))
+    ap.add_argument("--no-sweep", action="store_true", help="skip the beta_m/route_bonus sweep")
+    ap.add_argument("--matchers", default=",".join(MATCHERS))
+    args = ap.parse_args()
+    seeds = tuple(range(1, args.seeds + 1))
+    run(HERE / "out", seeds, tuple(args.matchers.split(",")), with_sweep=not args.no_sweep)
+    print((HERE / "matching.md").read_text())
     sys.stdout.flush()
 
 

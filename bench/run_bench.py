@@ -24,6 +24,8 @@ avl              the corridor fed by an emulated AVL unit (GPS error, rate, late
 service          ``clearway serve`` on loopback: sustained position updates/s with every audit
                  record kept, request -> first approved corridor command latency under a
                  200 updates/s background (see bench/service_bench.py)
+matching         map matching of noisy fixes: nearest-lane snap, our HMM, leuvenmapmatching on
+                 a grid and Berlin (see bench/matching_bench.py; also writes bench/matching.md)
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from avl_bench import case_avl  # noqa: E402
 from avl_bench import markdown as avl_markdown  # noqa: E402
+from matching_bench import run as case_matching  # noqa: E402
 from priority_bench import case_priority, markdown  # noqa: E402
 from quality_bench import case_quality  # noqa: E402
 from quality_bench import markdown as quality_markdown  # noqa: E402
@@ -239,6 +242,7 @@ CASES = {
     "quality": lambda a: case_quality(OUT),
     "service": lambda a: case_service(OUT),
     "avl": lambda a: case_avl(OUT / "avl"),
+    "matching": lambda a: case_matching(OUT),
 }
 
 

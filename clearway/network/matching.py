@@ -50,6 +50,9 @@ MAX_SPEED_MPS = 40.0
 #: Extra route length (m) charged for a U-turn onto the reverse edge: an ambulance seldom
 #: turns back, and without it a fix near a junction jumps carriageways for free.
 U_TURN_EXTRA_M = 50.0
+#: Candidates lie within this many position sigmas of the fix (at least 25 m): at 3 sigma
+#: one fix in a few hundred loses its true edge, and the trace can lock onto a parallel street.
+CANDIDATE_SIGMAS = 4.0
 #: Smallest position sigma (m) the emission uses, however good the receiver claims to be.
 MIN_SIGMA_M = 3.0
 
@@ -235,12 +238,12 @@ def match_step(
     ------
     MatchError
         A non-finite position, time, accuracy or speed, or no usable lane within
-        ``max(3 sigma, 25 m)`` of the fix. ``state`` is not changed (it is immutable): the
+        ``max(CANDIDATE_SIGMAS sigma, 25 m)`` of the fix. ``state`` is not changed (it is immutable): the
         caller may go on with it and the next fix.
     """
     _check(x_m, y_m, time_s, speed_mps, accuracy_m)
     sigma = max(float(accuracy_m), MIN_SIGMA_M)
-    radius = max(3.0 * sigma, 25.0)
+    radius = max(CANDIDATE_SIGMAS * sigma, 25.0)
     c = _candidates(net, graph, x_m, y_m, radius)
     if len(c.nodes) == 0:
         raise MatchError(
@@ -286,9 +289,9 @@ def _check(x_m, y_m, time_s, speed_mps, accuracy_m) -> None:
         raise MatchError(f"position ({x_m}, {y_m}) is not finite; send network x/y in m")
     if not math.isfinite(time_s):
         raise MatchError(f"fix at ({x_m:.1f}, {y_m:.1f}) has a non-finite time {time_s}")
-    if not (math.isfinite(accuracy_m) and accuracy_m > 0):
+    if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
         raise MatchError(
-            f"fix at ({x_m:.1f}, {y_m:.1f}): accuracy {accuracy_m} m is not a positive number"
+            f"fix at ({x_m:.1f}, {y_m:.1f}): accuracy {accuracy_m} m is not a number >= 0"
         )
     if speed_mps is not None and not (math.isfinite(speed_mps) and speed_mps >= 0):
         raise MatchError(f"fix at ({x_m:.1f}, {y_m:.1f}): speed {speed_mps} m/s is not >= 0")
