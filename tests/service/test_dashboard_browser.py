@@ -1,8 +1,10 @@
 """The dashboard in a real browser (Debian's chromium driven by Playwright): sign in, see the
 network drawn, ask for priority by picking origin and destination on the map, see the
-corridor's junctions granted and the vehicle marker move, cancel and see it recover; a wrong
-key is refused plainly; roles see only what they may do; no console errors; the live feed
-comes back after the server restarts.
+corridor's junctions granted and the vehicle marker move, cancel and see it recover; on a
+geo-referenced net ask by coordinates (typed, and a map click converted as pyproj would) and
+see a point off the network refused with the API's message; a wrong key is refused plainly;
+roles see only what they may do; no console errors; the live feed comes back after the server
+restarts.
 
 The app runs in a real uvicorn server on a free port (chromium must reach it over HTTP), with
 a live runtime on the 3x3 grid at 8x real time. Screenshots go to ``test-artifacts/dashboard/``.
@@ -10,7 +12,10 @@ a live runtime on the 3x3 grid at 8x real time. Screenshots go to ``test-artifac
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
+import re
 import shutil
 import socket
 import threading
@@ -24,7 +29,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from clearway.network.geo import xy_to_lonlat
+from clearway.network.geometry import edge_point
 from clearway.service.runtime import ServiceRuntime
+from clearway.sim.scenario import Scenario
 from clearway.storage.db import make_engine, session_factory
 from clearway.storage.migrate import upgrade
 
@@ -119,14 +127,15 @@ class Live:
             method, self.url + path, headers={"X-API-Key": self.key(role)}, timeout=10, **kw
         )
 
-    def restart(self) -> None:
+    def restart(self, scenario: Scenario | None = None) -> None:
         """Stop the server and its runtime, then serve the same database and keys again on
-        the same port with a fresh runtime (libsumo: one simulation per process at a time)."""
+        the same port with a fresh runtime (libsumo: one simulation per process at a time),
+        on ``scenario`` if given, else the module's."""
         self.served.stop()
         assert self.runtime.error is None, self.runtime.error
         from clearway.service.app import create_app
 
-        self.runtime = ServiceRuntime(self.scenario, strategy="corridor", speed=SPEED)
+        self.runtime = ServiceRuntime(scenario or self.scenario, strategy="corridor", speed=SPEED)
         app = create_app(self.service.ctx.settings, engine=self.engine, runtime=self.runtime)
         self.served = Served(app, int(self.url.rsplit(":", 1)[1]))
 
@@ -235,19 +244,40 @@ def page(browser, live_http) -> Iterator[Page]:
         p.close()
 
 
-def _click_edge(p: Any, edge_id: str) -> None:
+def _click_edge(p: Any, edge_id: str) -> tuple[float, float]:
     """Click the middle of the edge's first lane where the map draws it (a straight lane's
-    box has no width, so Playwright would call the path itself invisible)."""
-    x, y = p.evaluate(
+    box has no width, so Playwright would call the path itself invisible); returns that point
+    in network coordinates (m; the map draws y flipped)."""
+    x, y, x_m, y_m = p.evaluate(
         """(id) => {
           const el = document.querySelector(`#layer-lanes .lane[data-edge-id="${id}"]`);
           const pt = el.getPointAtLength(el.getTotalLength() / 2);
           const m = el.getScreenCTM();
-          return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f];
+          return [pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f, pt.x, -pt.y];
         }""",
         edge_id,
     )
     p.mouse.click(x, y)
+    return x_m, y_m
+
+
+def _marked_point(p: Any, kind: str) -> tuple[float, float]:
+    """Where the map marks a point picked as origin or destination (network m)."""
+    transform = p.get_attribute(f"#layer-picks .pick-point.pick-{kind}", "transform")
+    m = re.fullmatch(r"translate\(([-\d.e]+),([-\d.e]+)\)", transform or "")
+    assert m, transform
+    return float(m.group(1)), -float(m.group(2))
+
+
+def _lat_lon(text: str) -> tuple[float, float]:
+    lat, lon = (float(v) for v in text.split(","))
+    return lat, lon
+
+
+def _ground_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Distance (m) between two nearby (lat, lon) points (equirectangular; exact enough)."""
+    k = 111_195.0
+    return math.hypot((a[0] - b[0]) * k, (a[1] - b[1]) * k * math.cos(math.radians(a[0])))
 
 
 # -- the tests -------------------------------------------------------------------------------------
@@ -284,12 +314,14 @@ def test_dispatcher_requests_priority_on_the_map_and_cancels_it(page):
     # Origin and destination picked on the map (the form fills in the edge ids).
     p.click("#pick-origin")
     _click_edge(p, ORIGIN)
-    assert p.input_value("[name=origin_edge]") == ORIGIN
+    # The grid has no geo-reference: a click gives the edge, and the form says so.
+    assert p.input_value("[name=origin]") == ORIGIN
+    assert "no geo-reference" in p.inner_text("#place-note")
     assert p.get_attribute("#pick-destination", "class") and "active" in p.get_attribute(
         "#pick-destination", "class"
     )
     _click_edge(p, DESTINATION)
-    assert p.input_value("[name=destination_edge]") == DESTINATION
+    assert p.input_value("[name=destination]") == DESTINATION
     p.fill("[name=vehicle_id]", "AMB-UI")
     p.fill("[name=incident_id]", "INC-UI-1")
     p.select_option("[name=role]", "ambulance")
@@ -363,13 +395,89 @@ def test_a_bad_request_is_shown_plainly(page):
     page.login("dispatcher")
     p.fill("[name=vehicle_id]", "AMB-BAD")
     p.fill("[name=incident_id]", "INC-BAD")
-    p.fill("[name=origin_edge]", "no-such-edge")
-    p.fill("[name=destination_edge]", "B2C2")
+    p.fill("[name=origin]", "no-such-edge")
+    p.fill("[name=destination]", "B2C2")
     p.click("#create-submit")
     err = p.wait_for_selector("#create-error:not([hidden])")
     text = err.inner_text()
     assert text.startswith("404 ") and "no-such-edge" in text, text
     page.shot("06-api-error")
+
+
+#: The grid placed on the earth for the coordinate test: UTM zone 33N, its origin in Berlin.
+UTM33 = "+proj=utm +zone=33 +ellps=WGS84 +datum=WGS84 +units=m +no_defs"
+GRID_NET_OFFSET = "-398790.46,-5809246.45"
+
+
+@pytest.fixture
+def geo_live(live_http, tmp_path_factory) -> Iterator[Live]:
+    """The server restarted on a geo-referenced copy of the grid (same roads and demand, its
+    <location> given a projection), and back on the plain grid afterwards."""
+    plain = live_http.scenario
+    text = plain.net_file.read_text(encoding="utf-8")
+    location = re.search(r"<location [^>]*/>", text)
+    assert location and 'projParameter="!"' in location.group(0), "the grid is already projected"
+    placed = location.group(0).replace('projParameter="!"', f'projParameter="{UTM33}"')
+    placed = re.sub(r'netOffset="[^"]*"', f'netOffset="{GRID_NET_OFFSET}"', placed)
+    net_file = tmp_path_factory.mktemp("geo-grid") / plain.net_file.name
+    net_file.write_text(text.replace(location.group(0), placed), encoding="utf-8")
+    live_http.restart(dataclasses.replace(plain, net_file=net_file))
+    try:
+        yield live_http
+    finally:
+        live_http.restart()
+
+
+def test_dispatcher_requests_priority_by_coordinates_and_sees_an_off_network_point_refused(
+    page, geo_live
+):
+    p, net = page.page, geo_live.runtime.net
+    assert net.geo is not None
+    page.login("dispatcher")
+    p.wait_for_selector('#create-form[data-coordinates="1"]')
+    assert "lat, lon" in p.inner_text("#place-note")
+
+    # The origin typed as "lat, lon": 20 m along ORIGIN; the map marks it where it lies.
+    o_xy = edge_point(net, ORIGIN, 20.0)
+    o_lon, o_lat = xy_to_lonlat(net.geo, *o_xy)
+    p.fill("[name=origin]", f"{o_lat:.7f}, {o_lon:.7f}")
+    p.press("[name=origin]", "Tab")  # change: the map marks the point
+    mx, my = _marked_point(p, "origin")
+    assert abs(mx - o_xy[0]) < 0.1 and abs(my - o_xy[1]) < 0.1, ((mx, my), o_xy)
+
+    # The destination clicked on the map: the field gets the point's coordinates as pyproj
+    # converts the point the map marks, and that is the point clicked (within a pixel or so).
+    p.click("#pick-destination")
+    clicked = _click_edge(p, DESTINATION)
+    shown = _lat_lon(p.input_value("[name=destination]"))
+    marked = _marked_point(p, "destination")
+    m_lon, m_lat = xy_to_lonlat(net.geo, *marked)
+    assert _ground_m(shown, (m_lat, m_lon)) < 0.05, (shown, (m_lat, m_lon))
+    assert abs(marked[0] - clicked[0]) < 3 and abs(marked[1] - clicked[1]) < 3, (marked, clicked)
+    assert p.is_hidden("#pick-hint")
+    page.shot("10-picked-by-coordinates")
+    p.fill("[name=vehicle_id]", "AMB-GEO")
+    p.fill("[name=incident_id]", "INC-GEO-1")
+    p.click("#create-submit")
+    row = p.wait_for_selector('.req[data-state]:has(.req-vehicle:text-is("AMB-GEO"))')
+    assert p.is_hidden("#create-error")
+    rid = row.get_attribute("data-request-id")
+    route = geo_live.api("GET", f"/priority-requests/{rid}").json()["route"]
+    assert ORIGIN in route[:2] and DESTINATION in route[-2:], route
+    page.shot("11-request-by-coordinates")
+
+    # A point 0.05 degrees (5.6 km) north of the grid: the API's 422 shown in the form.
+    p.fill("[name=vehicle_id]", "AMB-FAR")
+    p.fill("[name=destination]", f"{m_lat + 0.05:.7f}, {m_lon:.7f}")
+    p.click("#create-submit")
+    err = p.wait_for_selector("#create-error:not([hidden])")
+    text = err.inner_text()
+    assert text.startswith("422 ") and "destination (lat" in text and "m away" in text, text
+    assert p.locator('.req:has(.req-vehicle:text-is("AMB-FAR"))').count() == 0
+    page.shot("12-off-network-refused")
+    # The browser logs the refused POST itself; nothing else.
+    others = [e for e in page.errors if "status of 422" not in e]
+    assert others == [], others
 
 
 def test_operator_inspects_a_junction_and_switches_its_strategy_without_console_errors(page):

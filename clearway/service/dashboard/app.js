@@ -5,6 +5,7 @@
 import { Api, ApiError, clearToken, loadToken, login, may } from "./api.js";
 import { Feed } from "./feed.js";
 import { NetMap, statusClass } from "./map.js";
+import { RequestForm } from "./request_form.js";
 
 const $ = (sel) => document.querySelector(sel);
 const TERMINAL = new Set(["completed", "cancelled", "expired", "rejected"]);
@@ -32,7 +33,7 @@ const state = {
 const api = new Api(expired);
 const map = new NetMap($("#map"), {
   signalClick: (id) => inspect(id),
-  laneClick: (edgeId) => picked(edgeId),
+  pick: (at) => requestForm.picked(at),
   hover: (text, x, y) => hover(text, x, y),
 });
 const feed = new Feed(() => api.token, {
@@ -91,6 +92,7 @@ async function start() {
     if (!state.geometry) {
       state.geometry = await api.get("/network/geometry");
       map.load(state.geometry);
+      requestForm.setGeometry(state.geometry);
       document.body.dataset.signals = String(state.geometry.signals.length);
     }
   } catch (e) {
@@ -370,70 +372,17 @@ async function cancelRequest(rid, parts) {
   }
 }
 
-// -- creating a request --------------------------------------------------------------------------
-const form = $("#create-form");
-let picking = null;
+// -- creating a request (the form itself is request_form.js) -------------------------------------
+const requestForm = new RequestForm($("#create-form"), { api, map, created, $ });
 
-function setPicking(kind) {
-  picking = kind;
-  map.setPickMode(kind);
-  $("#pick-origin").classList.toggle("active", kind === "origin");
-  $("#pick-destination").classList.toggle("active", kind === "destination");
-  const hint = $("#pick-hint");
-  hint.hidden = !kind;
-  hint.textContent = kind ? `Click a road on the map for the ${kind} (Esc to stop)` : "";
+function created(r) {
+  const { history: _h, ...shown } = r;
+  state.requests.delete(r.request_id);
+  state.requests.set(r.request_id, { ...shown, junctions: r.junctions });
+  state.focus = r.request_id;
+  state.dirty.requests = state.dirty.corridors = true;
+  schedule();
 }
-
-$("#pick-origin").addEventListener("click", () => setPicking(picking === "origin" ? null : "origin"));
-$("#pick-destination").addEventListener("click", () => setPicking(picking === "destination" ? null : "destination"));
-document.addEventListener("keydown", (ev) => {
-  if (ev.key === "Escape") setPicking(null);
-});
-
-function picked(edgeId) {
-  if (!picking) return;
-  const field = picking === "origin" ? form.origin_edge : form.destination_edge;
-  field.value = edgeId;
-  map.markPick(picking, edgeId);
-  setPicking(picking === "origin" && !form.destination_edge.value ? "destination" : null);
-}
-
-for (const [name, kind] of [["origin_edge", "origin"], ["destination_edge", "destination"]]) {
-  form[name].addEventListener("change", () => map.markPick(kind, form[name].value.trim()));
-}
-
-form.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const err = $("#create-error");
-  err.hidden = true;
-  const body = {
-    vehicle_id: form.vehicle_id.value.trim(),
-    role: form.role.value,
-    incident_id: form.incident_id.value.trim(),
-    origin_edge: form.origin_edge.value.trim(),
-    destination_edge: form.destination_edge.value.trim(),
-    lease_s: Number(form.lease_s.value) || 120,
-    simulate: form.simulate.checked,
-  };
-  const btn = $("#create-submit");
-  btn.disabled = true;
-  try {
-    const r = await api.post("/priority-requests", body);
-    const { history: _h, ...shown } = r;
-    state.requests.delete(r.request_id);
-    state.requests.set(r.request_id, { ...shown, junctions: r.junctions });
-    state.focus = r.request_id;
-    state.dirty.requests = state.dirty.corridors = true;
-    map.markPick("origin", null);
-    map.markPick("destination", null);
-    schedule();
-  } catch (e) {
-    err.textContent = e.plain || e.message;
-    err.hidden = false;
-  } finally {
-    btn.disabled = false;
-  }
-});
 
 // -- junction inspector -------------------------------------------------------------------------
 let inspectSeq = 0;

@@ -36,7 +36,7 @@ export function statusClass(status) {
 export class NetMap {
   constructor(svg, on) {
     this.svg = svg;
-    this.on = on; // signalClick(id), laneClick(edgeId, laneId), hover(text|null, x, y)
+    this.on = on; // signalClick(id), pick({x_m, y_m, edgeId, laneId, shiftKey}), hover(text|null, x, y)
     this.layers = {};
     for (const name of ["basemap", "junctions", "lanes", "corridors", "stoplines", "signals", "picks", "vehicles", "labels"]) {
       this.layers[name] = svg.querySelector("#layer-" + name);
@@ -234,16 +234,13 @@ export class NetMap {
     svg.addEventListener("pointercancel", end);
     svg.addEventListener("pointerleave", () => this.on.hover(null));
     svg.addEventListener("click", (ev) => {
-      if (this.dragged) return;
+      if (this.dragged || !this.pickMode) return;
+      // The point clicked, and the lane under it or (a click off the lanes) the nearest one.
+      const [x, y] = this.toWorld(ev.clientX, ev.clientY);
       const t = ev.target;
-      if (t && t.dataset && t.dataset.laneId && t.classList.contains("lane")) {
-        this.on.laneClick(t.dataset.edgeId, t.dataset.laneId);
-      } else if (this.pickMode) {
-        // A click off the lanes while picking: the nearest edge's lane.
-        const [x, y] = this.toWorld(ev.clientX, ev.clientY);
-        const near = this.nearestLane(x, y);
-        if (near) this.on.laneClick(near.edge_id, near.id);
-      }
+      const onLane = t && t.dataset && t.dataset.laneId && t.classList.contains("lane");
+      const lane = onLane ? { edge_id: t.dataset.edgeId, id: t.dataset.laneId } : this.nearestLane(x, y);
+      this.on.pick({ x_m: x, y_m: y, edgeId: lane ? lane.edge_id : null, laneId: lane ? lane.id : null, shiftKey: ev.shiftKey });
     });
   }
 
@@ -267,11 +264,9 @@ export class NetMap {
     this.svg.classList.toggle("picking", !!kind);
   }
 
-  /** Marks the edge picked as origin or destination (one each). */
+  /** Marks the edge picked as origin or destination (one mark each; null clears it). */
   markPick(kind, edgeId) {
-    const old = this.picks.get(kind);
-    if (old) old.remove();
-    this.picks.delete(kind);
+    this.clearPick(kind);
     const lanes = edgeId ? this.lanesOfEdge.get(edgeId) : null;
     if (!lanes) return false;
     const g = el("g", { class: "pick pick-" + kind, "data-pick": kind }, this.layers.picks);
@@ -284,6 +279,23 @@ export class NetMap {
     t.textContent = kind === "origin" ? "A" : "B";
     this.picks.set(kind, g);
     return true;
+  }
+
+  /** Marks the point (network m) picked as origin or destination, in place of an edge. */
+  markPoint(kind, x, y) {
+    this.clearPick(kind);
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return false;
+    const g = el("g", { class: "pick pick-point pick-" + kind, "data-pick": kind, transform: `translate(${x},${-y})` }, this.layers.picks);
+    el("circle", { class: "pick-dot", r: "1" }, g);
+    const t = el("text", { class: "pick-label", x: "0", y: "0" }, g);
+    t.textContent = kind === "origin" ? "A" : "B";
+    this.picks.set(kind, g);
+    return true;
+  }
+
+  clearPick(kind) {
+    this.picks.get(kind)?.remove();
+    this.picks.delete(kind);
   }
 
   hasEdge(edgeId) {
