@@ -475,6 +475,13 @@ def test_dispatcher_requests_priority_by_coordinates_and_sees_an_off_network_poi
     assert text.startswith("422 ") and "destination (lat" in text and "m away" in text, text
     assert p.locator('.req:has(.req-vehicle:text-is("AMB-FAR"))').count() == 0
     page.shot("12-off-network-refused")
+    # Shift-click picks the road's edge id instead, marked as an edge.
+    p.click("#pick-origin")
+    p.keyboard.down("Shift")
+    _click_edge(p, ORIGIN)
+    p.keyboard.up("Shift")
+    assert p.input_value("[name=origin]") == ORIGIN
+    assert p.locator("#layer-picks .pick-origin:not(.pick-point)").count() == 1
     # The browser logs the refused POST itself; nothing else.
     others = [e for e in page.errors if "status of 422" not in e]
     assert others == [], others
