@@ -26,6 +26,7 @@ from clearway.control.priority.request import (
     RequestState,
     XYPlace,
 )
+from clearway.control.priority.route_fit import ROUTE_KEEP_SIGMAS, nearest_on_route
 from clearway.errors import (
     ClearwayError,
     ImplausiblePositionError,
@@ -43,6 +44,8 @@ from clearway.state.traffic import TrafficState
 #: A position update stamped later than now by more than this is refused (s): clocks differ a
 #: little, but a future stamp would stretch the lease.
 FUTURE_TOLERANCE_S = 2.0
+#: Accuracy assumed for a GPS fix that gives none (m, 1 sigma).
+DEFAULT_ACCURACY_M = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,13 +258,23 @@ class RequestBook:
         else:
             assert isinstance(place, XYPlace)
             x_m, y_m = place.x_m, place.y_m
+        sigma_m = update.accuracy_m if update.accuracy_m is not None else DEFAULT_ACCURACY_M
         state, m = match_step(
             self.net, self.graph, self._match.get(req.request_id, MatchState()), x_m, y_m,
-            update.time_s, update.heading_deg, update.speed_mps,
-            update.accuracy_m if update.accuracy_m is not None else 10.0,
+            update.time_s, update.heading_deg, update.speed_mps, sigma_m,
             route_edges=frozenset(req.route),
         )
         self._match[req.request_id] = state
+        if m.edge_id.startswith(":") or m.edge_id in req.route:
+            return m.edge_id, m.offset_m
+        # Matched off the route: re-plan only if the fix is too far from the route for its
+        # accuracy, else it is the route with GPS error (one side street taken for it would
+        # re-plan the whole corridor).
+        last = self._road_pos.get(req.request_id)
+        start = req.route.index(last[0]) if last is not None and last[0] in req.route else 0
+        on_route = nearest_on_route(self.net, req.route, x_m, y_m, start=start)
+        if on_route is not None and on_route.distance_m <= ROUTE_KEEP_SIGMAS * sigma_m:
+            return on_route.edge_id, on_route.offset_m
         return m.edge_id, m.offset_m
 
     def _plan(self, spec: PriorityRequestSpec, traffic: TrafficState | None) -> Route:
