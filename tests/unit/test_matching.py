@@ -145,6 +145,20 @@ def test_divided_road_stays_on_its_own_carriageway(divided, heading):
     assert sum(on_truth) >= 0.9 * len(on_truth)
 
 
+def test_without_heading_a_junction_is_no_shortcut_to_the_reverse_direction(grid):
+    # the grid has U-turns at every junction: without a heading only their cost keeps a
+    # noisy fix near a junction from turning the match onto the reverse edge
+    net, graph = grid
+    route = ("B0B1", "B1B2", "B2B3", "B3B4")
+    reverse = {"B1B0", "B2B1", "B3B2", "B4B3"}
+    truth = _trace(net, route, 10.0)
+    for seed in range(1, 11):
+        rng = np.random.default_rng(seed)
+        fixes = [(x + rng.normal(0, 10), y + rng.normal(0, 10), e, h) for x, y, e, h in truth]
+        matched = _match_all(net, graph, fixes, 10.0, heading=False)
+        assert _longest_run(m.edge_id in reverse for m in matched) <= 1, seed
+
+
 # -- parallel streets: sigma 15 m never moves the match to the other street ----------------
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_parallel_street_never_takes_over(parallel, seed):
