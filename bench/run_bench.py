@@ -26,6 +26,8 @@ service          ``clearway serve`` on loopback: sustained position updates/s wi
                  200 updates/s background (see bench/service_bench.py)
 matching         map matching of noisy fixes: nearest-lane snap, our HMM, leuvenmapmatching on
                  a grid and Berlin (see bench/matching_bench.py; also writes bench/matching.md)
+snmp             SNMPv3 on loopback: synthetic GET/SET, and a full tick of the real port
+                 (FieldSignals) over 10/20/50 virtual NEMA controllers (see bench/snmp_bench.py)
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from scale_bench import case_lux, case_scale  # noqa: E402
 from scale_bench import markdown as scale_markdown  # noqa: E402
 from service_bench import case_service  # noqa: E402
 from service_bench import markdown as service_markdown  # noqa: E402
+from snmp_bench import case_snmp  # noqa: E402
+from snmp_bench import markdown as snmp_markdown  # noqa: E402
 
 OUT = HERE / "out"
 
@@ -243,6 +247,7 @@ CASES = {
     "service": lambda a: case_service(OUT),
     "avl": lambda a: case_avl(OUT / "avl"),
     "matching": lambda a: case_matching(OUT),
+    "snmp": lambda a: case_snmp(OUT),
 }
 
 
@@ -327,6 +332,7 @@ def main() -> None:
     lines += markdown(results["priority"])
     lines += quality_markdown(results["quality"])
     lines += service_markdown(results.get("service"))  # absent from runs before the case
+    lines += snmp_markdown(results.get("snmp"))  # absent from runs before the case
     if results.get("avl"):  # absent from runs before the case
         lines += ["", "## Corridor fed by an emulated AVL unit", "", *avl_markdown(results["avl"])]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
