@@ -27,10 +27,11 @@ from clearway.control.priority.preemption import PreemptionController
 from clearway.control.runtime import ControlLoop
 from clearway.control.switchable import SwitchableControl
 from clearway.errors import ConfigError, MonitorViolationError
+from clearway.field.virtual.nema_run import NEMA_NORMAL, wire_nema
 from clearway.monitor import SafetyMonitor
 from clearway.network import Network, load_network
 from clearway.network.loader import require_traffic_lights
-from clearway.ports import PriorityVehicleFeed
+from clearway.ports import PriorityVehicleFeed, SignalPort
 from clearway.signals.build import build_intersections
 from clearway.signals.model import Intersection
 from clearway.signals.safety import SafetyGuard
@@ -48,6 +49,10 @@ PRIORITY_STRATEGIES: tuple[str, ...] = ("none", "local", "corridor")
 #: SUMO's own adaptive programs, run by SUMO itself (external baselines, not guarded).
 SUMO_BASELINES: tuple[str, ...] = tuple(SUMO_TYPES)
 STRATEGIES: tuple[str, ...] = NORMAL_STRATEGIES + PRIORITY_STRATEGIES + SUMO_BASELINES
+#: Normal control a priority strategy can run on in an evaluation: clearway's own
+#: controllers, or the signals' virtual NEMA controllers running their own programs
+#: (:mod:`clearway.field.virtual.nema_run`: the corridor through field controllers).
+EVALUATION_NORMALS: tuple[str, ...] = (*NORMAL_STRATEGIES, NEMA_NORMAL)
 
 
 def normal_controller(
@@ -64,6 +69,17 @@ def normal_controller(
     if name == "actuated":
         return ActuatedController(net, models, programs)
     return FixedTimeController(models, programs)
+
+
+def priority_policy(strategy: str, local_trigger_m: float = 150.0) -> PriorityPolicy:
+    """The policy of a priority strategy (one of :data:`PRIORITY_STRATEGIES`)."""
+    if strategy not in PRIORITY_STRATEGIES:
+        raise ConfigError(
+            f"{strategy!r} is no priority strategy; choose one of {', '.join(PRIORITY_STRATEGIES)}"
+        )
+    if strategy == "local":
+        return LocalPreemption(trigger_m=local_trigger_m)
+    return CorridorPreemption() if strategy == "corridor" else NoPriority()
 
 
 def build_controller(
@@ -87,11 +103,7 @@ def build_controller(
     if strategy in SUMO_BASELINES:
         return ExternalControl(strategy)
     programs = {sid: net.traffic_lights[sid].default_program for sid in models}
-    policy: PriorityPolicy = {
-        "none": NoPriority,
-        "local": lambda: LocalPreemption(trigger_m=local_trigger_m),
-        "corridor": CorridorPreemption,
-    }[strategy]()
+    policy = priority_policy(strategy, local_trigger_m)
     base: Controller = (
         SwitchableControl(
             lambda name: normal_controller(name, net, models),
@@ -142,7 +154,7 @@ def open_twin_run(
     exit (which also flushes SUMO's outputs). ``net`` saves re-reading a network the caller
     has already loaded from ``scenario.net_file``. ``local_trigger_m`` is the distance at
     which the ``local`` strategy preempts (m); ``normal`` the controller priority strategies
-    run between holds (one of :data:`NORMAL_STRATEGIES`). ``extra_feed``: positions of
+    run between holds (one of :data:`EVALUATION_NORMALS`). ``extra_feed``: positions of
     priority vehicles from elsewhere (dispatch), merged with the twin's own. ``switchable``:
     the normal strategy can be changed per signal (``WiredRun.normal_control``).
     ``feed_wrapper``: builds the priority feed from the started twin instead of reading the
@@ -162,21 +174,35 @@ def open_twin_run(
         )
         programs = write_sumo_programs(net, strategy, where / f"{strategy}.tll.xml", models)
         scenario = replace(scenario, additional_files=(*scenario.additional_files, programs))
+    if normal == NEMA_NORMAL and (strategy not in PRIORITY_STRATEGIES or switchable):
+        raise ConfigError(
+            f"--normal {NEMA_NORMAL} (the signals run by virtual NEMA controllers) takes a "
+            f"priority strategy ({', '.join(PRIORITY_STRATEGIES)}), not {strategy!r}"
+            + (" nor a switchable normal control" if switchable else "")
+        )
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
         own: PriorityVehicleFeed = twin if feed_wrapper is None else feed_wrapper(twin)
         feed: PriorityVehicleFeed = own if extra_feed is None else MergedFeed(own, extra_feed)
-        controller = build_controller(
-            strategy, net, models, feed, local_trigger_m=local_trigger_m, normal=normal,
-            switchable=switchable,
-        )  # fmt: skip
+        signals: SignalPort = twin
+        if normal == NEMA_NORMAL:
+            nema = wire_nema(twin, net, models, feed, priority_policy(strategy, local_trigger_m))
+            controller: Controller = nema.controller
+            signals, models = nema.signals, nema.models
+            guard = SafetyGuard(models)
+            monitor = SafetyMonitor(net, models)
+        else:
+            controller = build_controller(
+                strategy, net, models, feed, local_trigger_m=local_trigger_m, normal=normal,
+                switchable=switchable,
+            )  # fmt: skip
         # SUMO also lists rail signals, which run themselves and have no program to model:
         # the monitor watches exactly the signals the guard controls.
         watched = tuple(models)
         twin.add_step_listener(
             lambda t, states: monitor.observe(t, {sid: states[sid] for sid in watched})
         )
-        loop = ControlLoop(twin, twin, twin, guard, controller, tick_s=tick_s)
+        loop = ControlLoop(signals, twin, twin, guard, controller, tick_s=tick_s)
         desk = controller if isinstance(controller, PriorityDesk) else None
         base = controller.normal if isinstance(controller, PreemptionController) else controller
         normal_control = base if isinstance(base, SwitchableControl) else None

@@ -78,8 +78,9 @@ def evaluate_command(
     normal: Annotated[
         str,
         typer.Option(
-            help="Normal control between holds: fixed-time, actuated or max-pressure; "
-            "comma-separated to sweep several."
+            help="Normal control between holds: fixed-time, actuated or max-pressure; or "
+            "nema: every signal run by a virtual NEMA controller, reached as field controllers "
+            "are (phase controls); comma-separated to sweep several."
         ),
     ] = "fixed-time",
     workers: Annotated[

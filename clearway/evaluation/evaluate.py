@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from clearway.bootstrap import NORMAL_STRATEGIES, STRATEGIES
+from clearway.bootstrap import EVALUATION_NORMALS, STRATEGIES
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.errors import ConfigError
 from clearway.evaluation.engines import ENGINES, JobOutcome
@@ -102,7 +102,7 @@ class EvaluationSettings:
         Passed to every run.
     normal
         The normal controller every run (the reference included) uses between holds: one of
-        :data:`clearway.bootstrap.NORMAL_STRATEGIES`.
+        :data:`clearway.bootstrap.EVALUATION_NORMALS`.
     avl
         Every strategy hears of the priority vehicles through this emulated AVL unit
         (:mod:`clearway.sim.avl`, seeded per seed alike for all strategies); ``None``: the
@@ -227,15 +227,15 @@ def check_settings(settings: EvaluationSettings) -> None:
 
 
 def check_normal(normal: str) -> str:
-    """``normal`` if it is a normal controller (:data:`clearway.bootstrap.NORMAL_STRATEGIES`).
+    """``normal`` if it is a normal control (:data:`clearway.bootstrap.EVALUATION_NORMALS`).
 
     Raises
     ------
     ConfigError
         Naming it and the valid ones.
     """
-    if normal not in NORMAL_STRATEGIES:
-        raise ConfigError(f"--normal {normal!r}: choose one of {', '.join(NORMAL_STRATEGIES)}")
+    if normal not in EVALUATION_NORMALS:
+        raise ConfigError(f"--normal {normal!r}: choose one of {', '.join(EVALUATION_NORMALS)}")
     return normal
 
 

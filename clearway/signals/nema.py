@@ -251,7 +251,10 @@ def phases_of(pm: PhaseMap, state: str) -> tuple[frozenset[int], frozenset[int]]
         for o in pm.overlaps:
             if shown[o.number] != want_aspect or o.parents & chosen:
                 continue
-            for p in sorted(free, key=lambda p: p.number):
+            # Of several parents that could explain it, one the phases already chosen can
+            # run beside (same barrier group, another ring) before any other: a set across
+            # a barrier shows the same links but no controller can show it.
+            for p in sorted(free, key=lambda p: (not _beside(pm, p.number, green | yellow), p.number)):
                 mine = [shown[q.number] for q in pm.overlaps if p.number in q.parents]
                 fits = all(a == "G" for a in mine) if want_aspect == "G" else "r" not in mine
                 if p.number in o.parents and fits and p.number not in green | yellow:
@@ -265,6 +268,15 @@ def phases_of(pm: PhaseMap, state: str) -> tuple[frozenset[int], frozenset[int]]
         return frozenset(green), frozenset(yellow)
     raise NemaError(f"signal {pm.signal_id!r}: no set of green and yellow phases (at most one "
                     f"per ring) shows {state!r}")  # fmt: skip
+
+
+def _beside(pm: PhaseMap, number: int, chosen: set[int]) -> bool:
+    """Whether phase ``number`` can be green beside every phase of ``chosen``."""
+    ring = pm.phase(number).ring
+    return all(
+        pm.phase(n).ring != ring and any(number in g and n in g for g in pm.barriers)
+        for n in chosen
+    )
 
 
 def _walks(pm: PhaseMap, want: str, green: set[int]) -> set[int]:

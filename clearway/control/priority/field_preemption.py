@@ -56,6 +56,18 @@ def phase_combos(pm: PhaseMap) -> tuple[frozenset[int], ...]:
     return tuple(out)
 
 
+def unknown_next(shown: str) -> str:
+    """What an actuated controller's own program may show next, as the worst case: every
+    green ending and every other link starting green.
+
+    Such a controller ends a green at its next gap or maximum and starts the next phase it
+    has a call for, and says neither in advance. So the corridor claims its signal from the
+    latest moment the vehicle's green could still be brought back in time after anything the
+    controller might start (its minimum green included), whether that green shows now or not.
+    """
+    return "".join("r" if c in GREEN_CHARS else "G" for c in shown)
+
+
 def _greens(state: str) -> frozenset[int]:
     return frozenset(i for i, c in enumerate(state) if c in GREEN_CHARS)
 
@@ -198,10 +210,7 @@ class FieldPreemption(PreemptionController):
     def _upcoming(self, sid: str, shown: str, upcoming: Mapping[str, str]) -> str:
         if sid not in self.phase_maps:
             return super()._upcoming(sid, shown, upcoming)
-        # An actuated controller may end any green at its next gap or maximum, and does not
-        # say when: a green the vehicle needs is treated as ending (held from the latest
-        # moment it could still be brought back in time), never as staying.
-        return "".join("r" if c in GREEN_CHARS else c for c in shown)
+        return unknown_next(shown)
 
     def _end_hold(self, sid: str, now_s: float) -> None:
         if sid not in self.phase_maps:

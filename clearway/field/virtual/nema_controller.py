@@ -141,6 +141,7 @@ class DualRingController:
         self._ring_of = {p.number: p.ring for p in phase_map.phases}
         self._rings = [_Ring(tuple(seq)) for seq in phase_map.rings]
         self._group_of = {n: b for b, g in enumerate(phase_map.barriers) for n in g}
+        self._parents = frozenset(n for o in phase_map.overlaps for n in o.parents)
         self._group = len(phase_map.barriers) - 1  # so the first crossing starts group 0
         self._next_group: int | None = 0
         self._startup = True
@@ -262,13 +263,45 @@ class DualRingController:
         )
 
     def _advance(self, ring: _Ring, now_s: float) -> bool:
+        if (
+            self._next_group is not None
+            and not self._startup
+            and not any(
+                r.next_across and (r.interval in (YELLOW, RED_CLEAR) or r.next in self._parents)
+                for r in self._rings
+            )
+            and (
+                not any(q in self._called() for q in self.phase_map.barriers[self._next_group])
+                or (
+                    self._next_group == self._group
+                    and any(r.phase is not None and r.interval == GREEN for r in self._rings)
+                )
+            )
+        ):
+            # Every call that committed the crossing is gone (omitted by the central system,
+            # or dropped), or the crossing would lead back into this same group while another
+            # ring is still green in it (NEMA conditional service: a ring at rest serves its
+            # called phase again beside it); every ring has ended its change interval and
+            # none holds an overlap green for a parent after the barrier. The controller
+            # stays in this group and re-decides, where a ring resting at the barrier would
+            # otherwise wait for a crossing nobody needs, or for a held green to end.
+            self._next_group = None
+            for r in self._rings:
+                r.next, r.next_across = (None, False) if r.next_across else (r.next, False)
         p = ring.phase
-        if p is None:
-            start = self._first_called(ring, self._group) if self._next_group is None else None
-            if start is None:
+        if p is None or ring.interval == DWELL:
+            # At rest in red: serve a call of this group, or head for the barrier of the
+            # next group with a call (if no ring is on its way there already).
+            if self._next_group is not None:
                 return False
-            self._start_green(ring, start, now_s)
-            return True
+            start = self._first_called(ring, self._group)
+            if start is not None:
+                self._start_green(ring, start, now_s)
+                return True
+            if self._called():
+                self._next_group = self._choose_group()
+                return self._next_group is not None
+            return False
         t = self.timings[p]
         elapsed = now_s - ring.since_s + TIME_EPS_S
         c = self.controls

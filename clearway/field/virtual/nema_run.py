@@ -1,0 +1,101 @@
+"""A twin run whose signals are driven by virtual NEMA controllers, in process.
+
+The ``nema`` normal control of ``clearway evaluate``: every signal whose default program a
+dual-ring controller can run gets one (:class:`~clearway.field.virtual.twin_cabinets.
+TwinCabinets`), stepped with the twin every simulation step; clearway reaches them only as it
+reaches field controllers — phase status read, phase controls written once per tick as
+leases (:class:`~clearway.field.virtual.inprocess.CabinetSignals`), priority by
+:class:`~clearway.control.priority.field_preemption.FieldPreemption` — and between holds the
+controllers run their own actuated program. No SNMP: the run is seeded and in simulated
+time, so it measures what running through field controllers costs the corridor, side by side
+with commanding the twin's links directly, on the same seeds.
+
+Signals whose program no dual-ring controller can run keep SUMO's own program (reported,
+not commanded, not watched: SUMO's programs are not clearway's states).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from clearway.control.base import Controller
+from clearway.control.own_program import OwnProgram
+from clearway.control.priority.field_preemption import FieldPreemption
+from clearway.control.priority.policies import PriorityPolicy
+from clearway.field.virtual.inprocess import CabinetSignals
+from clearway.field.virtual.twin_cabinets import TwinCabinets, derivable_phase_maps
+from clearway.network.model import Network
+from clearway.ports import PriorityVehicleFeed
+from clearway.signals.model import Intersection
+from clearway.sim.twin import SumoTwin
+
+#: Name of this normal control (``--normal nema``).
+NEMA_NORMAL = "nema"
+#: Backup time of the in-process controllers (s): a tick of 1 s renews it many times over.
+BACKUP_TIME_S = 10.0
+
+
+@dataclass
+class NemaWiring:
+    """The pieces of a run on virtual NEMA controllers.
+
+    Attributes
+    ----------
+    signals
+        The port to the controllers (the loop's signal port).
+    controller
+        Own program between holds, with priority by ``policy`` if one was given.
+    models
+        Intersection models of the signals the controllers drive (the guard's and the
+        monitor's).
+    cabinets
+        The controllers on the twin.
+    own_program
+        Signals left on SUMO's program, with why (no dual-ring phase map).
+    """
+
+    signals: CabinetSignals
+    controller: Controller
+    models: dict[str, Intersection]
+    cabinets: TwinCabinets
+    own_program: dict[str, str]
+
+
+def wire_nema(
+    twin: SumoTwin,
+    net: Network,
+    models: Mapping[str, Intersection],
+    feed: PriorityVehicleFeed,
+    policy: PriorityPolicy | None,
+) -> NemaWiring:
+    """Controllers on every signal of ``twin`` that one can run, stepped after each
+    simulation step, and clearway's side of them (see the module docstring).
+
+    Parameters
+    ----------
+    twin
+        A started twin (its step listeners gain the controllers' step).
+    net, models
+        The network and every signal's intersection model.
+    feed
+        Where priority vehicles are heard.
+    policy
+        Priority policy, or ``None`` for the controllers' own programs alone.
+    """
+    maps, problems = derivable_phase_maps(net, models, sorted(models))
+    driven = {sid: models[sid] for sid in maps}
+    cabinets = TwinCabinets(twin, net, driven, maps, backup_time_s=BACKUP_TIME_S)
+    cabinets.step()  # show the controllers' own start before the first decision
+    twin.add_step_listener(lambda _t, _states: cabinets.step())
+    signals = CabinetSignals(cabinets.controllers)
+    controller: Controller = OwnProgram(NEMA_NORMAL)
+    if policy is not None:
+        programs = {sid: net.traffic_lights[sid].default_program for sid in driven}
+        controller = FieldPreemption(
+            controller, net, driven, programs, feed, policy, phase_maps=maps
+        )
+    return NemaWiring(signals, controller, driven, cabinets, problems)
+
+
+__all__ = ["BACKUP_TIME_S", "NEMA_NORMAL", "NemaWiring", "wire_nema"]
