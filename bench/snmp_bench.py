@@ -213,6 +213,7 @@ def run_port(cabinets: list[Cabinet], ticks: int) -> dict:
     from clearway.signals.safety import SafetyGuard, SignalCommand
     from clearway.signals.timers import SignalTimers
 
+    load_before = round(os.getloadavg()[0], 2)  # the machine is shared: say how busy it was
     models = {c.phase_map.signal_id: c.model for c in cabinets}
     guard = SafetyGuard(models)
     child, stop, ports = _child(_serve_controllers, cabinets)
@@ -267,6 +268,7 @@ def run_port(cabinets: list[Cabinet], ticks: int) -> dict:
     per = _ms([t / n for t in steady])
     return {
         "controllers": n,
+        "load_average_before": load_before,
         "commanded_per_tick": len(held),
         "ticks": ticks,
         "first_tick_ms": round(tick_s[0] * 1e3, 3),
@@ -312,15 +314,15 @@ def markdown(r: dict | None) -> list[str]:
         "other junction, end_tick; ticks back to back.",
         "",
         "| controllers | commanded | ticks | first tick (ms) | tick p50 (ms) | tick p99 (ms) "
-        "| per junction p50 / p99 (ms) | junctions/s | faults |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| per junction p50 / p99 (ms) | junctions/s | faults | load average before |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for n, t in p["by_controllers"].items():
         lines.append(
             f"| {n} | {t['commanded_per_tick']} | {t['ticks']} | {t['first_tick_ms']:.0f} "
             f"| {t['tick']['p50_ms']:.1f} | {t['tick']['p99_ms']:.1f} "
             f"| {t['per_junction']['p50_ms']:.2f} / {t['per_junction']['p99_ms']:.2f} "
-            f"| {t['junctions_per_s']:.0f} | {t['faults']} |"
+            f"| {t['junctions_per_s']:.0f} | {t['faults']} | {t.get('load_average_before', '')} |"
         )
     tk = s["tick"]
     lines += [
