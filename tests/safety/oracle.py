@@ -208,15 +208,17 @@ def judge(
     time_s: object,
     *,
     max_age_s: float | None,
+    then: object = None,
 ) -> set[str]:
     """Rule codes the command breaks (empty: safe). ``max_age_s=None`` skips the age check
-    (monitor mode, replaying what a signal showed)."""
+    (monitor mode, replaying what a signal showed). ``then``: the target the command leads
+    to, if any: well formed, and no two foes green in it."""
     if sig is None:
         return {R5}
-    if not isinstance(state, str) or len(state) != sig.n:
-        return {R5}
-    if any(c not in KNOWN for c in state):
-        return {R5}
+    for s in (state, then):
+        if s is state or s is not None:
+            if not isinstance(s, str) or len(s) != sig.n or any(c not in KNOWN for c in s):
+                return {R5}
     if not isinstance(time_s, int | float) or not math.isfinite(time_s):
         return {R5}
     if hist is None or len(hist.state) != sig.n:
@@ -226,12 +228,13 @@ def judge(
         age = t - hist.time_s
         if age < -EPS_S or age > max_age_s + EPS_S:
             return {R5}
-    if any((c in OFF) != (i in sig.fixed_off) for i, c in enumerate(state)):
-        return {R5}
+    for s in (state, then):
+        if s is not None and any((c in OFF) != (i in sig.fixed_off) for i, c in enumerate(s)):
+            return {R5}
 
     codes: set[str] = set()
     # R1
-    if sig.r1_pairs(state):
+    if sig.r1_pairs(state) or (then is not None and sig.r1_pairs(then)):
         codes.add(R1)
     # R2
     for i, (old, new) in enumerate(zip(hist.state, state, strict=True)):

@@ -215,7 +215,18 @@ def test_guard_agrees_with_oracle_on_random_sequences(net_case: NetCase, data: D
             cmd_t = step.choice((math.nan, math.inf, -math.inf))
         elif odd < 0.03:
             cmd_timers = None
-        cmd = SignalCommand(cmd_sid, state, cmd_t, source="property", emergency=step.random() < 0.5)
+        # a target it leads to (field controllers): none, a phase, or two phases mixed
+        # link by link (foes green together, often)
+        then = None
+        kind = step.random()
+        if kind < 0.25:
+            then = step.choice(phases)
+        elif kind < 0.4:
+            a, b = step.choice(phases), step.choice(phases)
+            then = "".join(step.choice(pair) for pair in zip(a, b, strict=True))
+        cmd = SignalCommand(
+            cmd_sid, state, cmd_t, source="property", emergency=step.random() < 0.5, then=then
+        )
         verdict = case.guard.check(cmd, cmd_timers)
         codes = judge(
             case.oracles.get(cmd_sid),
@@ -223,6 +234,7 @@ def test_guard_agrees_with_oracle_on_random_sequences(net_case: NetCase, data: D
             state,
             cmd_t,
             max_age_s=max_age,
+            then=then,
         )
         info = explain(case, sid, hist, cmd, verdict.reasons, codes)
         event("verdict " + (",".join(sorted(codes)) or "approved"))
@@ -234,7 +246,7 @@ def test_guard_agrees_with_oracle_on_random_sequences(net_case: NetCase, data: D
 
         # R4: the emergency flag changes nothing
         flipped = SignalCommand(
-            cmd_sid, state, cmd_t, source="property", emergency=not cmd.emergency
+            cmd_sid, state, cmd_t, source="property", emergency=not cmd.emergency, then=then
         )
         v2 = case.guard.check(flipped, cmd_timers)
         assert (v2.ok, v2.reasons) == (verdict.ok, verdict.reasons), info
