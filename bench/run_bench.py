@@ -28,6 +28,8 @@ matching         map matching of noisy fixes: nearest-lane snap, our HMM, leuven
                  a grid and Berlin (see bench/matching_bench.py; also writes bench/matching.md)
 snmp             SNMPv3 on loopback: synthetic GET/SET, and a full tick of the real port
                  (FieldSignals) over 10/20/50 virtual NEMA controllers (see bench/snmp_bench.py)
+field            the corridor through virtual NEMA controllers (phase controls only) against
+                 the direct twin on the same seeds (see bench/field_bench.py; bench/field.md)
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from avl_bench import case_avl  # noqa: E402
 from avl_bench import markdown as avl_markdown  # noqa: E402
+from field_bench import case_field  # noqa: E402
+from field_bench import markdown as field_markdown  # noqa: E402
 from matching_bench import run as case_matching  # noqa: E402
 from priority_bench import case_priority, markdown  # noqa: E402
 from quality_bench import case_quality  # noqa: E402
@@ -248,6 +252,7 @@ CASES = {
     "avl": lambda a: case_avl(OUT / "avl"),
     "matching": lambda a: case_matching(OUT),
     "snmp": lambda a: case_snmp(OUT),
+    "field": lambda a: case_field(OUT / "field"),
 }
 
 
@@ -333,6 +338,9 @@ def main() -> None:
     lines += quality_markdown(results["quality"])
     lines += service_markdown(results.get("service"))  # absent from runs before the case
     lines += snmp_markdown(results.get("snmp"))  # absent from runs before the case
+    if results.get("field"):  # absent from runs before the case
+        lines += ["", "## Corridor through field controllers", "",
+                  *field_markdown(results["field"])]  # fmt: skip
     if results.get("avl"):  # absent from runs before the case
         lines += ["", "## Corridor fed by an emulated AVL unit", "", *avl_markdown(results["avl"])]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
