@@ -28,19 +28,30 @@ def net(tmp_path_factory):
     return load_network(netgenerate_grid(tmp_path_factory.mktemp("fit") / "grid.net.xml", 4))
 
 
-def sampled_nearest(net, route, x, y, start=0, step_m=0.05):
-    """Oracle: every ``step_m`` along every lane of the route, the closest sample."""
-    best = (math.inf, None, None)
+def sampled_lines(net, route, start=0):
+    """Oracle's lines: (route index, polyline, edge offset per lane metre) of every lane of
+    ``route[start:]``, and of every passage into ``route[k + 1]`` (offset 0 all along)."""
+    lines = []
     for i in range(start, len(route)):
         edge = net.edges[route[i]]
-        for lane_id in edge.lane_ids:
-            lane = net.lane(lane_id)
-            n = int(lane.length_m / step_m) + 1
-            for k in range(n + 1):
-                along = min(k * step_m, lane.length_m)
-                d = math.dist(point_along(lane.shape, along), (x, y))
-                if d < best[0]:
-                    best = (d, i, along * edge.length_m / lane.length_m)
+        for lane in map(net.lane, edge.lane_ids):
+            lines.append((i, lane.shape, lane.length_m, edge.length_m / lane.length_m))
+    for lk in net.links:
+        for k in range(start, len(route) - 1):
+            if (lk.from_edge, lk.to_edge) == (route[k], route[k + 1]) and lk.via_lane:
+                lane = net.lane(lk.via_lane)
+                lines.append((k + 1, lane.shape, lane.length_m, 0.0))
+    return lines
+
+
+def sampled_nearest(net, route, x, y, start=0, step_m=0.5):
+    """Oracle: every ``step_m`` along every line, the closest sample (distance, index)."""
+    best = (math.inf, None)
+    for i, shape, length_m, _ in sampled_lines(net, route, start):
+        for k in range(int(length_m / step_m) + 2):
+            d = math.dist(point_along(shape, min(k * step_m, length_m)), (x, y))
+            if d < best[0]:
+                best = (d, i)
     return best
 
 
@@ -48,17 +59,36 @@ def sampled_nearest(net, route, x, y, start=0, step_m=0.05):
 @given(st.floats(-50.0, 650.0), st.floats(-60.0, 260.0))
 def test_the_nearest_route_point_is_as_near_as_any_sample_of_the_lanes(net, x, y):
     place = nearest_on_route(net, ROUTE, x, y)
-    dist, _, _ = sampled_nearest(net, ROUTE, x, y, step_m=0.5)
+    dist, _ = sampled_nearest(net, ROUTE, x, y)
     # Never farther than the best sample, and no closer than the sampling allows.
     assert dist - 0.26 <= place.distance_m <= dist + 1e-9
-    # The place it names is where it says, at the distance it says, on one of its lanes.
     edge = net.edges[place.edge_id]
     assert place.edge_id == ROUTE[place.index] and 0.0 <= place.offset_m <= edge.length_m
+    # The place it names is at the distance it says: on a lane of its edge at its offset, or
+    # (at offset 0) somewhere on a passage into it.
     gaps = [
         math.dist(point_along(lane.shape, place.offset_m * lane.length_m / edge.length_m), (x, y))
         for lane in map(net.lane, edge.lane_ids)
     ]
-    assert min(gaps) == pytest.approx(place.distance_m, abs=1e-6)
+    if place.offset_m == 0.0:
+        gaps += [
+            min(math.dist(point_along(shape, a / 10), (x, y)) for a in range(int(n * 10) + 1))
+            for i, shape, n, per_m in sampled_lines(net, ROUTE)
+            if i == place.index and per_m == 0.0
+        ]
+    assert min(gaps) == pytest.approx(place.distance_m, abs=0.06)
+
+
+def test_a_fix_inside_a_junction_is_at_the_start_of_the_edge_after_it(net):
+    (via,) = [
+        lk.via_lane for lk in net.links
+        if (lk.from_edge, lk.to_edge) == ("A1B1", "B1C1") and lk.from_lane == "A1B1_0"
+    ]  # fmt: skip
+    lane = net.lane(via)
+    x, y = point_along(lane.shape, lane.length_m / 2)
+    place = nearest_on_route(net, ROUTE, x, y)
+    assert (place.edge_id, place.offset_m) == ("B1C1", 0.0)
+    assert place.distance_m == pytest.approx(0.0, abs=1e-6)
 
 
 def test_a_fix_on_a_lane_is_at_distance_zero_at_its_offset(net):
@@ -73,7 +103,7 @@ def test_the_search_starts_at_the_given_edge(net):
     x, y = place_xy(net, "A1B1", 50.0)
     assert nearest_on_route(net, ROUTE, x, y).edge_id == "A1B1"
     later = nearest_on_route(net, ROUTE, x, y, start=1)
-    dist, index, _ = sampled_nearest(net, ROUTE, x, y, start=1, step_m=0.5)
+    dist, index = sampled_nearest(net, ROUTE, x, y, start=1)
     assert later.index == index == 1 and later.distance_m == pytest.approx(dist, abs=0.3)
     assert nearest_on_route(net, ROUTE, x, y, start=3) is None
 
@@ -141,3 +171,35 @@ def test_the_vehicle_is_not_put_back_behind_the_edge_it_was_last_on(net, monkeyp
     book.observe({"AMB-1": fix}, 2.0)
     (tracked,) = book.live()
     assert book.request(req.request_id).route == ROUTE and tracked.edge_id == "B1C1"
+
+
+def test_one_fix_far_off_the_route_does_not_move_the_vehicle_a_second_one_re_plans(
+    net, monkeypatch
+):
+    book = RequestBook(net)
+    req = book.submit(spec(), 0.0)
+    book.observe({"AMB-1": gps(net, 1.0, "B1C1", 30.0, 2.0, 5.0)}, 1.0)
+    side_street_matcher(monkeypatch)
+    book.observe({"AMB-1": gps(net, 2.0, "B1C1", 45.0, 60.0, 5.0)}, 2.0)
+    now = book.request(req.request_id)
+    assert now.route == ROUTE and now.last_heard_s == 2.0  # heard: the lease is renewed
+    (tracked,) = book.live()
+    # Still where the fix at 1 s put it, at 1 s: the plan projects it on by its age.
+    assert tracked.edge_id == "B1C1" and tracked.offset_m == pytest.approx(30.0, abs=1.0)
+    assert tracked.time_s == 1.0
+    book.observe({"AMB-1": gps(net, 3.0, "B1C1", 60.0, 60.0, 5.0)}, 3.0)
+    now = book.request(req.request_id)
+    assert now.route[0] == "B1B2" and next(book.live()).edge_id == "B1B2"
+
+
+def test_a_stray_fix_between_fixes_on_the_route_re_plans_nothing(net, monkeypatch):
+    book = RequestBook(net)
+    req = book.submit(spec(), 0.0)
+    for t, (off, edge) in enumerate([(2.0, "A1B1"), (60.0, "B1B2"), (2.0, "A1B1"), (60.0, "B1B2")]):
+        if edge == "B1B2":
+            side_street_matcher(monkeypatch)
+        else:
+            monkeypatch.undo()
+        book.observe({"AMB-1": gps(net, 1.0 + t, "A1B1", 150.0 + 5 * t, off, 5.0)}, 1.0 + t)
+    now = book.request(req.request_id)
+    assert now.route == ROUTE and [h[2] for h in now.history].count("route planned") == 1

@@ -88,6 +88,9 @@ class RequestBook:
         self._road_pos: dict[str, tuple[str, float, float]] = {}
         self._seq = 0
         self._match: dict[str, MatchState] = {}
+        #: Per request, whether its last GPS fix was matched off its route too far to be the
+        #: route: a second one in a row re-plans.
+        self._off_route: set[str] = set()
         #: Per request id, why its vehicle's last position update was not used.
         self.feed_errors: dict[str, str] = {}
         #: ... and the kind of that error (its class name).
@@ -118,8 +121,10 @@ class RequestBook:
         for rid, req in self._requests.items():
             pos = self._road_pos.get(rid)
             if req.state is RequestState.ACTIVE and pos is not None and req.position is not None:
-                edge, offset, _ = pos
-                yield Tracked(req, edge, offset, req.position.speed_mps, req.position.time_s)
+                # The place's own time: a report that did not move the vehicle (an unconfirmed
+                # off-route fix) leaves it where an older one put it, then.
+                edge, offset, at_s = pos
+                yield Tracked(req, edge, offset, req.position.speed_mps, at_s)
             elif (
                 planned_at_s is not None
                 and req.state is RequestState.PLANNED
@@ -232,6 +237,7 @@ class RequestBook:
         self._requests[req.request_id] = req
         if req.state.is_final:
             self._match.pop(req.request_id, None)
+            self._off_route.discard(req.request_id)
 
     @property
     def graph(self) -> RoutingGraph:
@@ -249,7 +255,9 @@ class RequestBook:
             return edge, offset
         return place.edge_id, place.offset_m
 
-    def _matched(self, req: PriorityRequest, update: PositionUpdate) -> tuple[str, float]:
+    def _matched(
+        self, req: PriorityRequest, update: PositionUpdate
+    ) -> tuple[str, float] | None:
         # A trace-aware match (HMM, the planned route as prior) keeps a noisy fix off the
         # opposite direction and parallel streets, which a nearest-lane snap flips to.
         place = update.place
@@ -265,16 +273,24 @@ class RequestBook:
             route_edges=frozenset(req.route),
         )
         self._match[req.request_id] = state
+        rid = req.request_id
         if m.edge_id.startswith(":") or m.edge_id in req.route:
+            self._off_route.discard(rid)
             return m.edge_id, m.offset_m
-        # Matched off the route: re-plan only if the fix is too far from the route for its
-        # accuracy, else it is the route with GPS error (one side street taken for it would
-        # re-plan the whole corridor).
-        last = self._road_pos.get(req.request_id)
+        # Matched off the route: it is the route with GPS error while the fix is near enough
+        # to it for its accuracy (one side street taken for it would re-plan the corridor).
+        last = self._road_pos.get(rid)
         start = req.route.index(last[0]) if last is not None and last[0] in req.route else 0
         on_route = nearest_on_route(self.net, req.route, x_m, y_m, start=start)
         if on_route is not None and on_route.distance_m <= ROUTE_KEEP_SIGMAS * sigma_m:
+            self._off_route.discard(rid)
             return on_route.edge_id, on_route.offset_m
+        # Farther off: a turn off the route shows in the next fix too, a stray fix does not.
+        # Until then the vehicle is not moved (it is projected on from its last place).
+        if last is not None and rid not in self._off_route:
+            self._off_route.add(rid)
+            return None
+        self._off_route.discard(rid)
         return m.edge_id, m.offset_m
 
     def _plan(self, spec: PriorityRequestSpec, traffic: TrafficState | None) -> Route:
@@ -307,7 +323,10 @@ class RequestBook:
         self, req: PriorityRequest, update: PositionUpdate, now_s: float, traffic: TrafficState | None
     ) -> PriorityRequest:
         if isinstance(update.place, LonLat | XYPlace):
-            edge, offset = self._matched(req, update)
+            matched = self._matched(req, update)
+            if matched is None:
+                return req.heard(update)
+            edge, offset = matched
         else:
             edge, offset = update.place.edge_id, update.place.offset_m
         if edge.startswith(":"):

@@ -46,7 +46,8 @@ class RoutePlace:
 def nearest_on_route(
     net: Network, route: Sequence[str], x_m: float, y_m: float, *, start: int = 0
 ) -> RoutePlace | None:
-    """The point nearest to (``x_m``, ``y_m``) on any lane of ``route[start:]``.
+    """The point nearest to (``x_m``, ``y_m``) on any lane of ``route[start:]`` or on a
+    passage through a junction between two of its edges (then the start of the edge after it).
 
     Parameters
     ----------
@@ -66,7 +67,8 @@ def nearest_on_route(
         on has a lane with a shape.
     """
     best: RoutePlace | None = None
-    for i in range(max(start, 0), len(route)):
+    first = max(start, 0)
+    for i in range(first, len(route)):
         edge = net.edge(route[i])
         for lane_id in edge.lane_ids:
             lane = net.lane(lane_id)
@@ -77,7 +79,24 @@ def nearest_on_route(
             scale = edge.length_m / lane.length_m if lane.length_m > 0 else 1.0
             offset_m = min(max(along_m * scale, 0.0), edge.length_m)
             best = RoutePlace(i, edge.id, offset_m, dist_m)
+    # Inside a junction the vehicle is on a passage between two route edges (a large
+    # cluster's is tens of metres long): past the stop line, at the start of the next edge.
+    for i, lane_id in _passages(net, route, first):
+        _, dist_m = _nearest_on_shape(net.lane(lane_id).shape, x_m, y_m)
+        if not math.isnan(dist_m) and (best is None or dist_m < best.distance_m):
+            best = RoutePlace(i, route[i], 0.0, dist_m)
     return best
+
+
+def _passages(net: Network, route: Sequence[str], start: int) -> list[tuple[int, str]]:
+    """(index of the edge it leads to, internal lane id) of every passage through a junction
+    from ``route[k]`` to ``route[k + 1]``, ``k >= start``."""
+    wanted = {(route[k], route[k + 1]): k + 1 for k in range(start, len(route) - 1)}
+    return [
+        (wanted[(lk.from_edge, lk.to_edge)], lk.via_lane)
+        for lk in net.links
+        if lk.via_lane and (lk.from_edge, lk.to_edge) in wanted and lk.via_lane in net.lanes
+    ]
 
 
 def _nearest_on_shape(
