@@ -476,7 +476,7 @@ def case_matching(out_dir: Path, seeds=SEEDS, matchers=MATCHERS) -> dict:
 #: One parameter of our HMM varied at a time around the defaults (the tuning evidence).
 SWEEP: tuple[dict, ...] = (
     {},
-    {"beta_m": 10.0}, {"beta_m": 100.0},
+    {"beta_m": 30.0}, {"beta_m": 300.0},
     {"speed_beta_m": 10.0}, {"speed_beta_m": 100.0}, {"speed_beta_m": math.inf},
     {"route_bonus": 0.0}, {"route_bonus": 3.0},
 )  # fmt: skip

@@ -53,6 +53,9 @@ U_TURN_EXTRA_M = 50.0
 #: Candidates lie within this many position sigmas of the fix (at least 25 m): at 3 sigma
 #: one fix in a few hundred loses its true edge, and the trace can lock onto a parallel street.
 CANDIDATE_SIGMAS = 4.0
+#: Along-track drift (m/s) of a position dead-reckoned from the reported speed: speed error
+#: and acceleration within the interval.
+ALONG_TRACK_NOISE_MPS = 1.5
 #: Smallest position sigma (m) the emission uses, however good the receiver claims to be.
 MIN_SIGMA_M = 3.0
 
@@ -70,7 +73,8 @@ class MatchedPlace:
     edge_id
         The matched edge.
     offset_m
-        Position along it (m from its start, within ``[0, edge length]``).
+        Position along it (m from its start, within ``[0, edge length]``): the fix's
+        projection, filtered with the reported speed when there is one.
     distance_m
         Distance from the fix to the matched lane (m).
     log_prob
@@ -85,12 +89,13 @@ class MatchedPlace:
 
 @dataclass(frozen=True)
 class MatchState:
-    """The forward pass after a fix: its candidates (graph node, offset m, lane point x/y m)
-    and their log-probabilities, the fix's time (s), position (m) and speed (m/s). Empty
+    """The forward pass after a fix: its candidates (graph node, filtered offset m and its
+    variance m^2, the fix's lane point x/y m) and their log-probabilities, the fix's time (s), position (m) and speed (m/s). Empty
     (``MatchState()``) before the first fix of a trace."""
 
     nodes: tuple[int, ...] = ()
     offsets_m: tuple[float, ...] = ()
+    offset_var_m2: tuple[float, ...] = ()
     xy_m: tuple[tuple[float, float], ...] = ()
     log_probs: tuple[float, ...] = ()
     time_s: float | None = None
@@ -182,12 +187,35 @@ def _transitions(net, graph, state, c: _Candidates, time_s, speed_mps, beta_m, s
     # standing vehicle) costs twice its step back, instead of a loop round the block
     route = np.where(same, c.offset_m[None, :] - off_a, via)
     gc = np.hypot(c.xy_m[None, :, 0] - xy_a[:, None, 0], c.xy_m[None, :, 1] - xy_a[:, None, 1])
+    driven = None
     with np.errstate(invalid="ignore"):
         trans = -np.abs(route - gc) / beta_m
         if speed_mps is not None:
             v = speed_mps if state.speed_mps is None else 0.5 * (speed_mps + state.speed_mps)
-            trans = trans - np.abs(route - v * dt) / speed_beta_m
-    return np.where(np.isfinite(route), trans, -np.inf)
+            driven = v * dt
+            trans = trans - np.abs(route - driven) / speed_beta_m
+    return np.where(np.isfinite(route), trans, -np.inf), route, driven, dt
+
+
+def _track_offsets(state, c: _Candidates, best, route, driven, dt, sigma_m, length):
+    """Offsets (m) and their variances (m^2) along each candidate's edge: its fix's projection,
+    filtered (a scalar Kalman step) with where its best predecessor's speed x interval puts it.
+
+    The projection carries the fix's full along-track error; the filtered offset makes the
+    next step's route distances (and the junction early/late decision) far less noisy.
+    """
+    raw_var = np.full(len(c.nodes), sigma_m**2)
+    if driven is None or best is None:
+        return c.offset_m, raw_var
+    cols = np.arange(len(c.nodes))
+    pred_var = np.asarray(state.offset_var_m2)[best] + (ALONG_TRACK_NOISE_MPS * dt) ** 2
+    innov = driven - route[best, cols]  # predicted minus measured position, along the path
+    gain = sigma_m**2 / (pred_var + sigma_m**2)  # weight of the prediction
+    ok = np.isfinite(innov) & (np.abs(innov) <= 3.0 * np.sqrt(pred_var + sigma_m**2))
+    offset = np.where(
+        ok, np.clip(c.offset_m + gain * np.nan_to_num(innov), 0.0, length), c.offset_m
+    )
+    return offset, np.where(ok, gain * pred_var, raw_var)
 
 
 def match_step(
@@ -202,7 +230,7 @@ def match_step(
     accuracy_m: float = 10.0,
     *,
     route_edges: frozenset[str] = frozenset(),
-    beta_m: float = 30.0,
+    beta_m: float = 100.0,
     route_bonus: float = 1.0,
     speed_beta_m: float = 30.0,
 ) -> tuple[MatchState, MatchedPlace]:
@@ -258,20 +286,30 @@ def match_step(
     if route_edges:
         on_route = np.fromiter((graph.edge_ids[n] in route_edges for n in c.nodes), bool)
         emis = emis + route_bonus * on_route
+    best = route = driven = None
+    dt = 0.0
     if state.nodes:
-        trans = _transitions(net, graph, state, c, time_s, speed_mps, beta_m, speed_beta_m)
-        fwd = (np.asarray(state.log_probs)[:, None] + trans).max(axis=0)
+        trans, route, driven, dt = _transitions(
+            net, graph, state, c, time_s, speed_mps, beta_m, speed_beta_m
+        )
+        score = np.asarray(state.log_probs)[:, None] + trans
+        fwd = score.max(axis=0)
+        best = score.argmax(axis=0)
         if not np.isfinite(fwd).any():
             fwd = np.zeros(len(c.nodes))  # trace broken (no route joins it): restart
+            best = None
         fwd = fwd + emis
     else:
         fwd = emis
+    length = np.asarray(graph.length_m, dtype=float)[c.nodes]
+    offset, offset_var = _track_offsets(state, c, best, route, driven, dt, sigma, length)
     fwd = fwd - np.max(fwd)
     keep = np.isfinite(fwd)
     k = int(np.argmax(fwd))
     new = MatchState(
         nodes=tuple(int(n) for n in c.nodes[keep]),
-        offsets_m=tuple(float(o) for o in c.offset_m[keep]),
+        offsets_m=tuple(float(o) for o in offset[keep]),
+        offset_var_m2=tuple(float(v) for v in offset_var[keep]),
         xy_m=tuple((float(p[0]), float(p[1])) for p in c.xy_m[keep]),
         log_probs=tuple(float(v) for v in fwd[keep]),
         time_s=float(time_s),
@@ -279,7 +317,7 @@ def match_step(
         speed_mps=None if speed_mps is None else float(speed_mps),
     )
     place = MatchedPlace(
-        graph.edge_ids[int(c.nodes[k])], float(c.offset_m[k]), float(c.dist_m[k]), float(fwd[k])
+        graph.edge_ids[int(c.nodes[k])], float(offset[k]), float(c.dist_m[k]), float(fwd[k])
     )
     return new, place
 
