@@ -4,6 +4,8 @@ long as the request, and a dispatched vehicle not heard of yet is taken to have 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearway.control.priority.plausibility import place_xy
 from clearway.control.priority.registry import RequestBook
@@ -13,6 +15,7 @@ from clearway.control.priority.request import (
     RequestState,
     XYPlace,
 )
+from clearway.control.priority.timing import junction_etas
 from clearway.network import load_network
 from tests.fakes.networks import netgenerate_grid
 
@@ -105,3 +108,60 @@ def test_a_dispatched_vehicle_not_heard_of_is_placed_at_its_origin_at_its_depart
     assert (tracked.edge_id, tracked.offset_m, tracked.speed_mps) == ("A1B1", 0.0, 0.0)
     assert tracked.time_s == 30.0
     assert list(book.live()) == []  # without the time now: only vehicles heard of
+
+
+# -- what the corridor plans from ------------------------------------------------------------
+def travel_etas(net, route, start_s, offset_m=0.0, speed_mps=0.0):
+    """Oracle: arrival at the end of every route edge from ``offset_m`` on its first at
+    ``start_s``, each edge at the higher of its limit and the speed (at least 3 m/s), summed."""
+    t, out = start_s, []
+    for i, edge_id in enumerate(route):
+        edge = net.edges[edge_id]
+        t += (edge.length_m - (offset_m if i == 0 else 0.0)) / max(edge.speed_mps, speed_mps, 3.0)
+        out.append(t)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(depart_s=st.floats(0.0, 500.0), after_s=st.floats(-60.0, 60.0))
+def test_an_unheard_vehicle_is_planned_as_if_it_left_on_time(net, depart_s, after_s):
+    """Whenever the corridor plans (before or after the departure), the arrivals are those of
+    a vehicle leaving its origin at ``depart_s``: not later for every second it is not heard."""
+    book = RequestBook(net)
+    book.submit(spec(depart_s=depart_s), 0.0)
+    now_s = max(depart_s + after_s, 0.0)
+    (tracked,) = book.live(planned_at_s=now_s)
+    etas = junction_etas(
+        net, ROUTE, tracked.edge_id, tracked.offset_m, tracked.speed_mps, tracked.time_s,
+        now_s=now_s,
+    )  # fmt: skip
+    assert [e.eta_s for e in etas] == pytest.approx(travel_etas(net, ROUTE, depart_s), abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(gap_s=st.floats(1.0, 8.0), offset_m=st.floats(150.0, 185.0), side_m=st.floats(40.0, 60.0))
+def test_a_stray_fix_leaves_the_arrivals_of_the_last_good_one(net, gap_s, offset_m, side_m):
+    """A fix on the cross street after B1 (not yet a turn: the next fix decides) renews the
+    lease but plans nothing new: the arrivals stay those of the last fix on the route, from
+    its place at its time."""
+    book = RequestBook(net)
+    req = book.submit(spec(), 0.0)
+    book.observe({"AMB-1": fix(net, 10.0, "A1B1", offset_m, dx_m=0.0)}, 10.0)
+    (first,) = book.live()
+    x, y = place_xy(net, "B1B2", side_m)
+    stray = PositionUpdate(
+        time_s=10.0 + gap_s, place=XYPlace(x_m=x, y_m=y), speed_mps=12.0, accuracy_m=5.0
+    )
+    book.observe({"AMB-1": stray}, 10.0 + gap_s)
+    assert book.feed_errors == {}
+    assert book.request(req.request_id).last_heard_s == 10.0 + gap_s
+    (tracked,) = book.live()
+    assert book.request(req.request_id).route == ROUTE
+    assert (tracked.edge_id, tracked.offset_m, tracked.time_s) == (
+        first.edge_id, first.offset_m, 10.0,
+    )  # fmt: skip
+    etas = junction_etas(
+        net, ROUTE, tracked.edge_id, tracked.offset_m, 12.0, tracked.time_s, now_s=10.0 + gap_s
+    )
+    want = travel_etas(net, ROUTE, 10.0, first.offset_m, 12.0)
+    assert [e.eta_s for e in etas] == pytest.approx(want, abs=1e-6)
