@@ -176,7 +176,8 @@ def berlin_cabinets(n: int, out: Path) -> tuple[list[Cabinet], list[str]]:
 
 def _serve_controllers(cabinets: list[Cabinet], ports: mp.Queue, stop: mp.Event) -> None:
     from clearway.field.virtual.mib import ControllerMib
-    from clearway.field.virtual.nema_controller import DualRingController, phase_timings_from_model
+    from clearway.field.virtual.nema_controller import DualRingController
+    from clearway.field.virtual.phase_timings import phase_timings_from_model
 
     async def main() -> None:
         t0 = time.time()

@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clearway.errors import ConfigError, UnknownSignalError, UnsafeTimingError
 from clearway.field.snmp_client import SnmpV2cCommunity, SnmpV3Credentials
-from clearway.field.virtual.nema_controller import PhaseTimings, phase_timings_from_model
+from clearway.field.virtual.phase_timings import PhaseTimings, phase_timings_from_model
 from clearway.network.model import Network
 from clearway.signals.model import Intersection
 from clearway.signals.nema import NemaPhase, Overlap, PhaseMap, never_green_links

@@ -20,7 +20,8 @@ from clearway.field.config import check_config, config_for, load_config
 from clearway.field.snmp_agent import NtcipAgent
 from clearway.field.snmp_client import SnmpRunner, SnmpV3Credentials
 from clearway.field.virtual.mib import ControllerMib
-from clearway.field.virtual.nema_controller import DualRingController, phase_timings_from_model
+from clearway.field.virtual.nema_controller import DualRingController
+from clearway.field.virtual.phase_timings import phase_timings_from_model
 from clearway.network import load_network
 from clearway.signals.build import build_intersections
 

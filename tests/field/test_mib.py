@@ -18,7 +18,8 @@ from clearway.field.snmp_client import (
     SnmpV3Credentials,
 )
 from clearway.field.virtual.mib import CONTROL_BACKUP, CONTROL_SYSTEM, ControllerMib
-from clearway.field.virtual.nema_controller import DualRingController, PhaseTimings
+from clearway.field.virtual.nema_controller import DualRingController
+from clearway.field.virtual.phase_timings import PhaseTimings
 from clearway.signals.nema import NemaPhase, PhaseMap
 
 USER = SnmpV3Credentials("tmc", "auth-key-123", "priv-key-123")

@@ -32,9 +32,13 @@ def test_the_ambulance_crosses_berlin_through_nema_controllers_without_a_stop(tm
 def test_nema_normal_control_takes_only_priority_strategies(tmp_path):
     scenario = grid_setup(tmp_path, "3x3", "light").build(1, 60.0)
     for strategy in ("fixed-time", "actuated"):
-        with pytest.raises(ConfigError, match=r"--normal nema .* not 'fixed-time'|not 'actuated'"):
-            with open_twin_run(scenario, strategy=strategy, normal="nema"):
-                pass
-    with pytest.raises(ConfigError, match="switchable"):
-        with open_twin_run(scenario, strategy="corridor", normal="nema", switchable=True):
+        with (
+            pytest.raises(ConfigError, match=rf"--normal nema .* not '{strategy}'"),
+            open_twin_run(scenario, strategy=strategy, normal="nema"),
+        ):
             pass
+    with (
+        pytest.raises(ConfigError, match="switchable"),
+        open_twin_run(scenario, strategy="corridor", normal="nema", switchable=True),
+    ):
+        pass

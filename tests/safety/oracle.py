@@ -215,10 +215,9 @@ def judge(
     to, if any: well formed, and no two foes green in it."""
     if sig is None:
         return {R5}
-    for s in (state, then):
-        if s is state or s is not None:
-            if not isinstance(s, str) or len(s) != sig.n or any(c not in KNOWN for c in s):
-                return {R5}
+    for s in (state, *(() if then is None else (then,))):
+        if not isinstance(s, str) or len(s) != sig.n or any(c not in KNOWN for c in s):
+            return {R5}
     if not isinstance(time_s, int | float) or not math.isfinite(time_s):
         return {R5}
     if hist is None or len(hist.state) != sig.n:

@@ -9,11 +9,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from clearway.field.virtual.nema_controller import (
-    Controls,
-    DualRingController,
-    phase_timings_from_model,
-)
+from clearway.field.controls import PhaseControls
+from clearway.field.virtual.nema_controller import DualRingController
+from clearway.field.virtual.phase_timings import phase_timings_from_model
 from clearway.signals.model import GREEN_CHARS, YELLOW_CHARS
 from clearway.signals.nema_derive import derive_phase_map
 
@@ -183,6 +181,6 @@ def test_after_silence_controls_clear_and_every_call_is_served_within_a_cycle(k,
         oracle.see(now, ctl.greens, ctl.yellows, ctl.state_string())
         served |= ctl.greens
         if last is None or now - last >= 10.0:
-            assert ctl.in_backup and ctl.controls == Controls()
+            assert ctl.in_backup and ctl.controls == PhaseControls()
             assert ctl.backup_since_s is not None and ctl.backup_since_s <= now
     assert called <= served, f"called {sorted(called)} but served only {sorted(served)}"

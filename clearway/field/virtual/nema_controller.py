@@ -19,34 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from clearway.errors import ConfigError
-from clearway.signals.model import TIME_EPS_S, Intersection
+from clearway.field.controls import PhaseControls
+from clearway.field.virtual.phase_timings import PhaseTimings
+from clearway.signals.model import TIME_EPS_S
 from clearway.signals.nema import PhaseMap, state_of
 
 GREEN, YELLOW, RED_CLEAR, DWELL = "green", "yellow", "red_clear", "dwell"
-
-
-@dataclass(frozen=True)
-class PhaseTimings:
-    """Timings of one NEMA phase (all in s)."""
-
-    min_green_s: float
-    passage_s: float
-    max_green_s: float
-    yellow_s: float
-    red_clear_s: float
-    walk_s: float = 0.0
-    ped_clear_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class Controls:
-    """The central system's phase controls in force (phase numbers)."""
-
-    hold: frozenset[int] = frozenset()
-    force_off: frozenset[int] = frozenset()
-    omit: frozenset[int] = frozenset()
-    veh_call: frozenset[int] = frozenset()
-    ped_call: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -67,37 +45,6 @@ class _Ring:
 class _Calls:
     veh: set[int] = field(default_factory=set)
     ped: set[int] = field(default_factory=set)
-
-
-def phase_timings_from_model(
-    pm: PhaseMap,
-    model: Intersection,
-    *,
-    passage_s: float = 2.0,
-    max_green_s: float = 40.0,
-    walk_s: float = 7.0,
-) -> dict[int, PhaseTimings]:
-    """Timings per phase that satisfy the model's safety timings of every link the phase
-    drives, the overlaps it parents and its crosswalks (the strictest link decides)."""
-    out = {}
-    for p in pm.phases:
-        vehicle = set(p.links)
-        for o in pm.overlaps:
-            if p.number in o.parents:
-                vehicle |= o.links
-        ts = [model.timings[i] for i in vehicle if 0 <= i < model.link_count]
-        peds = [model.timings[i] for i in p.ped_links if 0 <= i < model.link_count]
-        min_green = max((t.min_green_s for t in ts), default=5.0)
-        out[p.number] = PhaseTimings(
-            min_green_s=min_green,
-            passage_s=passage_s,
-            max_green_s=max(max_green_s, min_green),
-            yellow_s=max((t.yellow_s for t in ts), default=3.0),
-            red_clear_s=max((t.clearance_s for t in ts), default=1.0),
-            walk_s=walk_s if peds else 0.0,
-            ped_clear_s=max((t.clearance_s for t in peds), default=0.0),
-        )
-    return out
 
 
 class DualRingController:
@@ -146,7 +93,7 @@ class DualRingController:
         self._next_group: int | None = 0
         self._startup = True
         self._calls = _Calls()
-        self.controls = Controls()
+        self.controls = PhaseControls()
         self.in_backup = True  # no central system has spoken yet: its own program runs
         self.backup_since_s: float | None = start_s
         self.last_control_s: float | None = None
@@ -179,7 +126,7 @@ class DualRingController:
                 raise ConfigError(f"signal {self.phase_map.signal_id!r}: {k} names unknown "
                                   f"phases {sorted(unknown)}")  # fmt: skip
         c = self.controls
-        self.controls = Controls(**{k: new.get(k, getattr(c, k)) for k in given})
+        self.controls = PhaseControls(**{k: new.get(k, getattr(c, k)) for k in given})
         self.last_control_s = now_s
         self.in_backup = False
         self.backup_since_s = None
@@ -214,7 +161,7 @@ class DualRingController:
             and silent_since is not None
             and now_s - silent_since >= self.backup_time_s - TIME_EPS_S
         ):
-            self.controls = Controls()
+            self.controls = PhaseControls()
             self.in_backup = True
             self.backup_since_s = now_s
         for n in detector_calls & self.phase_map.numbers:

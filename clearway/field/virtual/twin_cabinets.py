@@ -16,7 +16,8 @@ import math
 from collections.abc import Iterable, Mapping
 
 from clearway.errors import ClearwayError
-from clearway.field.virtual.nema_controller import DualRingController, phase_timings_from_model
+from clearway.field.virtual.nema_controller import DualRingController
+from clearway.field.virtual.phase_timings import phase_timings_from_model
 from clearway.network.model import Network
 from clearway.signals.model import Intersection
 from clearway.signals.nema import PhaseMap, never_green_links
