@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Mapping
 
 from clearway.control.priority.desk import RecoveryRecord
-from clearway.control.priority.preemption import PreemptionController
+from clearway.control.priority.preemption import Hold, PreemptionController
 from clearway.signals.model import ASPECT_OF, GREEN_CHARS
 from clearway.signals.nema import PhaseMap, expressible, state_of
 from clearway.signals.safety.commands import SignalCommand
@@ -212,13 +212,10 @@ class FieldPreemption(PreemptionController):
             return super()._upcoming(sid, shown, upcoming)
         return unknown_next(shown)
 
-    def _end_hold(self, sid: str, now_s: float) -> None:
+    def _after_hold(self, sid: str, hold: Hold, now_s: float) -> None:
         if sid not in self.phase_maps:
-            super()._end_hold(sid, now_s)
+            super()._after_hold(sid, hold, now_s)
             return
-        hold = self._holds.pop(sid)
-        for rid in hold.requests:
-            self._granted_since.pop((sid, rid), None)
         # Released: the controller's own program serves what waited, through its own
         # clearance; the record's recovery time is the release.
         self._records.append(

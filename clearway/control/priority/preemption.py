@@ -41,7 +41,10 @@ from clearway.state.traffic import TrafficState
 
 
 @dataclass
-class _Hold:
+class Hold:
+    """A signal held for priority: since when (s), the program phase it interrupted, the
+    requests it serves, and the links it left red (owed a turn by the recovery)."""
+
     start_s: float
     interrupted: int
     requests: set[str] = field(default_factory=set)
@@ -97,9 +100,9 @@ class PreemptionController:
             sid: recovery_durations_s(self.models[sid], phases, programs[sid])
             for sid, phases in self._phases.items()
         }
-        self._holds: dict[str, _Hold] = {}
+        self._holds: dict[str, Hold] = {}
         #: Per recovering signal: its progress, the hold it follows, the phases that hold cut.
-        self._recovering: dict[str, tuple[Recovery, _Hold, tuple[int, ...]]] = {}
+        self._recovering: dict[str, tuple[Recovery, Hold, tuple[int, ...]]] = {}
         self._hold_until: dict[tuple[str, str], float] = {}
         self._blocked: set[tuple[str, str]] = set()
         self._records: list[RecoveryRecord] = []
@@ -363,16 +366,16 @@ class PreemptionController:
         for sid in [s for s in self._holds if s not in granted]:
             self._end_hold(sid, now_s)
 
-    def _begin_hold(self, sid: str, now_s: float, shown: str) -> _Hold:
+    def _begin_hold(self, sid: str, now_s: float, shown: str) -> Hold:
         previous = self._recovering.pop(sid, None)
         phases = self._phases.get(sid, (shown,))
         if previous is not None:
             # Held again while recovering: the phases still owed stay owed.
             _, old, _ = previous
-            hold = _Hold(old.start_s, old.interrupted, set(old.requests), set(old.starved))
+            hold = Hold(old.start_s, old.interrupted, set(old.requests), set(old.starved))
         else:
             k = self.normal.phase_in_service(sid)
-            hold = _Hold(now_s, current_phase(phases, shown) if k is None else k)
+            hold = Hold(now_s, current_phase(phases, shown) if k is None else k)
         self._holds[sid] = hold
         return hold
 
@@ -380,6 +383,11 @@ class PreemptionController:
         hold = self._holds.pop(sid)
         for rid in hold.requests:
             self._granted_since.pop((sid, rid), None)
+        self._after_hold(sid, hold, now_s)
+
+    def _after_hold(self, sid: str, hold: Hold, now_s: float) -> None:
+        """What follows a hold: here, a recovery that serves the phases it cut short; a
+        subclass whose controllers recover by themselves releases them instead."""
         phases = self._phases.get(sid)
         queue = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
         durations = self._recovery_s.get(sid, ())
