@@ -6,9 +6,12 @@ through phase controls (hold, force-off, omit, call), never by link states. So o
 signal the corridor
 - targets the phase combination that serves the vehicle's movement (and as much of the
   rest of the claim as it can), not a custom state;
-- moves there only by states the controller can show: a phase changes aspect as a whole,
-  which only ever *delays* a change step_toward would make link by link (never unsafe:
-  a green kept a little longer has no foe turning green beside it, a red kept longer is red);
+- sends the guard the next link-level step (:func:`~clearway.signals.transition.step_toward`)
+  with the target as ``then``: the controller is steered straight to the target and runs
+  its own change intervals (never shorter than the model's), ending a phase once the step
+  ends any of its links;
+- claims the signal at the latest moment that is safe whatever the controller's own
+  program does next (:func:`unknown_next`);
 - renews every held signal's command each tick (the port sends the controls again: a lease
   the controller drops after its backup time when clearway goes silent);
 - ends a hold by releasing the controller, whose own program serves the phases that waited
@@ -22,8 +25,8 @@ from collections.abc import Mapping
 
 from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.preemption import Hold, PreemptionController
-from clearway.signals.model import ASPECT_OF, GREEN_CHARS
-from clearway.signals.nema import PhaseMap, expressible, state_of
+from clearway.signals.model import GREEN_CHARS
+from clearway.signals.nema import PhaseMap, state_of
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
 from clearway.signals.transition import step_toward
@@ -106,68 +109,6 @@ def combo_target(
     return current if best is None else best[1]
 
 
-def round_to_phases(pm: PhaseMap, current: str, proposed: str) -> str:
-    """``proposed`` changed only where the controller's phases can show it.
-
-    Where a phase or overlap would show its links in mixed aspects, its changed links keep
-    what ``current`` shows: that only postpones a change (a green kept longer has no foe
-    turning green beside it in ``proposed``, a red or yellow kept longer is no green). If
-    nothing the phases can show is left, ``current`` is kept (holding is always safe). The
-    guard judges the result like any command.
-    """
-    if proposed == current or expressible(pm, proposed):
-        return proposed
-    s = list(proposed)
-    # A phase's crosswalks are their own group: they show walk only on a call, so a green
-    # phase beside red crosswalks is one aspect per group, not a mixed one.
-    groups = (
-        [p.links for p in pm.phases]
-        + [p.ped_links for p in pm.phases if p.ped_links]
-        + [o.links for o in pm.overlaps]
-    )
-    for _ in range(len(groups) + 1):
-        changed = False
-        for links in groups:
-            if len({ASPECT_OF.get(s[i], "red") for i in links}) > 1:
-                for i in links:
-                    if s[i] != current[i]:
-                        s[i] = current[i]
-                        changed = True
-        candidate = "".join(s)
-        if expressible(pm, candidate):
-            return candidate
-        if not changed:
-            break
-    ended = _overlaps_follow_parents(pm, "".join(s))
-    return ended if ended is not None and expressible(pm, ended) else current
-
-
-def _overlaps_follow_parents(pm: PhaseMap, state: str) -> str | None:
-    """``state`` with every overlap showing what its parents show, an overlap green in
-    ``state`` whose parents all end going yellow (never straight to red, never a new green);
-    ``None`` if that changes nothing.
-
-    A phase with an overlap ending green would otherwise keep ``state`` inexpressible (the
-    overlap stays green only through a parent coming next, which a link state cannot say),
-    and the hold would never move: ending the overlap with its parent is a change the
-    controller would make anyway on any other next phase, and the guard times it.
-    """
-    green = {p.number for p in pm.phases if p.links and all(state[i] in GREEN_CHARS for i in p.links)}
-    yellow = {p.number for p in pm.phases if p.links and all(ASPECT_OF.get(state[i]) == "yellow" for i in p.links)}
-    walks = {p.number for p in pm.phases if p.number in green and p.ped_links
-             and all(state[i] in GREEN_CHARS for i in p.ped_links)}  # fmt: skip
-    out = list(state_of(pm, green, yellow, walks, ()))
-    for i, (was, now) in enumerate(zip(state, out, strict=True)):
-        if now in GREEN_CHARS and was not in GREEN_CHARS:
-            return None  # a parent would bring up a green the step did not propose
-        if was in GREEN_CHARS and now not in GREEN_CHARS:
-            out[i] = "y"
-        elif ASPECT_OF.get(was) == "yellow" and now == "r":
-            out[i] = was  # a yellow runs its time; the guard ends it
-    ended = "".join(out)
-    return None if ended == state else ended
-
-
 class FieldPreemption(PreemptionController):
     """:class:`PreemptionController` for signals run by field controllers.
 
@@ -203,8 +144,8 @@ class FieldPreemption(PreemptionController):
             return
         # Always a command, even one that changes nothing: it renews the hold's lease. It
         # carries its target, so the controller is steered straight there through its own
-        # change intervals, not through every state the link-level step would pass.
-        nxt = round_to_phases(pm, t.state, step_toward(self.models[sid], t, target, now_s))
+        # change intervals, not led through every state the link-level step passes.
+        nxt = step_toward(self.models[sid], t, target, now_s)
         commands.append(SignalCommand(sid, nxt, now_s, source=self.name, then=target))
 
     def _upcoming(self, sid: str, shown: str, upcoming: Mapping[str, str]) -> str:
