@@ -181,3 +181,27 @@ def test_links_are_named_by_their_lanes_when_given():
     pm = replace(good_map(), overlaps=())
     _one(check_phase_map(pm, four_leg(), links=[L(i) for i in range(4)]), "link 3 (in3_0→out3_0)")
     assert check_phase_map(pm, four_leg(), never_green={3}) == []
+
+
+@pytest.mark.sumo
+def test_every_phase_combination_reads_back_as_one_a_controller_can_show():
+    # state_of then phases_of: where an overlap could be explained by parents in different
+    # barrier groups, the one beside the other greens is chosen (else the port would steer a
+    # controller toward phases no ring-barrier sequence shows together).
+    from clearway.control.priority.field_preemption import phase_combos
+
+    checked = 0
+    for net, models in real_nets():
+        for sid, model in models.items():
+            pm = derive_phase_map(model, net.traffic_lights[sid].default_program,
+                                  net.signal_links(sid))  # fmt: skip
+            for combo in phase_combos(pm):
+                state = state_of(pm, combo)
+                greens, yellows = phases_of(pm, state)
+                assert not yellows
+                assert state_of(pm, greens) == state, (sid, combo, greens)
+                rings = [pm.phase(n).ring for n in greens]
+                assert len(rings) == len(set(rings)), (sid, combo, greens)
+                assert any(greens <= g for g in pm.barriers), (sid, combo, greens)
+                checked += 1
+    assert checked > 50
