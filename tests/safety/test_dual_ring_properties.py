@@ -132,9 +132,13 @@ segment = st.tuples(
 def test_never_conflicting_and_never_a_cut_interval(k, segments):
     model, pm, timings = case(k)
     ctl = DualRingController(pm, timings, backup_time_s=10.0)
-    oracle = Oracle(model, pm, timings)
-    nums = pm.numbers
-    now = 0.0
+    drive(ctl, Oracle(model, pm, timings), segments)
+
+
+def drive(ctl: DualRingController, oracle: Oracle, segments, now: float = 0.0) -> float:
+    """Run ``segments`` (steps, detector calls, ped pushes, controls) with the oracle
+    watching every step; returns the time after the last step (s)."""
+    nums = ctl.phase_map.numbers
     for steps, calls, pushes, controls in segments:
         if controls is not None:
             ctl.set_controls(now, **{name: v & nums for name, v in controls.items()})
@@ -144,6 +148,7 @@ def test_never_conflicting_and_never_a_cut_interval(k, segments):
             assert ctl.greens | ctl.yellows <= ctl.phase_ons
             assert not (ctl.greens & ctl.reds)
             now += DT_S
+    return now
 
 
 @settings(

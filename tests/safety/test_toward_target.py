@@ -19,7 +19,7 @@ from clearway.field.controls import toward
 from clearway.field.virtual.nema_controller import DualRingController
 from clearway.signals.model import GREEN_CHARS
 from clearway.signals.nema import phases_of, state_of
-from tests.safety.test_dual_ring_properties import DT_S, SIGNALS, Oracle, case, segment
+from tests.safety.test_dual_ring_properties import DT_S, SIGNALS, Oracle, case, drive, segment
 
 pytestmark = [pytest.mark.sumo, pytest.mark.slow]
 
@@ -43,15 +43,7 @@ def test_toward_reaches_any_phase_combination_in_bounded_time_and_safely(k, segm
     model, pm, timings = case(k)
     ctl = DualRingController(pm, timings, backup_time_s=1e9)
     oracle = Oracle(model, pm, timings)
-    nums = pm.numbers
-    now = 0.0
-    for steps, calls, pushes, controls in segments:
-        if controls is not None:
-            ctl.set_controls(now, **{name: v & nums for name, v in controls.items()})
-        for _ in range(steps):
-            ctl.step(now, calls & nums, pushes & nums)
-            oracle.see(now, ctl.greens, ctl.yellows, ctl.state_string())
-            now += DT_S
+    now = drive(ctl, oracle, segments)
     combos = phase_combos(pm)
     target = state_of(pm, combos[pick % len(combos)], (), (), ())
     # The phases that show the target (a phase without vehicle links of its own shows
