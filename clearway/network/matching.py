@@ -21,6 +21,7 @@ The matcher is pure: the caller keeps one :class:`MatchState` per vehicle (a new
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -56,6 +57,8 @@ CANDIDATE_SIGMAS = 4.0
 #: Along-track drift (m/s) of a position dead-reckoned from the reported speed: speed error
 #: and acceleration within the interval.
 ALONG_TRACK_NOISE_MPS = 1.5
+#: Side (m) of the square cells lane segments are indexed by, for the candidate search.
+CELL_M = 100.0
 #: Smallest position sigma (m) the emission uses, however good the receiver claims to be.
 MIN_SIGMA_M = 3.0
 
@@ -131,11 +134,47 @@ class _Candidates:
     angle_rad: np.ndarray  # driving direction of that lane segment (math angle)
 
 
+def _cell_index(seg) -> dict[tuple[int, int], np.ndarray]:
+    """Lane segment indices per ``CELL_M`` square their bounding box touches (built once)."""
+    x1, y1, dx, dy = seg[:4]
+    lo_x, hi_x = (
+        np.floor(np.minimum(x1, x1 + dx) / CELL_M),
+        np.floor(np.maximum(x1, x1 + dx) / CELL_M),
+    )
+    lo_y, hi_y = (
+        np.floor(np.minimum(y1, y1 + dy) / CELL_M),
+        np.floor(np.maximum(y1, y1 + dy) / CELL_M),
+    )
+    cells: dict[tuple[int, int], list[int]] = {}
+    for k, (ax, bx, ay, by) in enumerate(zip(lo_x, hi_x, lo_y, hi_y, strict=True)):
+        for cx in range(int(ax), int(bx) + 1):
+            for cy in range(int(ay), int(by) + 1):
+                cells.setdefault((cx, cy), []).append(k)
+    return {c: np.array(v, dtype=np.intp) for c, v in cells.items()}
+
+
+def _cells(v_m: float, radius_m: float) -> range:
+    return range(math.floor((v_m - radius_m) / CELL_M), math.floor((v_m + radius_m) / CELL_M) + 1)
+
+
+def _near_segments(graph: RoutingGraph, seg, x_m: float, y_m: float, radius_m: float):
+    """Indices of the lane segments in the cells a circle of ``radius_m`` touches."""
+    index = graph._cache.get("match_cells")
+    if index is None:
+        index = graph._cache["match_cells"] = _cell_index(seg)
+    xs, ys = _cells(x_m, radius_m), _cells(y_m, radius_m)
+    if len(xs) * len(ys) > len(index):  # a radius wider than the net: scan every segment
+        return np.arange(len(seg[0]))
+    found = [index[c] for c in itertools.product(xs, ys) if c in index]
+    return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.intp)
+
+
 def _candidates(net: Network, graph: RoutingGraph, x_m: float, y_m: float, radius_m: float):
     seg = _segments(net, graph)
     if seg is None:
         raise MatchError(f"no lane with a shape allows vehicle class {graph.vclass!r}")
-    x1, y1, dx, dy, seg_len2, lane, cum, scale = seg
+    idx = _near_segments(graph, seg, x_m, y_m, radius_m)
+    x1, y1, dx, dy, seg_len2, lane, cum, scale = (a[idx] for a in seg)
     t = np.clip(((x_m - x1) * dx + (y_m - y1) * dy) / seg_len2, 0.0, 1.0)
     px, py = x1 + t * dx, y1 + t * dy
     dist = np.hypot(px - x_m, py - y_m)

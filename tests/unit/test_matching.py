@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from clearway.errors import RouteError
 from clearway.network import load_network
 from clearway.network.graph import build_routing_graph
-from clearway.network.matching import MatchError, MatchState, match_step
+from clearway.network.matching import MatchError, MatchState, _candidates, match_step
 from clearway.network.routing import fastest_route, route_of
 from clearway.network.snap import snap_to_edge
 from tests.fakes.networks import NETGENERATE, netgenerate_grid
@@ -239,6 +239,33 @@ def test_bad_values_raise_and_leave_the_trace_usable(grid, x, accuracy, speed, w
     assert isinstance(MatchError("x"), RouteError)  # the request book reports RouteErrors
     state, m1 = match_step(net, graph, state, *truth[3][:2], 1.0, truth[3][3], 10.0, 5.0)
     assert m1.edge_id == "A0A1" and m1.offset_m > m0.offset_m
+
+
+# -- property: the cell index finds exactly the lanes a full scan finds ---------------------
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(x=st.floats(-300, 1200), y=st.floats(-300, 1200), radius_m=st.floats(1.0, 400.0))
+def test_candidate_lanes_are_those_within_the_radius(grid, x, y, radius_m):
+    net, graph = grid
+    found = _candidates(net, graph, x, y, radius_m)
+    expected = {}
+    for lane_id in graph.lane_ids:  # the oracle: every lane's shape, point by point in python
+        sh = net.lanes[lane_id].shape
+        d = min(_point_segment_m(x, y, p, q) for p, q in zip(sh[:-1], sh[1:], strict=True))
+        e = net.lanes[lane_id].edge_id
+        expected[e] = min(d, expected.get(e, math.inf))
+    inside = {e for e, d in expected.items() if d <= radius_m - 1e-6}
+    got = {graph.edge_ids[n]: d for n, d in zip(found.nodes, found.dist_m, strict=True)}
+    assert inside <= set(got) <= {e for e, d in expected.items() if d <= radius_m + 1e-6}
+    for e, d in got.items():
+        assert d == pytest.approx(expected[e], abs=1e-6)
+
+
+def _point_segment_m(x, y, p, q) -> float:
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    t = max(0.0, min(1.0, ((x - p[0]) * dx + (y - p[1]) * dy) / max(dx * dx + dy * dy, 1e-12)))
+    return math.hypot(p[0] + t * dx - x, p[1] + t * dy - y)
 
 
 # -- property: with exact fixes, every fix on an edge matches that edge --------------------
