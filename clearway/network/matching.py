@@ -1,19 +1,22 @@
 """Online HMM map matching (Newson & Krumm 2009) of noisy positions to usable lanes.
 
-Candidates are the usable edges with a lane within a radius of the fix (from snap's cached
-segment arrays), each at its lane point nearest the fix. Emission: a Gaussian on that
-distance, times a von Mises term on the angle between the fix's heading and the lane's
-driving direction there -- the reported heading above ``MIN_HEADING_SPEED_MPS``, else the
-bearing between two fixes far enough apart to trust it. The heading is what keeps a fix
-between two carriageways on the vehicle's own direction.
+Candidates are the usable edges with a lane within a radius of the fix (snap's cached segment
+arrays, searched through a cell index), each at its lane point nearest the fix. Emission: a
+Gaussian on that distance, times a von Mises term on the angle between the fix's heading and
+the lane's driving direction there -- the reported heading above ``MIN_HEADING_SPEED_MPS``,
+else the bearing between two fixes far enough apart to trust it. The heading is what keeps a
+fix between two carriageways on the vehicle's own direction.
 
-Transition from each previous candidate: the route distance (signed along the same edge, or
-a bounded Dijkstra on edge lengths to another edge, a U-turn charged extra) against the straight-line distance (the
-Newson-Krumm term, scale ``beta_m``) and against the distance the reported speed covers in the
-interval (scale ``speed_beta_m``). A jump to a parallel street or the opposite carriageway
-needs a long route (round the block, or a U-turn) and so scores far below staying on the
-street being driven. Filtering is lag-0: each step returns the best candidate of the forward
-pass; the planned route's edges get a log-probability bonus ``route_bonus``.
+Transition from each previous candidate: the route distance (signed along the same edge, or a
+bounded Dijkstra on edge lengths to another edge, a U-turn charged extra) against the
+straight-line distance (the Newson-Krumm term, scale ``beta_m``) and against the distance the
+reported speed covers in the interval (scale ``speed_beta_m``). A jump to a parallel street
+or the opposite carriageway needs a long route (round the block, or a U-turn) and so scores
+far below staying on the street being driven. Each candidate's offset along its edge is
+filtered with the speed (a scalar Kalman step from its best predecessor). Filtering is lag-0:
+each step returns the best candidate of the forward pass; the planned route's edges get a
+log-probability bonus ``route_bonus``. Parameters were tuned on bench/matching_bench.py (see
+docs/matching.md).
 
 The matcher is pure: the caller keeps one :class:`MatchState` per vehicle (a new one,
 ``MatchState()``, for a new trace) and drops it when the trace ends.
