@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from clearway.control.priority.plausibility import place_xy
 from clearway.control.priority.registry import RequestBook
 from clearway.control.priority.request import (
+    EdgePlace,
     PositionUpdate,
     PriorityRequestSpec,
     RequestState,
@@ -165,3 +166,21 @@ def test_a_stray_fix_leaves_the_arrivals_of_the_last_good_one(net, gap_s, offset
     )
     want = travel_etas(net, ROUTE, 10.0, first.offset_m, 12.0)
     assert [e.eta_s for e in etas] == pytest.approx(want, abs=1e-6)
+
+
+def test_consecutive_fixes_are_fused_and_a_road_place_is_taken_as_given(net):
+    book = RequestBook(net)
+    book.submit(spec("AMB-1"), 0.0)
+    book.submit(spec("AMB-2"), 0.0)
+    for t in range(1, 6):
+        gps = fix(net, float(t), "A1B1", 20.0 + 12.0 * t, dx_m=0.0, speed=12.0)
+        gps = gps.model_copy(update={"accuracy_m": 15.0})
+        road = PositionUpdate(
+            time_s=float(t), place=EdgePlace(edge_id="A1B1", offset_m=20.0 + 12.0 * t),
+            speed_mps=12.0,
+        )  # fmt: skip
+        book.observe({"AMB-1": gps, "AMB-2": road}, float(t))
+    by_vehicle = {tr.request.spec.requester_id: tr for tr in book.live()}
+    assert by_vehicle["AMB-1"].accuracy_m < 15.0 * 0.8  # five fixes say more than one
+    assert by_vehicle["AMB-1"].offset_m == pytest.approx(80.0, abs=3.0)
+    assert by_vehicle["AMB-2"].accuracy_m is None and by_vehicle["AMB-2"].offset_m == 80.0

@@ -222,8 +222,9 @@ class PreemptionController:
         for tracked in self.book.live(planned_at_s=ahead):
             req = tracked.request
             convoy = req.spec.convoy
-            # An AVL report is known to its accuracy; a position from the twin is exact.
-            accuracy = req.position.accuracy_m if req.position is not None else None
+            # An AVL report is known to its accuracy (fused with the fixes before it, by the
+            # book); a position from the twin is exact.
+            accuracy = tracked.accuracy_m
             plans = plan_corridor(
                 self.net, self.models, req.route, request_id=req.request_id,
                 importance=req.spec.importance, edge_id=tracked.edge_id,

@@ -11,6 +11,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from clearway.control.priority.along_track import (
+    TrackEstimate,
+    fuse,
+    route_distance_m,
+    route_place,
+)
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.plausibility import (
@@ -59,6 +65,10 @@ class Tracked:
     edge_id, offset_m, speed_mps, time_s
         The vehicle's last position on a road edge of its route (m, m/s, s). While it drives
         through a junction the last road position is kept, aged to ``time_s``.
+    accuracy_m
+        1-sigma error of that position along the route (m): a GPS fix fused with the ones
+        before it (:mod:`~clearway.control.priority.along_track`), the report's own accuracy
+        otherwise; ``None`` for an exact one.
     """
 
     request: PriorityRequest
@@ -66,6 +76,7 @@ class Tracked:
     offset_m: float
     speed_mps: float
     time_s: float
+    accuracy_m: float | None = None
 
 
 class RequestBook:
@@ -91,6 +102,8 @@ class RequestBook:
         #: Per request, whether its last GPS fix was matched off its route too far to be the
         #: route: a second one in a row re-plans.
         self._off_route: set[str] = set()
+        #: Per request, its vehicle's GPS fixes fused along its route.
+        self._track: dict[str, TrackEstimate] = {}
         #: Per request id, why its vehicle's last position update was not used.
         self.feed_errors: dict[str, str] = {}
         #: ... and the kind of that error (its class name).
@@ -124,7 +137,9 @@ class RequestBook:
                 # The place's own time: a report that did not move the vehicle (an unconfirmed
                 # off-route fix) leaves it where an older one put it, then.
                 edge, offset, at_s = pos
-                yield Tracked(req, edge, offset, req.position.speed_mps, at_s)
+                track = self._track.get(rid)
+                accuracy = track.sigma_m if track is not None else req.position.accuracy_m
+                yield Tracked(req, edge, offset, req.position.speed_mps, at_s, accuracy)
             elif (
                 planned_at_s is not None
                 and req.state is RequestState.PLANNED
@@ -238,6 +253,7 @@ class RequestBook:
         if req.state.is_final:
             self._match.pop(req.request_id, None)
             self._off_route.discard(req.request_id)
+            self._track.pop(req.request_id, None)
 
     @property
     def graph(self) -> RoutingGraph:
@@ -346,7 +362,7 @@ class RequestBook:
                 k = req.route.index(last[0])
                 nxt = req.route[min(k + 1, len(req.route) - 1)]
                 offset = 0.0 if nxt != last[0] else last[1]
-                self._road_pos[req.request_id] = (nxt, offset, update.time_s)
+                self._set_place(req, nxt, offset, update)
             return req
         if edge not in self.net.edges:
             raise RouteError(
@@ -363,8 +379,28 @@ class RequestBook:
                 ), origin_offset_m=min(offset, self.graph.length_m[self.graph.index[edge]]),
             )
             req = req.planned(new.edges, self._signals_on(new.edges), now_s)
-        self._road_pos[req.request_id] = (edge, offset, update.time_s)
+        self._set_place(req, edge, offset, update)
         return req
+
+    def _set_place(
+        self, req: PriorityRequest, edge: str, offset_m: float, update: PositionUpdate
+    ) -> None:
+        """Where the vehicle is on its route as of ``update``: a GPS fix fused with the ones
+        before it; a road place (an exact feed's) as given."""
+        rid = req.request_id
+        if not isinstance(update.place, LonLat | XYPlace) or edge not in req.route:
+            self._track.pop(rid, None)
+            self._road_pos[rid] = (edge, offset_m, update.time_s)
+            return
+        sigma_m = update.accuracy_m if update.accuracy_m is not None else DEFAULT_ACCURACY_M
+        k = req.route.index(edge)
+        track = fuse(
+            self._track.get(rid), req.route, route_distance_m(self.net, req.route, k, offset_m),
+            sigma_m, update.time_s, update.speed_mps,
+        )  # fmt: skip
+        self._track[rid] = track
+        i, offset = route_place(self.net, req.route, track.distance_m)
+        self._road_pos[rid] = (req.route[i], offset, update.time_s)
 
     def _check_plausible(
         self, req: PriorityRequest, edge: str, offset_m: float, update: PositionUpdate
