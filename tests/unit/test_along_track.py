@@ -20,7 +20,7 @@ from clearway.control.priority.along_track import (
     route_distance_m,
     route_place,
 )
-from clearway.network.model import Edge, Network
+from clearway.network.model import Edge, Link, Network
 
 ROUTE = ("e0", "e1", "e2")
 
@@ -109,3 +109,17 @@ def test_route_distances_and_places_invert():
     for d in np.linspace(0.0, 600.0, 37):
         i, off = route_place(net, ROUTE, float(d))
         assert route_distance_m(net, ROUTE, i, off) == pytest.approx(d)
+
+
+def test_passages_through_junctions_count_as_driven_and_map_to_the_next_edge():
+    """A 30 m passage between e0 and e1: the vehicle drives it between fixes, so distances
+    count it, and a distance inside it is the start of e1 (past e0's stop line)."""
+    net = chain()
+    passage = Link("J1", 0, "e0_0", "e1_0", ":J1_0_0", "e0", "e1", "s", None, -1, False, 30.0, 13.9)
+    net = Network(None, {}, dict(net.edges), {}, (passage,), {}, None, (0, 0, 0, 0))
+    assert route_distance_m(net, ROUTE, 1, 10.0) == 240.0
+    assert route_distance_m(net, ROUTE, 2, 0.0) == 330.0
+    assert route_place(net, ROUTE, 200.0) == (0, 200.0)
+    assert route_place(net, ROUTE, 215.0) == (1, 0.0)
+    assert route_place(net, ROUTE, 240.0) == (1, 10.0)
+    assert route_place(net, ROUTE, 335.0) == (2, 5.0)

@@ -97,17 +97,56 @@ def drive_error_m(speed0_mps: float, speed1_mps: float, dt_s: float) -> float:
     return 0.5 * abs(speed1_mps - speed0_mps) * dt_s + TRACK_ACCEL_MPS2 * dt_s**2 / 4.0
 
 
-def route_distance_m(net: Network, route: Sequence[str], index: int, offset_m: float) -> float:
-    """Distance from the start of ``route[0]`` to ``offset_m`` along ``route[index]`` (m)."""
-    return sum(net.edge(e).length_m for e in route[:index]) + offset_m
-
-
-def route_place(net: Network, route: Sequence[str], distance_m: float) -> tuple[int, float]:
-    """(edge index, offset m) ``distance_m`` along ``route``, clamped to its ends."""
-    left = max(distance_m, 0.0)
+def edge_starts_m(net: Network, route: Sequence[str]) -> list[float]:
+    """Where each edge of ``route`` starts, driven from the start of its first (m): edge
+    lengths and the passages through the junctions between them (a large cluster's is tens of
+    metres, which the vehicle drives between two fixes like any road)."""
+    starts, d = [], 0.0
     for i, edge_id in enumerate(route):
-        length = net.edge(edge_id).length_m
-        if left <= length or i == len(route) - 1:
-            return i, min(left, length)
-        left -= length
-    raise ValueError("a route needs at least one edge")
+        starts.append(d)
+        d += net.edge(edge_id).length_m
+        if i + 1 < len(route):
+            d += _passage_m(net, edge_id, route[i + 1])
+    return starts
+
+
+def _passage_m(net: Network, from_edge: str, to_edge: str) -> float:
+    lengths = [
+        lk.length_m for lk in net.links if (lk.from_edge, lk.to_edge) == (from_edge, to_edge)
+    ]
+    return max(lengths, default=0.0)
+
+
+def route_distance_m(
+    net: Network,
+    route: Sequence[str],
+    index: int,
+    offset_m: float,
+    starts_m: Sequence[float] | None = None,
+) -> float:
+    """Distance driven from the start of ``route[0]`` to ``offset_m`` along ``route[index]``
+    (m; passages through junctions included). ``starts_m``: :func:`edge_starts_m` of the
+    route, if known (it scans the network's links)."""
+    starts = edge_starts_m(net, route) if starts_m is None else starts_m
+    return starts[index] + offset_m
+
+
+def route_place(
+    net: Network,
+    route: Sequence[str],
+    distance_m: float,
+    starts_m: Sequence[float] | None = None,
+) -> tuple[int, float]:
+    """(edge index, offset m) ``distance_m`` driven along ``route``, clamped to its ends; in a
+    passage through a junction, the start of the edge after it (past the stop line)."""
+    if not route:
+        raise ValueError("a route needs at least one edge")
+    starts = edge_starts_m(net, route) if starts_m is None else starts_m
+    d = max(distance_m, 0.0)
+    for i, start_m in enumerate(starts):
+        if d < start_m:
+            return i, 0.0  # in the passage before this edge
+        length = net.edge(route[i]).length_m
+        if d <= start_m + length or i == len(route) - 1:
+            return i, min(d - start_m, length)
+    raise AssertionError("unreachable: the last edge takes any distance")

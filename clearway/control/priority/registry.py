@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from clearway.control.priority.along_track import (
     TrackEstimate,
+    edge_starts_m,
     fuse,
     route_distance_m,
     route_place,
@@ -104,6 +105,8 @@ class RequestBook:
         self._off_route: set[str] = set()
         #: Per request, its vehicle's GPS fixes fused along its route.
         self._track: dict[str, TrackEstimate] = {}
+        #: ... and where the edges of the route it is fused on start (m driven).
+        self._starts: dict[str, tuple[tuple[str, ...], list[float]]] = {}
         #: Per request id, why its vehicle's last position update was not used.
         self.feed_errors: dict[str, str] = {}
         #: ... and the kind of that error (its class name).
@@ -254,6 +257,7 @@ class RequestBook:
             self._match.pop(req.request_id, None)
             self._off_route.discard(req.request_id)
             self._track.pop(req.request_id, None)
+            self._starts.pop(req.request_id, None)
 
     @property
     def graph(self) -> RoutingGraph:
@@ -394,12 +398,17 @@ class RequestBook:
             return
         sigma_m = update.accuracy_m if update.accuracy_m is not None else DEFAULT_ACCURACY_M
         k = req.route.index(edge)
+        known = self._starts.get(rid)
+        if known is None or known[0] != req.route:
+            known = self._starts[rid] = (req.route, edge_starts_m(self.net, req.route))
+        starts = known[1]
         track = fuse(
-            self._track.get(rid), req.route, route_distance_m(self.net, req.route, k, offset_m),
-            sigma_m, update.time_s, update.speed_mps,
+            self._track.get(rid), req.route,
+            route_distance_m(self.net, req.route, k, offset_m, starts), sigma_m, update.time_s,
+            update.speed_mps,
         )  # fmt: skip
         self._track[rid] = track
-        i, offset = route_place(self.net, req.route, track.distance_m)
+        i, offset = route_place(self.net, req.route, track.distance_m, starts)
         self._road_pos[rid] = (req.route[i], offset, update.time_s)
 
     def _check_plausible(
