@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearway.control.priority.plausibility import place_xy
-from clearway.control.priority.registry import RequestBook
+from clearway.control.priority.registry import UNHEARD_DRIVE_S, RequestBook
 from clearway.control.priority.request import (
     EdgePlace,
     PositionUpdate,
@@ -99,15 +99,19 @@ def test_a_new_request_of_the_same_vehicle_starts_matching_afresh(book, net):
 
 
 # -- before the first fix -------------------------------------------------------------------
-@pytest.mark.parametrize("now_s", [5.0, 30.0, 31.0, 50.0])
-def test_a_dispatched_vehicle_not_heard_of_is_placed_at_its_origin_at_its_departure(book, now_s):
+@pytest.mark.parametrize(("now_s", "left_s"), [(5.0, 30.0), (30.0, 30.0), (31.0, 30.0),
+                                               (60.0, 30.0), (61.0, 31.0), (200.0, 170.0)])  # fmt: skip
+def test_a_dispatched_vehicle_not_heard_of_is_placed_at_its_origin_at_its_departure(
+    book, now_s, left_s
+):
     """Before and after ``depart_s``: the position is the origin at the departure, so the
     corridor projects it forward by the time since (the unit's first report is still on its
-    way), instead of a vehicle that leaves only now."""
+    way), instead of a vehicle that leaves only now — but never more than UNHEARD_DRIVE_S
+    (30 s) on its way: unheard for longer, it is not driven on by itself."""
     book.submit(spec(depart_s=30.0), 0.0)
     (tracked,) = book.live(planned_at_s=now_s)
     assert (tracked.edge_id, tracked.offset_m, tracked.speed_mps) == ("A1B1", 0.0, 0.0)
-    assert tracked.time_s == 30.0
+    assert tracked.time_s == left_s
     assert list(book.live()) == []  # without the time now: only vehicles heard of
 
 
@@ -136,7 +140,8 @@ def test_an_unheard_vehicle_is_planned_as_if_it_left_on_time(net, depart_s, afte
         net, ROUTE, tracked.edge_id, tracked.offset_m, tracked.speed_mps, tracked.time_s,
         now_s=now_s,
     )  # fmt: skip
-    assert [e.eta_s for e in etas] == pytest.approx(travel_etas(net, ROUTE, depart_s), abs=1e-6)
+    left_s = max(depart_s, now_s - UNHEARD_DRIVE_S)
+    assert [e.eta_s for e in etas] == pytest.approx(travel_etas(net, ROUTE, left_s), abs=1e-6)
 
 
 @settings(max_examples=40, deadline=None)

@@ -53,6 +53,10 @@ from clearway.state.traffic import TrafficState
 FUTURE_TOLERANCE_S = 2.0
 #: Accuracy assumed for a GPS fix that gives none (m, 1 sigma).
 DEFAULT_ACCURACY_M = 10.0
+#: A dispatched vehicle not heard of yet is planned as having left on time, but as at most
+#: this long on its way (s): long enough for an AVL unit's first report (a period, its
+#: latency, a lost report or two), never a phantom driving the corridor away by itself.
+UNHEARD_DRIVE_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,8 @@ class RequestBook:
         origin's offset) at their departure — also once that is past: a vehicle that has
         left is not heard of until its unit's first report has arrived (up to a report
         period plus the latency, more with lost reports), and planning it from the origin
-        now would give every junction an arrival that much too late."""
+        now would give every junction an arrival that much too late. It is planned as at
+        most :data:`UNHEARD_DRIVE_S` on its way."""
         for rid, req in self._requests.items():
             pos = self._road_pos.get(rid)
             if req.state is RequestState.ACTIVE and pos is not None and req.position is not None:
@@ -155,7 +160,8 @@ class RequestBook:
                     if isinstance(origin, EdgePlace) and origin.edge_id == req.route[0]
                     else 0.0
                 )
-                yield Tracked(req, req.route[0], offset, 0.0, req.spec.depart_s)
+                left_s = max(req.spec.depart_s, planned_at_s - UNHEARD_DRIVE_S)
+                yield Tracked(req, req.route[0], offset, 0.0, left_s)
 
     # -- changes ----------------------------------------------------------------------------
     def submit(
