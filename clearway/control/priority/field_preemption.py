@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.preemption import Hold, PreemptionController
-from clearway.signals.model import GREEN_CHARS
+from clearway.signals.model import GREEN_CHARS, OFF_CHARS
 from clearway.signals.nema import PhaseMap, state_of
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
@@ -68,7 +68,9 @@ def unknown_next(shown: str) -> str:
     latest moment the vehicle's green could still be brought back in time after anything the
     controller might start (its minimum green included), whether that green shows now or not.
     """
-    return "".join("r" if c in GREEN_CHARS else "G" for c in shown)
+    return "".join(
+        "r" if c in GREEN_CHARS else c if c in OFF_CHARS else "G" for c in shown
+    )  # a link switched off is never driven: it stays off
 
 
 def _greens(state: str) -> frozenset[int]:
