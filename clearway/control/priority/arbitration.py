@@ -114,6 +114,35 @@ def arbitrate(
     return out
 
 
+def settle(
+    verdicts: Iterable[tuple[str, Claim, frozenset[int], JunctionStatus]],
+) -> tuple[dict[str, list[tuple[Claim, frozenset[int]]]], dict[str, dict[str, JunctionStatus]]]:
+    """Per signal the claims granted, and per request its status at every junction, from
+    each junction's verdict ``(signal id, claim, its core links, status)``.
+
+    A vehicle told to wait at one junction reaches the ones after it later than planned: they
+    are not turned green for it (cross traffic stopped for nothing) until it is granted the
+    one where it waits, so a grant at a junction it reaches after one where it waits is
+    ``processing`` instead.
+    """
+    verdicts = list(verdicts)
+    waits_at: dict[str, float] = {}
+    for _, claim, _, status in verdicts:
+        if status is JunctionStatus.WATCH_OTHER_TRAFFIC:
+            rid = claim.request_id
+            waits_at[rid] = min(waits_at.get(rid, float("inf")), claim.eta_s)
+    granted: dict[str, list[tuple[Claim, frozenset[int]]]] = {}
+    statuses: dict[str, dict[str, JunctionStatus]] = {}
+    for sid, claim, core, status in verdicts:
+        rid = claim.request_id
+        if status is JunctionStatus.GRANTED and claim.eta_s > waits_at.get(rid, float("inf")):
+            status = JunctionStatus.PROCESSING
+        statuses.setdefault(rid, {})[sid] = status
+        if status is JunctionStatus.GRANTED:
+            granted.setdefault(sid, []).append((claim, core))
+    return granted, statuses
+
+
 def priority_state(
     model: Intersection, links: Iterable[int], current: str, *, core: Iterable[int] = ()
 ) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clearway.control.base import Controller, Resumable
-from clearway.control.priority.arbitration import Claim, arbitrate, priority_state
+from clearway.control.priority.arbitration import Claim, arbitrate, priority_state, settle
 from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
 from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.lifecycle import PriorityRequest
@@ -258,7 +258,6 @@ class PreemptionController:
     def _arbitrate(
         self, wanted: Mapping[str, list[tuple[JunctionPlan, bool]]], now_s: float
     ) -> dict[str, list[tuple[Claim, frozenset[int]]]]:
-        granted: dict[str, list[tuple[Claim, frozenset[int]]]] = {}
         claims_at: dict[str, list[tuple[Claim, frozenset[int]]]] = {
             sid: [(p.claim, p.core) for p, want in items if want] for sid, items in wanted.items()
         }
@@ -280,7 +279,6 @@ class PreemptionController:
             if last is not None:
                 claims_at.setdefault(sid, []).append(last)
         self._last_claim = {}
-        statuses: dict[str, dict[str, JunctionStatus]] = {}
         verdicts: list[tuple[str, Claim, frozenset[int], JunctionStatus]] = []
         for sid, claims in claims_at.items():
             if not claims:
@@ -293,22 +291,10 @@ class PreemptionController:
                 self.models[sid], [c for c, _ in claims] + ahead, incumbents=incumbents
             )
             verdicts += [(sid, c, core, verdict[c.request_id]) for c, core in claims]
-        # A vehicle told to wait at one junction reaches the ones after it later than planned:
-        # they are not turned green for it (cross traffic stopped for nothing) until it is
-        # granted the one where it waits.
-        waits_at: dict[str, float] = {}
-        for _, claim, _, status in verdicts:
-            if status is JunctionStatus.WATCH_OTHER_TRAFFIC:
-                rid = claim.request_id
-                waits_at[rid] = min(waits_at.get(rid, float("inf")), claim.eta_s)
-        for sid, claim, core, status in verdicts:
-            rid = claim.request_id
-            if status is JunctionStatus.GRANTED and claim.eta_s > waits_at.get(rid, float("inf")):
-                status = JunctionStatus.PROCESSING
-            statuses.setdefault(rid, {})[sid] = status
-            if status is JunctionStatus.GRANTED:
-                granted.setdefault(sid, []).append((claim, core))
-                self._last_claim[(sid, rid)] = (claim, core)
+        granted, statuses = settle(verdicts)
+        for sid, claims in granted.items():
+            for claim, core in claims:
+                self._last_claim[(sid, claim.request_id)] = (claim, core)
         self._report(statuses)
         return granted
 
