@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearway.control.priority.arbitration import Claim, arbitrate, claim_links, priority_state
+from clearway.control.priority.arbitration import (
+    Claim,
+    arbitrate,
+    claim_links,
+    priority_state,
+    settle,
+)
 from clearway.control.priority.request import JunctionStatus
 from clearway.errors import RouteError
 from clearway.network import load_network
@@ -17,6 +23,7 @@ from tests.fakes.junctions import four_leg
 from tests.fakes.networks import netgenerate_grid
 
 G, W = JunctionStatus.GRANTED, JunctionStatus.WATCH_OTHER_TRAFFIC
+P = JunctionStatus.PROCESSING
 
 
 def claim(rid, links, importance=10, eta=0.0, sid="J"):
@@ -132,3 +139,24 @@ def test_every_movement_of_real_junctions_gets_a_conflict_free_priority_state(re
             assert all(state[i] in "Gg" for i in core), (sid, a, b, state)
             checked += 1
     assert checked > 0
+
+
+@given(
+    etas=st.lists(st.floats(0.0, 600.0), min_size=1, max_size=6, unique=True),
+    waits=st.sets(st.integers(0, 5)),
+)
+def test_a_vehicle_told_to_wait_is_granted_nothing_it_reaches_after(etas, waits):
+    """settle against a direct reading of the rule: along one vehicle's junctions (ETAs),
+    a grant at a junction reached after the first one where it must wait is 'processing'."""
+    verdicts = [
+        (f"J{k}", claim("amb", {0}, eta=eta, sid=f"J{k}"), frozenset({0}), W if k in waits else G)
+        for k, eta in enumerate(etas)
+    ]
+    granted, statuses = settle(verdicts)
+    first_wait = min((etas[k] for k in waits if k < len(etas)), default=float("inf"))
+    for k, eta in enumerate(etas):
+        want = W if k in waits else (G if eta <= first_wait else P)
+        assert statuses["amb"][f"J{k}"] is want
+        assert (f"J{k}" in granted) == (want is G)
+        if want is G:
+            assert granted[f"J{k}"] == [(verdicts[k][1], frozenset({0}))]
