@@ -430,8 +430,10 @@ def geo_live(live_http, tmp_path_factory) -> Iterator[Live]:
 
 
 def test_dispatcher_requests_priority_by_coordinates_and_sees_an_off_network_point_refused(
-    page, geo_live
+    geo_live, page
 ):
+    # geo_live first: the server restarts before the page opens (a page already open would
+    # log the restart's refused connections).
     p, net = page.page, geo_live.runtime.net
     assert net.geo is not None
     page.login("dispatcher")
