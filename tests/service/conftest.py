@@ -174,3 +174,14 @@ def db_snapshot(sessions: sessionmaker[Session]) -> dict[str, Any]:
                 ).all()
             ),
         }
+
+
+def route_links(net: Network, route: list[str], sid: str) -> list[int]:
+    """Signal indices of the route's movement through signal ``sid``."""
+    k = next(i for i, e in enumerate(route[:-1]) if net.edge(e).to_junction == sid)
+    return [
+        lk.signal_index
+        for lk in net.signal_links(sid)
+        if lk.from_lane.rsplit("_", 1)[0] == route[k]
+        and lk.to_lane.rsplit("_", 1)[0] == route[k + 1]
+    ]

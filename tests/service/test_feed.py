@@ -10,10 +10,9 @@ import time
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from clearway.network import Network
 from clearway.service.runtime import ServiceRuntime
 
-from .conftest import AMBULANCE, make_service
+from .conftest import AMBULANCE, make_service, route_links
 
 pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
 
@@ -31,17 +30,6 @@ def live_feed(engine, sessions, live_scenario):
         yield svc
     assert runtime.error is None, runtime.error
     assert runtime.violations == [], runtime.violations[:5]  # the safety monitor saw none
-
-
-def _route_links(net: Network, route: list[str], sid: str) -> list[int]:
-    """Signal indices of the route's movement through signal ``sid``."""
-    k = next(i for i, e in enumerate(route[:-1]) if net.edge(e).to_junction == sid)
-    return [
-        lk.signal_index
-        for lk in net.signal_links(sid)
-        if lk.from_lane.rsplit("_", 1)[0] == route[k]
-        and lk.to_lane.rsplit("_", 1)[0] == route[k + 1]
-    ]
 
 
 def _messages(ws, timeout_s: float):
@@ -84,7 +72,7 @@ def test_feed_shows_the_corridor_turn_green_and_the_vehicle_move(live_feed):
                     continue
                 for j in req["junctions"]:
                     etas_seen |= j["eta_s"] is not None
-                    ours = _route_links(net, route, j["signal_id"])
+                    ours = route_links(net, route, j["signal_id"])
                     if j["status"] == "granted" and all(
                         signals[j["signal_id"]][i] in "Gg" for i in ours
                     ):

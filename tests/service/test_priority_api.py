@@ -9,7 +9,7 @@ import pytest
 
 from clearway.storage import requests as request_store
 
-from .conftest import AMBULANCE, db_snapshot
+from .conftest import AMBULANCE, db_snapshot, route_links
 
 pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
 
@@ -48,18 +48,10 @@ def test_request_clears_the_way_and_cancels(live_service):
     route = status["route"]
     net = live.ctx.network
 
-    def ours(sid: str) -> list[int]:
-        k = next(i for i, e in enumerate(route[:-1]) if net.edge(e).to_junction == sid)
-        return [
-            lk.signal_index
-            for lk in net.signal_links(sid)
-            if lk.from_lane.rsplit("_", 1)[0] == route[k]
-            and lk.to_lane.rsplit("_", 1)[0] == route[k + 1]
-        ]
-
     def green_granted(snap) -> list[str]:
         granted = [s for s, st in snap.requests[rid].junctions.items() if st == "granted"]
-        return [s for s in granted if ours(s) and all(snap.signals[s][i] in "Gg" for i in ours(s))]
+        ours = {s: route_links(net, route, s) for s in granted}
+        return [s for s in granted if ours[s] and all(snap.signals[s][i] in "Gg" for i in ours[s])]
 
     end = time.monotonic() + 15.0
     while not green_granted(snap := live.ctx.runtime.view()) and time.monotonic() < end:
