@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearway.control.priority import registry
+from clearway.control.priority import gps_fixes
 from clearway.control.priority.plausibility import place_xy
 from clearway.control.priority.registry import RequestBook
 from clearway.control.priority.request import PositionUpdate, PriorityRequestSpec, XYPlace
@@ -115,7 +115,7 @@ def side_street_matcher(monkeypatch, edge_id="B1B2", offset_m=5.0):
     def fake(net, graph, state, x_m, y_m, *args, **kw):
         return state, MatchedPlace(edge_id, offset_m, 1.0, 0.0)
 
-    monkeypatch.setattr(registry, "match_step", fake)
+    monkeypatch.setattr(gps_fixes, "match_step", fake)
 
 
 def spec():

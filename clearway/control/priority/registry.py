@@ -11,14 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from clearway.control.priority.along_track import (
-    TrackEstimate,
-    edge_starts_m,
-    fuse,
-    route_distance_m,
-    route_place,
-)
 from clearway.control.priority.corridor import signal_of_junction
+from clearway.control.priority.gps_fixes import GpsFixes
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.plausibility import (
     implausible,
@@ -33,16 +27,13 @@ from clearway.control.priority.request import (
     RequestState,
     XYPlace,
 )
-from clearway.control.priority.route_fit import ROUTE_KEEP_SIGMAS, nearest_on_route
 from clearway.errors import (
     ClearwayError,
     ImplausiblePositionError,
     RouteError,
     UnknownRequestError,
 )
-from clearway.network.geo import lonlat_to_xy
 from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
-from clearway.network.matching import MatchState, match_step
 from clearway.network.model import Network
 from clearway.network.routing import Route, fastest_route, replan_needed, route_of
 from clearway.network.snap import snap_lonlat, snap_to_edge
@@ -51,8 +42,6 @@ from clearway.state.traffic import TrafficState
 #: A position update stamped later than now by more than this is refused (s): clocks differ a
 #: little, but a future stamp would stretch the lease.
 FUTURE_TOLERANCE_S = 2.0
-#: Accuracy assumed for a GPS fix that gives none (m, 1 sigma).
-DEFAULT_ACCURACY_M = 10.0
 #: A dispatched vehicle not heard of yet is planned as having left on time, but as at most
 #: this long on its way (s): long enough for an AVL unit's first report (a period, its
 #: latency, a lost report or two), never a phantom driving the corridor away by itself.
@@ -103,14 +92,8 @@ class RequestBook:
         self._requests: dict[str, PriorityRequest] = {}
         self._road_pos: dict[str, tuple[str, float, float]] = {}
         self._seq = 0
-        self._match: dict[str, MatchState] = {}
-        #: Per request, whether its last GPS fix was matched off its route too far to be the
-        #: route: a second one in a row re-plans.
-        self._off_route: set[str] = set()
-        #: Per request, its vehicle's GPS fixes fused along its route.
-        self._track: dict[str, TrackEstimate] = {}
-        #: ... and where the edges of the route it is fused on start (m driven).
-        self._starts: dict[str, tuple[tuple[str, ...], list[float]]] = {}
+        #: Per request, where its vehicle's GPS fixes put it on its route.
+        self._gps = GpsFixes(net, lambda: self.graph)
         #: Per request id, why its vehicle's last position update was not used.
         self.feed_errors: dict[str, str] = {}
         #: ... and the kind of that error (its class name).
@@ -145,8 +128,8 @@ class RequestBook:
                 # The place's own time: a report that did not move the vehicle (an unconfirmed
                 # off-route fix) leaves it where an older one put it, then.
                 edge, offset, at_s = pos
-                track = self._track.get(rid)
-                accuracy = track.sigma_m if track is not None else req.position.accuracy_m
+                fused_sigma_m = self._gps.sigma_m(rid)
+                accuracy = fused_sigma_m if fused_sigma_m is not None else req.position.accuracy_m
                 yield Tracked(req, edge, offset, req.position.speed_mps, at_s, accuracy)
             elif (
                 planned_at_s is not None
@@ -244,7 +227,7 @@ class RequestBook:
     def matching(self) -> frozenset[str]:
         """Requests whose vehicle's fixes are being map matched (they hold a matcher state);
         a request drops its state when it ends."""
-        return frozenset(self._match)
+        return self._gps.matching
 
     def signals_ahead(self, request_id: str) -> frozenset[str] | None:
         """Signals still ahead of the request's vehicle; ``None`` before it is heard of."""
@@ -260,10 +243,7 @@ class RequestBook:
         lets go of its matcher state: it hears no more fixes."""
         self._requests[req.request_id] = req
         if req.state.is_final:
-            self._match.pop(req.request_id, None)
-            self._off_route.discard(req.request_id)
-            self._track.pop(req.request_id, None)
-            self._starts.pop(req.request_id, None)
+            self._gps.drop(req.request_id)
 
     @property
     def graph(self) -> RoutingGraph:
@@ -272,7 +252,8 @@ class RequestBook:
         return self._graph
 
     def _place(self, place: EdgePlace | LonLat | XYPlace) -> tuple[str, float]:
-        # Coordinates are snapped to the nearest usable lane (no trace-aware matching yet).
+        # An origin or destination is one point, not a trace: snapped to the nearest usable
+        # lane (vehicle fixes go through the trace-aware matcher, GpsFixes).
         if isinstance(place, LonLat):
             edge, offset, _ = snap_lonlat(self.net, self.graph, place.lon, place.lat)
             return edge, offset
@@ -280,44 +261,6 @@ class RequestBook:
             edge, offset, _ = snap_to_edge(self.net, self.graph, place.x_m, place.y_m)
             return edge, offset
         return place.edge_id, place.offset_m
-
-    def _matched(
-        self, req: PriorityRequest, update: PositionUpdate
-    ) -> tuple[str, float] | None:
-        # A trace-aware match (HMM, the planned route as prior) keeps a noisy fix off the
-        # opposite direction and parallel streets, which a nearest-lane snap flips to.
-        place = update.place
-        if isinstance(place, LonLat):
-            x_m, y_m = lonlat_to_xy(self.net.geo, place.lon, place.lat)
-        else:
-            assert isinstance(place, XYPlace)
-            x_m, y_m = place.x_m, place.y_m
-        sigma_m = update.accuracy_m if update.accuracy_m is not None else DEFAULT_ACCURACY_M
-        state, m = match_step(
-            self.net, self.graph, self._match.get(req.request_id, MatchState()), x_m, y_m,
-            update.time_s, update.heading_deg, update.speed_mps, sigma_m,
-            route_edges=frozenset(req.route),
-        )
-        self._match[req.request_id] = state
-        rid = req.request_id
-        if m.edge_id.startswith(":") or m.edge_id in req.route:
-            self._off_route.discard(rid)
-            return m.edge_id, m.offset_m
-        # Matched off the route: it is the route with GPS error while the fix is near enough
-        # to it for its accuracy (one side street taken for it would re-plan the corridor).
-        last = self._road_pos.get(rid)
-        start = req.route.index(last[0]) if last is not None and last[0] in req.route else 0
-        on_route = nearest_on_route(self.net, req.route, x_m, y_m, start=start)
-        if on_route is not None and on_route.distance_m <= ROUTE_KEEP_SIGMAS * sigma_m:
-            self._off_route.discard(rid)
-            return on_route.edge_id, on_route.offset_m
-        # Farther off: a turn off the route shows in the next fix too, a stray fix does not.
-        # Until then the vehicle is not moved (it is projected on from its last place).
-        if last is not None and rid not in self._off_route:
-            self._off_route.add(rid)
-            return None
-        self._off_route.discard(rid)
-        return m.edge_id, m.offset_m
 
     def _plan(self, spec: PriorityRequestSpec, traffic: TrafficState | None) -> Route:
         times = edge_times_s(self.graph, self.net, traffic) if traffic is not None else None
@@ -349,7 +292,7 @@ class RequestBook:
         self, req: PriorityRequest, update: PositionUpdate, now_s: float, traffic: TrafficState | None
     ) -> PriorityRequest:
         if isinstance(update.place, LonLat | XYPlace):
-            matched = self._matched(req, update)
+            matched = self._gps.match(req, update, self._road_pos.get(req.request_id))
             if matched is None:
                 return req.heard(update)
             edge, offset = matched
@@ -397,25 +340,8 @@ class RequestBook:
     ) -> None:
         """Where the vehicle is on its route as of ``update``: a GPS fix fused with the ones
         before it; a road place (an exact feed's) as given."""
-        rid = req.request_id
-        if not isinstance(update.place, LonLat | XYPlace) or edge not in req.route:
-            self._track.pop(rid, None)
-            self._road_pos[rid] = (edge, offset_m, update.time_s)
-            return
-        sigma_m = update.accuracy_m if update.accuracy_m is not None else DEFAULT_ACCURACY_M
-        k = req.route.index(edge)
-        known = self._starts.get(rid)
-        if known is None or known[0] != req.route:
-            known = self._starts[rid] = (req.route, edge_starts_m(self.net, req.route))
-        starts = known[1]
-        track = fuse(
-            self._track.get(rid), req.route,
-            route_distance_m(self.net, req.route, k, offset_m, starts), sigma_m, update.time_s,
-            update.speed_mps,
-        )  # fmt: skip
-        self._track[rid] = track
-        i, offset = route_place(self.net, req.route, track.distance_m, starts)
-        self._road_pos[rid] = (req.route[i], offset, update.time_s)
+        edge, offset_m = self._gps.fused(req, edge, offset_m, update)
+        self._road_pos[req.request_id] = (edge, offset_m, update.time_s)
 
     def _check_plausible(
         self, req: PriorityRequest, edge: str, offset_m: float, update: PositionUpdate
