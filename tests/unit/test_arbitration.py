@@ -13,6 +13,7 @@ from clearway.control.priority.arbitration import (
     arbitrate,
     claim_links,
     priority_state,
+    reported,
     settle,
 )
 from clearway.control.priority.request import JunctionStatus
@@ -160,3 +161,29 @@ def test_a_vehicle_told_to_wait_is_granted_nothing_it_reaches_after(etas, waits)
         assert (f"J{k}" in granted) == (want is G)
         if want is G:
             assert granted[f"J{k}"] == [(verdicts[k][1], frozenset({0}))]
+
+
+def test_reported_statuses_follow_verdicts_holds_and_the_vehicle():
+    from clearway.control.priority.lifecycle import PriorityRequest
+    from clearway.control.priority.request import PriorityRequestSpec
+
+    spec = PriorityRequestSpec.model_validate(
+        dict(requester_id="AMB", role="ambulance", importance=12, incident_id="I",
+             route=["a", "b", "c", "d"])
+    )  # fmt: skip
+    req = PriorityRequest.new("r1", spec, 0.0).planned(("a", "b", "c", "d"), ("J1", "J2", "J3"), 0.0)
+    assert set(req.junctions) == {"J1", "J2", "J3"}
+    # before it is heard of (nothing known ahead): verdicts where given, holds, else processing
+    (out,) = reported([req], lambda rid: None, {"r1": {"J3": W}}, held={("J2", "r1")})
+    assert dict(out.junctions) == {"J1": P, "J2": G, "J3": W}
+    # nothing changes: nothing to report
+    assert reported([out], lambda rid: None, {"r1": {"J3": W}}, held={("J2", "r1")}) == []
+    # J1 passed: dropped, unless its hold still lasts for the tail
+    ahead = lambda rid: frozenset({"J2", "J3"})  # noqa: E731
+    (later,) = reported([out], ahead, {}, held=set())
+    assert dict(later.junctions) == {"J2": P, "J3": P}
+    (tail,) = reported([out], ahead, {}, held={("J1", "r1")}, lingering={("J1", "r1")})
+    assert dict(tail.junctions) == {"J1": G, "J2": P, "J3": P}
+    # a finished request is left alone
+    done = out.to_state(out.state.__class__.CANCELLED, 1.0, "test")
+    assert reported([done], ahead, {}, held=set()) == []

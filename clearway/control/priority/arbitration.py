@@ -11,9 +11,10 @@ Pure functions.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.request import JunctionStatus
 from clearway.errors import RouteError
 from clearway.network.model import Network
@@ -141,6 +142,41 @@ def settle(
         if status is JunctionStatus.GRANTED:
             granted.setdefault(sid, []).append((claim, core))
     return granted, statuses
+
+
+def reported(
+    requests: Iterable[PriorityRequest],
+    signals_ahead: Callable[[str], frozenset[str] | None],
+    statuses: Mapping[str, Mapping[str, JunctionStatus]],
+    held: Collection[tuple[str, str]],
+    *,
+    lingering: Collection[tuple[str, str]] = (),
+) -> list[PriorityRequest]:
+    """The requests whose per-junction SSM status changes, with their new statuses.
+
+    Each junction of a live request shows this tick's verdict where there is one (``statuses``:
+    request id -> signal id -> status), ``granted`` while a hold serves the request there
+    (``held``: (signal id, request id) pairs), ``processing`` otherwise. Junctions the vehicle
+    has passed (not in ``signals_ahead(request id)``, when that is known) are dropped, unless
+    its hold there still lasts for its tail (``lingering``: (signal id, request id) pairs).
+    """
+    out = []
+    for req in requests:
+        if req.state.is_final or not req.junctions:
+            continue
+        rid = req.request_id
+        ahead = signals_ahead(rid)
+        new: dict[str, JunctionStatus] = {}
+        for sid in req.junctions:
+            if ahead is not None and sid not in ahead and (sid, rid) not in lingering:
+                continue
+            status = statuses.get(rid, {}).get(sid)
+            if status is None:
+                status = JunctionStatus.GRANTED if (sid, rid) in held else JunctionStatus.PROCESSING
+            new[sid] = status
+        if new != dict(req.junctions):
+            out.append(req.with_junctions(new))
+    return out
 
 
 def priority_state(

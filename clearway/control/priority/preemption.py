@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clearway.control.base import Controller, Resumable
-from clearway.control.priority.arbitration import Claim, arbitrate, priority_state, settle
+from clearway.control.priority.arbitration import (
+    Claim,
+    arbitrate,
+    priority_state,
+    reported,
+    settle,
+)
 from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
 from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.lifecycle import PriorityRequest
@@ -309,25 +315,13 @@ class PreemptionController:
         return [p.claim for p, want in items if not want and p.green_start_s - margin <= busy_until]
 
     def _report(self, statuses: Mapping[str, Mapping[str, JunctionStatus]]) -> None:
-        """Keep each request's per-junction SSM status current: this tick's verdict where
-        there is one, ``granted`` while a hold for it lasts, ``processing`` otherwise; junctions
-        the vehicle has passed are dropped."""
-        for rid, req in self.book.requests.items():
-            if req.state.is_final or not req.junctions:
-                continue
-            ahead = self.book.signals_ahead(rid)
-            new: dict[str, JunctionStatus] = {}
-            for sid in req.junctions:
-                if ahead is not None and sid not in ahead and (sid, rid) not in self._hold_until:
-                    continue
-                status = statuses.get(rid, {}).get(sid)
-                if status is None:
-                    hold = self._holds.get(sid)
-                    held = hold is not None and rid in hold.requests
-                    status = JunctionStatus.GRANTED if held else JunctionStatus.PROCESSING
-                new[sid] = status
-            if new != dict(req.junctions):
-                self.book.replace(req.with_junctions(new))
+        """Keep each request's per-junction SSM status current (:func:`reported`)."""
+        held = {(sid, rid) for sid, hold in self._holds.items() for rid in hold.requests}
+        for req in reported(
+            self.book.requests.values(), self.book.signals_ahead, statuses, held,
+            lingering=frozenset(self._hold_until),
+        ):  # fmt: skip
+            self.book.replace(req)
 
     def _update_holds(
         self,
