@@ -28,6 +28,7 @@ from clearway.control.runtime import ControlLoop
 from clearway.control.switchable import SwitchableControl
 from clearway.errors import ConfigError, MonitorViolationError
 from clearway.field.virtual.nema_run import NEMA_NORMAL, wire_nema
+from clearway.field.virtual.twin_cabinets import derivable_phase_maps
 from clearway.monitor import SafetyMonitor
 from clearway.network import Network, load_network
 from clearway.network.loader import require_traffic_lights
@@ -164,9 +165,20 @@ def open_twin_run(
         net = load_network(scenario.net_file)
     require_traffic_lights(net)
     models = build_intersections(net, timing_file)
-    guard = SafetyGuard(models)
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if normal == NEMA_NORMAL:
+        if strategy not in PRIORITY_STRATEGIES or switchable:
+            raise ConfigError(
+                f"--normal {NEMA_NORMAL} (the signals run by virtual NEMA controllers) takes a "
+                f"priority strategy ({', '.join(PRIORITY_STRATEGIES)}), not {strategy!r}"
+                + (" nor a switchable normal control" if switchable else "")
+            )
+        # Only the signals a dual-ring controller can run are clearway's (the others keep
+        # SUMO's program, unwatched).
+        phase_maps, _ = derivable_phase_maps(net, models, sorted(models))
+        models = {sid: models[sid] for sid in phase_maps}
+    guard = SafetyGuard(models)
     monitor = SafetyMonitor(net, models)
     if strategy in SUMO_BASELINES:
         where = (
@@ -174,23 +186,16 @@ def open_twin_run(
         )
         programs = write_sumo_programs(net, strategy, where / f"{strategy}.tll.xml", models)
         scenario = replace(scenario, additional_files=(*scenario.additional_files, programs))
-    if normal == NEMA_NORMAL and (strategy not in PRIORITY_STRATEGIES or switchable):
-        raise ConfigError(
-            f"--normal {NEMA_NORMAL} (the signals run by virtual NEMA controllers) takes a "
-            f"priority strategy ({', '.join(PRIORITY_STRATEGIES)}), not {strategy!r}"
-            + (" nor a switchable normal control" if switchable else "")
-        )
     twin = SumoTwin.start(scenario, backend=backend, tripinfo_path=tripinfo_path)
     try:
         own: PriorityVehicleFeed = twin if feed_wrapper is None else feed_wrapper(twin)
         feed: PriorityVehicleFeed = own if extra_feed is None else MergedFeed(own, extra_feed)
         signals: SignalPort = twin
         if normal == NEMA_NORMAL:
-            nema = wire_nema(twin, net, models, feed, priority_policy(strategy, local_trigger_m))
+            policy = priority_policy(strategy, local_trigger_m)
+            nema = wire_nema(twin, net, models, phase_maps, feed, policy)
             controller: Controller = nema.controller
-            signals, models = nema.signals, nema.models
-            guard = SafetyGuard(models)
-            monitor = SafetyMonitor(net, models)
+            signals = nema.signals
         else:
             controller = build_controller(
                 strategy, net, models, feed, local_trigger_m=local_trigger_m, normal=normal,

@@ -10,8 +10,10 @@ controllers run their own actuated program. No SNMP: the run is seeded and in si
 time, so it measures what running through field controllers costs the corridor, side by side
 with commanding the twin's links directly, on the same seeds.
 
-Signals whose program no dual-ring controller can run keep SUMO's own program (reported,
-not commanded, not watched: SUMO's programs are not clearway's states).
+Signals whose program no dual-ring controller can run keep SUMO's own program (the caller
+leaves them out of ``phase_maps``, :func:`~clearway.field.virtual.twin_cabinets.
+derivable_phase_maps` says why): not commanded, not watched, as SUMO's programs are not
+clearway's states.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from clearway.control.own_program import OwnProgram
 from clearway.control.priority.field_preemption import FieldPreemption
 from clearway.control.priority.policies import PriorityPolicy
 from clearway.field.virtual.inprocess import CabinetSignals
-from clearway.field.virtual.twin_cabinets import TwinCabinets, derivable_phase_maps
+from clearway.field.virtual.twin_cabinets import TwinCabinets
 from clearway.network.model import Network
 from clearway.ports import PriorityVehicleFeed
 from clearway.signals.model import Intersection
+from clearway.signals.nema import PhaseMap
 from clearway.sim.twin import SumoTwin
 
 #: Name of this normal control (``--normal nema``).
@@ -45,57 +48,48 @@ class NemaWiring:
     signals
         The port to the controllers (the loop's signal port).
     controller
-        Own program between holds, with priority by ``policy`` if one was given.
-    models
-        Intersection models of the signals the controllers drive (the guard's and the
-        monitor's).
+        The controllers' own programs between holds, with priority by the policy.
     cabinets
         The controllers on the twin.
-    own_program
-        Signals left on SUMO's program, with why (no dual-ring phase map).
     """
 
     signals: CabinetSignals
     controller: Controller
-    models: dict[str, Intersection]
     cabinets: TwinCabinets
-    own_program: dict[str, str]
 
 
 def wire_nema(
     twin: SumoTwin,
     net: Network,
     models: Mapping[str, Intersection],
+    phase_maps: Mapping[str, PhaseMap],
     feed: PriorityVehicleFeed,
-    policy: PriorityPolicy | None,
+    policy: PriorityPolicy,
 ) -> NemaWiring:
-    """Controllers on every signal of ``twin`` that one can run, stepped after each
-    simulation step, and clearway's side of them (see the module docstring).
+    """A controller on every signal of ``phase_maps``, stepped after each simulation step,
+    and clearway's side of them (see the module docstring).
 
     Parameters
     ----------
     twin
         A started twin (its step listeners gain the controllers' step).
     net, models
-        The network and every signal's intersection model.
+        The network and the intersection models of the signals in ``phase_maps``.
+    phase_maps
+        Per signal to drive, its controller's phase map.
     feed
         Where priority vehicles are heard.
     policy
-        Priority policy, or ``None`` for the controllers' own programs alone.
+        Priority policy (``NoPriority`` for the controllers' own programs alone).
     """
-    maps, problems = derivable_phase_maps(net, models, sorted(models))
-    driven = {sid: models[sid] for sid in maps}
-    cabinets = TwinCabinets(twin, net, driven, maps, backup_time_s=BACKUP_TIME_S)
+    cabinets = TwinCabinets(twin, net, models, phase_maps, backup_time_s=BACKUP_TIME_S)
     cabinets.step()  # show the controllers' own start before the first decision
     twin.add_step_listener(lambda _t, _states: cabinets.step())
-    signals = CabinetSignals(cabinets.controllers)
-    controller: Controller = OwnProgram(NEMA_NORMAL)
-    if policy is not None:
-        programs = {sid: net.traffic_lights[sid].default_program for sid in driven}
-        controller = FieldPreemption(
-            controller, net, driven, programs, feed, policy, phase_maps=maps
-        )
-    return NemaWiring(signals, controller, driven, cabinets, problems)
+    programs = {sid: net.traffic_lights[sid].default_program for sid in phase_maps}
+    controller = FieldPreemption(
+        OwnProgram(NEMA_NORMAL), net, models, programs, feed, policy, phase_maps=phase_maps
+    )
+    return NemaWiring(CabinetSignals(cabinets.controllers), controller, cabinets)
 
 
 __all__ = ["BACKUP_TIME_S", "NEMA_NORMAL", "NemaWiring", "wire_nema"]
