@@ -102,10 +102,7 @@ def controls_for(
     if then is not None:
         return toward(pm, shown_greens, approved, then, on)
     greens = shown_greens if approved == shown else phases_of(pm, approved)[0]
-    walks = frozenset(
-        p.number for p in pm.phases
-        if p.number in greens and p.ped_links and all(approved[i] in GREEN_CHARS for i in p.ped_links)
-    )  # fmt: skip
+    walks = _walks(pm, greens, approved)
     every = pm.numbers
     if greens <= shown_greens:
         # A clearance step (phases end, none comes up yet): a force-off takes effect only
@@ -124,6 +121,14 @@ def controls_for(
         veh_call=greens - shown_greens,
         ped_call=walks,
     )
+
+
+def _walks(pm: PhaseMap, greens: frozenset[int], state: str) -> frozenset[int]:
+    """Phases of ``greens`` whose crosswalks ``state`` shows walk (they get a ped call)."""
+    return frozenset(
+        p.number for p in pm.phases
+        if p.number in greens and p.ped_links and all(state[i] in GREEN_CHARS for i in p.ped_links)
+    )  # fmt: skip
 
 
 def toward(
@@ -161,10 +166,7 @@ def toward(
         if p.number in shown_greens - target
         and (not p.links or any(approved[i] not in GREEN_CHARS for i in p.links))
     )  # fmt: skip
-    walks = frozenset(
-        p.number for p in pm.phases
-        if p.number in target and p.ped_links and all(then[i] in GREEN_CHARS for i in p.ped_links)
-    )  # fmt: skip
+    walks = _walks(pm, target, then)
     return PhaseControls(
         hold=shown_greens - ending,
         force_off=ending,
