@@ -51,7 +51,7 @@ from clearway.field.snmp_client import SnmpV2cCommunity, SnmpV3Credentials
 from clearway.field.virtual.phase_timings import PhaseTimings, phase_timings_from_model
 from clearway.network.model import Network
 from clearway.signals.model import Intersection
-from clearway.signals.nema import NemaPhase, Overlap, PhaseMap, never_green_links
+from clearway.signals.nema import NemaPhase, Overlap, PhaseMap, never_green_in
 from clearway.signals.nema_check import check_phase_map
 from clearway.signals.nema_derive import derive_phase_map
 
@@ -305,8 +305,7 @@ def check_config(
         links = net.signal_links(c.signal_id) if net is not None else None
         never = frozenset()
         if net is not None and c.signal_id in net.traffic_lights:
-            never = frozenset.intersection(*(never_green_links(model, p)
-                                             for p in net.traffic_lights[c.signal_id].programs.values()))  # fmt: skip
+            never = never_green_in(model, net.traffic_lights[c.signal_id].programs.values())
         pm = c.phase_map
         if not c.link_count_given:  # then it only counts up to the highest index named
             pm = replace(pm, link_count=max(pm.link_count, model.link_count))

@@ -332,3 +332,8 @@ def never_green_links(model: Intersection, program: SignalProgram) -> frozenset[
     return frozenset(
         i for i in range(model.link_count) if not any(s[i] in GREEN_CHARS for s in states)
     )
+
+
+def never_green_in(model: Intersection, programs: Iterable[SignalProgram]) -> frozenset[int]:
+    """Links none of ``programs`` ever shows green (:func:`never_green_links` of each)."""
+    return frozenset.intersection(*(never_green_links(model, p) for p in programs))

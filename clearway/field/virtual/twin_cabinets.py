@@ -6,8 +6,8 @@ twin's detectors on the lanes its phases serve (a phase that no detector sees is
 every cycle, or it would never be served). Every simulation step the controllers see the
 detectors, run their own logic and show their state on the twin's signals.
 
-Used by the virtual street (behind SNMP agents) and, in process, by the ``corridor-nema``
-evaluation strategy (the corridor through NEMA controllers, step for step with the twin).
+Used by the virtual street (behind SNMP agents) and, in process, by ``clearway evaluate
+--normal nema`` (the corridor through NEMA controllers, step for step with the twin).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from clearway.field.virtual.nema_controller import DualRingController
 from clearway.field.virtual.phase_timings import phase_timings_from_model
 from clearway.network.model import Network
 from clearway.signals.model import Intersection
-from clearway.signals.nema import PhaseMap, never_green_links
+from clearway.signals.nema import PhaseMap, never_green_in
 from clearway.signals.nema_check import check_phase_map
 from clearway.signals.nema_derive import derive_phase_map
 from clearway.sim.twin import SumoTwin
@@ -43,9 +43,7 @@ def derivable_phase_maps(
         try:
             tl = net.traffic_lights[sid]
             pm = derive_phase_map(models[sid], tl.default_program, net.signal_links(sid))
-            never = frozenset.intersection(
-                *(never_green_links(models[sid], p) for p in tl.programs.values())
-            )
+            never = never_green_in(models[sid], tl.programs.values())
             found = check_phase_map(pm, models[sid], links=net.signal_links(sid), never_green=never)
         except ClearwayError as exc:
             problems[sid] = str(exc)
