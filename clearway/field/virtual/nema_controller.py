@@ -209,32 +209,38 @@ class DualRingController:
             if q != ring.phase
         )
 
-    def _advance(self, ring: _Ring, now_s: float) -> bool:
-        if (
-            self._next_group is not None
-            and not self._startup
-            and not any(
-                r.next_across and (r.interval in (YELLOW, RED_CLEAR) or r.next in self._parents)
-                for r in self._rings
-            )
-            and (
-                not any(q in self._called() for q in self.phase_map.barriers[self._next_group])
-                or (
-                    self._next_group == self._group
-                    and any(r.phase is not None and r.interval == GREEN for r in self._rings)
-                )
-            )
+    def _call_off_needless_crossing(self) -> None:
+        """Stay in this group when the crossing under way is needed no more.
+
+        That is: every call that committed it is gone (omitted by the central system, or
+        dropped), or it would lead back into this same group while another ring is still
+        green in it (NEMA conditional service: a ring at rest serves its called phase again
+        beside it). Only once every ring has ended its change interval and none holds an
+        overlap green for a parent after the barrier. A ring resting at the barrier would
+        otherwise wait for a crossing nobody needs, or for a held green to end.
+        """
+        g = self._next_group
+        if g is None or self._startup:
+            return
+        if any(
+            r.next_across and (r.interval in (YELLOW, RED_CLEAR) or r.next in self._parents)
+            for r in self._rings
         ):
-            # Every call that committed the crossing is gone (omitted by the central system,
-            # or dropped), or the crossing would lead back into this same group while another
-            # ring is still green in it (NEMA conditional service: a ring at rest serves its
-            # called phase again beside it); every ring has ended its change interval and
-            # none holds an overlap green for a parent after the barrier. The controller
-            # stays in this group and re-decides, where a ring resting at the barrier would
-            # otherwise wait for a crossing nobody needs, or for a held green to end.
-            self._next_group = None
-            for r in self._rings:
-                r.next, r.next_across = (None, False) if r.next_across else (r.next, False)
+            return
+        called = self._called()
+        still_needed = any(q in called for q in self.phase_map.barriers[g])
+        conditional = g == self._group and any(
+            r.phase is not None and r.interval == GREEN for r in self._rings
+        )
+        if still_needed and not conditional:
+            return
+        self._next_group = None
+        for r in self._rings:
+            if r.next_across:
+                r.next, r.next_across = None, False
+
+    def _advance(self, ring: _Ring, now_s: float) -> bool:
+        self._call_off_needless_crossing()
         p = ring.phase
         if p is None or ring.interval == DWELL:
             # At rest in red: serve a call of this group, or head for the barrier of the
