@@ -20,7 +20,7 @@ from clearway.cli.report import report_command
 from clearway.cli.serve import serve_command
 from clearway.cli.storage_cmds import register_storage_commands
 from clearway.cli.tables import network_table, problems_table, results_table
-from clearway.errors import ClearwayError
+from clearway.errors import ClearwayError, ConfigError
 
 app = typer.Typer(
     name="clearway",
@@ -54,11 +54,26 @@ def main() -> None:
         raise SystemExit(2) from None
 
 
+#: Simulated time of ``clearway run`` without --duration-s (or a --sumocfg end) (s).
+DEFAULT_RUN_DURATION_S = 1800.0
+
+
 @app.command()
 def run(
     net: Annotated[Path | None, typer.Option(help="SUMO network (.net.xml or .net.xml.gz).")] = None,
     routes: Annotated[
         list[Path] | None, typer.Option(help="SUMO route/trip files for --net (repeatable).")
+    ] = None,
+    additional: Annotated[
+        list[Path] | None,
+        typer.Option(help="SUMO additional files the --routes need, e.g. vTypes (repeatable)."),
+    ] = None,
+    sumocfg: Annotated[
+        Path | None,
+        typer.Option(
+            help="SUMO configuration (.sumocfg): its net, route and additional files, begin "
+            "and end; options given beside it override its values."
+        ),
     ] = None,
     scenario: Annotated[
         str | None, typer.Option(help="Built-in scenario, e.g. grid:5x5 or grid:5x5:heavy.")
@@ -66,7 +81,17 @@ def run(
     strategy: Annotated[str, typer.Option(help="Signal strategy.")] = "fixed-time",
     backend: Annotated[str, typer.Option(help="libsumo (in-process) or traci.")] = "libsumo",
     seed: Annotated[int, typer.Option(help="Random seed of demand and simulation.")] = 1,
-    duration_s: Annotated[float, typer.Option(help="Simulated time to run (s).")] = 1800.0,
+    begin_s: Annotated[
+        float | None,
+        typer.Option(help="Simulation begin (s, SUMO --begin); default the --sumocfg's, or 0."),
+    ] = None,
+    duration_s: Annotated[
+        float | None,
+        typer.Option(
+            help="Simulated time from the begin (s); default the --sumocfg's end minus the "
+            f"begin, or {DEFAULT_RUN_DURATION_S:g}."
+        ),
+    ] = None,
     timings: Annotated[
         Path | None, typer.Option(help="TOML file of per-junction safety-timing overrides.")
     ] = None,
@@ -79,7 +104,12 @@ def run(
     ] = 1.0,
 ) -> None:
     """Run a signal strategy on a network in the SUMO twin and print its results."""
-    from clearway.cli.scenarios import resolve_scenario
+    from clearway.cli.scenarios import (
+        print_notes,
+        refuse_begin_without_demand,
+        resolve_scenario,
+        user_files,
+    )
     from clearway.evaluation.run import run_scenario
     from clearway.network import load_network
     from clearway.network.loader import require_traffic_lights
@@ -91,29 +121,41 @@ def run(
     if strategy not in STRATEGIES:
         raise typer.BadParameter(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
     check_demand_scale(demand_scale)  # before any file is built
+    if sumocfg is not None and scenario is not None:
+        raise ConfigError("--sumocfg brings its own network: give it or --scenario, not both")
+    files = user_files(
+        sumocfg, net=net, routes=routes, additional=additional, begin_s=begin_s,
+        duration_s=duration_s,
+    )  # fmt: skip
+    refuse_begin_without_demand(files, scenario)
+    print_notes(files.notes)
+    duration = files.duration_s or DEFAULT_RUN_DURATION_S
     network = None
-    if net is not None:
+    if files.net is not None:
         # Read and check the network first: a broken file should be named before any demand
         # is generated for it.
-        network = load_network(net)
+        network = load_network(files.net)
         require_traffic_lights(network)
     if timings is not None:
         load_overrides(timings)  # refuse an unsafe or malformed timing file up front
-    sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=duration_s, out_dir=out_dir)
+    sc = resolve_scenario(
+        files.net, list(files.routes), scenario, seed=seed, end_s=files.begin_s + duration,
+        out_dir=out_dir, additional=files.additional, begin_s=files.begin_s,
+    )  # fmt: skip
     sc = dataclasses.replace(sc, demand_scale=demand_scale)
     result = _run_with_progress(
         lambda on_tick: run_scenario(
             sc,
             strategy=strategy,
             backend=backend,
-            duration_s=duration_s,
+            duration_s=duration,
             timing_file=timings,
             out_dir=out_dir / "runs",
             on_tick=on_tick,
             net=network,
         ),
         f"{sc.name} · {strategy}",
-        duration_s,
+        duration,
     )
     console.print(results_table([result]))
     if json_path is not None:

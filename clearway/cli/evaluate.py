@@ -38,6 +38,13 @@ def evaluate_command(
         list[Path] | None,
         typer.Option(help="SUMO additional files the --routes need, e.g. bus stops (repeatable)."),
     ] = None,
+    sumocfg: Annotated[
+        Path | None,
+        typer.Option(
+            help="SUMO configuration (.sumocfg): its net, route and additional files, begin "
+            "and end; options given beside it override its values."
+        ),
+    ] = None,
     scenario: Annotated[
         list[str] | None,
         typer.Option(
@@ -49,7 +56,7 @@ def evaluate_command(
         list[str] | None,
         typer.Option(
             help="Priority trip FROM_EDGE:TO_EDGE@DEPART_S[:ROLE] (repeatable; replaces every "
-            "--scenario's own trips)."
+            "--scenario's own trips). DEPART_S is a simulation time, at or after the begin."
         ),
     ] = None,
     convoy: Annotated[
@@ -60,8 +67,19 @@ def evaluate_command(
         str, typer.Option(help="Comma-separated strategies.")
     ] = "none,local,corridor",
     seeds: Annotated[int, typer.Option(help="Number of seeds (1, 2, ... N).")] = 5,
+    begin_s: Annotated[
+        float | None,
+        typer.Option(
+            help="Simulation begin of every run (s, SUMO --begin); default the --sumocfg's, or "
+            "0. Needs your own --routes."
+        ),
+    ] = None,
     duration_s: Annotated[
-        float | None, typer.Option(help="Simulated time per run (s); default 900.")
+        float | None,
+        typer.Option(
+            help="Simulated time per run from the begin (s); default the --sumocfg's end minus "
+            "the begin, or 900."
+        ),
     ] = None,
     bluelight: Annotated[
         bool, typer.Option(help="Give priority vehicles SUMO's blue-light device (all strategies).")
@@ -139,7 +157,13 @@ def evaluate_command(
     are listed).
     """
     from clearway.cli.evaluate_tables import evaluation_tables
-    from clearway.cli.scenarios import priority_setups, split_option
+    from clearway.cli.scenarios import (
+        print_notes,
+        priority_setups,
+        refuse_begin_without_demand,
+        split_option,
+        user_files,
+    )
     from clearway.evaluation.evaluate import EvaluationSettings, check_normal
     from clearway.evaluation.priority_scenarios import with_demand_scale
     from clearway.evaluation.trip_spec import parse_convoy, parse_priority
@@ -155,8 +179,13 @@ def evaluate_command(
         raise ConfigError("--address is a Ray cluster address: give it with --engine ray")
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-    if duration_s is not None and duration_s <= 0:
-        raise ConfigError(f"--duration-s must be positive, got {duration_s}")
+    if sumocfg is not None and scenario:
+        raise ConfigError("--sumocfg brings its own network: give it or --scenario, not both")
+    files = user_files(
+        sumocfg, net=net, routes=routes, additional=additional, begin_s=begin_s,
+        duration_s=duration_s,
+    )  # fmt: skip
+    refuse_begin_without_demand(files, scenario)
     if local_trigger_m <= 0:
         raise ConfigError(f"--local-trigger-m must be positive, got {local_trigger_m}")
     normals = tuple(check_normal(n) for n in split_option([normal]))
@@ -176,9 +205,10 @@ def evaluate_command(
     if timings is not None:
         load_overrides(timings)  # refuse an unsafe or malformed timing file up front
     setups = priority_setups(
-        net, routes, split_option(scenario), requests, out_dir=out_dir,
-        additional=list(additional or []),
+        files.net, list(files.routes), split_option(scenario), requests, out_dir=out_dir,
+        additional=list(files.additional), begin_s=files.begin_s,
     )  # fmt: skip
+    print_notes(files.notes)
     setups = [with_demand_scale(s, demand_scale) for s in setups]
     settings = EvaluationSettings(
         strategies=names,
@@ -192,13 +222,13 @@ def evaluate_command(
         normal=normals[0],
         avl=avl,
     )
-    if routes and not driver_noise and seeds > 1:
+    if files.routes and not driver_noise and seeds > 1:
         console.print(
             "[yellow]note:[/] with fixed --routes and no driver noise every seed runs the same "
             "traffic; add --driver-noise or leave out --routes (seeded random demand)."
         )
     sweep = run_sweep(
-        setups, normals, settings, seeds, duration_s, bluelight, out_dir, jsonl=jsonl
+        setups, normals, settings, seeds, files.duration_s, bluelight, out_dir, jsonl=jsonl
     )
     for result in sweep.results:
         for table in evaluation_tables(result):

@@ -4,9 +4,10 @@ into the priority setups ``clearway evaluate`` sweeps
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clearway.errors import ConfigError
@@ -20,6 +21,7 @@ from clearway.evaluation.priority_scenarios import (
 from clearway.evaluation.trip_spec import TripRequest
 from clearway.sim.scenario import Scenario, grid_scenario, random_demand, user_scenario
 from clearway.sim.sumo_env import sumo_home
+from clearway.sim.sumocfg import read_sumocfg
 
 _GRID = re.compile(r"^grid:(\d+)x(\d+)(?::(moderate|heavy|light))?$")
 
@@ -31,18 +33,144 @@ DEMO_CITY_NAME = "berlin-adlershof-osm"
 DEMO_CITY_PERIOD_S = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class UserFiles:
+    """The SUMO inputs and time window of a run: ``--sumocfg`` with the options beside it.
+
+    Attributes
+    ----------
+    net
+        The network (``--net``, else the configuration's); ``None`` without either.
+    routes, additional
+        Route and additional files (``--routes``/``--additional``, else the configuration's).
+    begin_s
+        Simulation begin (s): ``--begin-s``, else the configuration's ``begin``, else 0.
+    duration_s
+        Simulated time from the begin (s): ``--duration-s``, else the configuration's ``end``
+        minus the begin; ``None`` when neither says (the command's default applies).
+    notes
+        What the user should know: options that override the configuration's values, and
+        configuration options clearway does not apply.
+    """
+
+    net: Path | None
+    routes: tuple[Path, ...]
+    additional: tuple[Path, ...]
+    begin_s: float
+    duration_s: float | None
+    notes: tuple[str, ...] = ()
+
+
+def user_files(
+    sumocfg: Path | None,
+    *,
+    net: Path | None,
+    routes: Sequence[Path] | None,
+    additional: Sequence[Path] | None,
+    begin_s: float | None,
+    duration_s: float | None,
+) -> UserFiles:
+    """Merge ``--sumocfg`` with the explicit options given beside it (which win, with a note).
+
+    Raises
+    ------
+    ConfigError
+        A negative or non-finite ``--begin-s``; a ``--duration-s`` that is not > 0; a
+        configuration that is missing, names no network or a missing file
+        (:class:`~clearway.sim.sumocfg.SumoConfigError`); a begin not before the
+        configuration's end.
+    """
+    if begin_s is not None and not (math.isfinite(begin_s) and begin_s >= 0):
+        raise ConfigError(f"--begin-s must be a time >= 0 s, got {begin_s:g}")
+    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
+        raise ConfigError(f"--duration-s must be a positive time (s), got {duration_s:g}")
+    routes_t, adds_t = tuple(routes or ()), tuple(additional or ())
+    if sumocfg is None:
+        return UserFiles(net, routes_t, adds_t, begin_s or 0.0, duration_s)
+    cfg = read_sumocfg(sumocfg)
+    notes: list[str] = []
+
+    def pick(option: str, given: tuple[Path, ...], own: tuple[Path, ...], what: str):
+        if not given:
+            return own
+        if own and [p.resolve() for p in given] != list(own):
+            notes.append(f"{option} overrides the {what} of {sumocfg.name}")
+        return given
+
+    (picked_net,) = pick("--net", (net,) if net else (), (cfg.net_file,), "net-file")
+    picked_routes = pick("--routes", routes_t, cfg.route_files, "route-files")
+    picked_adds = pick("--additional", adds_t, cfg.additional_files, "additional-files")
+    begin = begin_s if begin_s is not None else (cfg.begin_s or 0.0)
+    if begin_s is not None and cfg.begin_s is not None and begin_s != cfg.begin_s:
+        notes.append(f"--begin-s {begin_s:g} overrides begin {cfg.begin_s:g} s of {sumocfg.name}")
+    duration = duration_s
+    if cfg.end_s is not None:
+        if duration_s is not None:
+            if begin + duration_s != cfg.end_s:
+                notes.append(f"--duration-s: the run ends at {begin + duration_s:g} s, not at end "
+                             f"{cfg.end_s:g} s of {sumocfg.name}")  # fmt: skip
+        elif begin >= cfg.end_s:
+            raise ConfigError(
+                f"--begin-s {begin:g} s is not before end {cfg.end_s:g} s of {sumocfg.name}: "
+                "give an earlier --begin-s, or --duration-s to run past the configuration's end"
+            )
+        else:
+            duration = cfg.end_s - begin
+    if cfg.ignored:
+        notes.append(f"{sumocfg.name} also sets {', '.join(cfg.ignored)}: clearway runs with its "
+                     "own values of these")  # fmt: skip
+    return UserFiles(picked_net, picked_routes, picked_adds, begin, duration, tuple(notes))
+
+
+def print_notes(notes: Sequence[str]) -> None:
+    """Print what the user should know about their options (overrides, ignored settings) to
+    stderr, so the results on stdout stay clean."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    for note in notes:
+        err.print(f"[yellow]note:[/] {note}")
+
+
+def refuse_begin_without_demand(files: UserFiles, scenario: str | Sequence[str] | None) -> None:
+    """Refuse a nonzero begin where clearway generates the demand itself (from 0 s).
+
+    Raises
+    ------
+    ConfigError
+        ``begin_s`` > 0 with a built-in ``--scenario``, or with ``--net`` and no route files.
+    """
+    if files.begin_s <= 0:
+        return
+    if scenario:
+        raise ConfigError(
+            f"--begin-s {files.begin_s:g}: built-in scenarios run from 0 s; a later begin goes "
+            "with your own files (--sumocfg, or --net with --routes)"
+        )
+    if not files.routes:
+        raise ConfigError(
+            f"--begin-s {files.begin_s:g} needs your own demand (--routes, or route-files in "
+            "--sumocfg): the random demand clearway generates for a bare network starts at 0 s"
+        )
+
+
 def resolve_scenario(
     net: Path | None,
-    routes: list[Path] | None,
+    routes: Sequence[Path] | None,
     scenario: str | None,
     *,
     seed: int,
     end_s: float,
     out_dir: Path,
+    additional: Sequence[Path] = (),
+    begin_s: float = 0.0,
 ) -> Scenario:
-    """A scenario from ``--scenario grid:NxM[:load]`` or from ``--net`` (+ ``--routes``)."""
+    """A scenario from ``--scenario grid:NxM[:load]`` or from ``--net`` (+ ``--routes``,
+    ``--additional``), simulated from ``begin_s`` to ``end_s`` (s)."""
     if (net is None) == (scenario is None):
-        raise ConfigError("give either --net FILE (with --routes FILE ...) or --scenario grid:5x5")
+        raise ConfigError(
+            "give either --net FILE (with --routes FILE ...), --sumocfg FILE or --scenario grid:5x5"
+        )
     if scenario is not None:
         m = _GRID.match(scenario)
         if not m:
@@ -56,7 +184,10 @@ def resolve_scenario(
     if not route_files:
         # A network alone: seeded random demand, so any net can be run as it is.
         route_files = [random_demand(net, out_dir / "scenarios", seed=seed, end_s=end_s, period_s=2.0)]
-    return user_scenario(net, route_files, out_dir / "scenarios", seed=seed, end_s=end_s)
+    sc = user_scenario(
+        net, route_files, out_dir / "scenarios", seed=seed, end_s=end_s, additional_files=additional
+    )
+    return replace(sc, begin_s=begin_s) if begin_s else sc
 
 
 def demo_scenarios(out_dir: Path, *, seed: int, end_s: float) -> list[Scenario]:
@@ -80,10 +211,12 @@ def priority_setup(
     *,
     out_dir: Path,
     additional: Sequence[Path] = (),
+    begin_s: float = 0.0,
 ) -> PrioritySetup:
     """What ``clearway evaluate`` compares on: a named scenario (its own trips unless
     ``requests`` are given), ``grid:NxM[:load]`` (by default an ambulance across the middle
-    row) or ``--net`` (+ ``--routes``; ``requests`` required)."""
+    row) or ``--net`` (+ ``--routes``; ``requests`` required), every run beginning at
+    ``begin_s`` (s; only with ``--net`` and ``--routes``, see :func:`refuse_begin_without_demand`)."""
     if (net is None) == (scenario is None):
         raise ConfigError(
             "give either --net FILE (with --routes FILE ... and --priority) or --scenario NAME "
@@ -108,10 +241,11 @@ def priority_setup(
     assert net is not None
     if not requests:
         raise ConfigError(
-            "--net needs at least one priority trip: --priority FROM_EDGE:TO_EDGE@DEPART_S "
-            "or --convoy FROM_EDGE:TO_EDGE@DEPART_S:N_VEHICLES"
+            "--net needs at least one priority trip (so does --sumocfg): --priority "
+            "FROM_EDGE:TO_EDGE@DEPART_S or --convoy FROM_EDGE:TO_EDGE@DEPART_S:N_VEHICLES"
         )
-    return user_setup(out_dir, net, list(routes or []), requests, additional_files=additional)
+    setup = user_setup(out_dir, net, list(routes or []), requests, additional_files=additional)
+    return replace(setup, begin_s=begin_s) if begin_s else setup
 
 
 def split_option(values: Iterable[str] | None) -> tuple[str, ...]:
@@ -144,6 +278,7 @@ def priority_setups(
     *,
     out_dir: Path,
     additional: Sequence[Path] = (),
+    begin_s: float = 0.0,
 ) -> list[PrioritySetup]:
     """The scenarios of an evaluation sweep: every ``--scenario`` (``requests``, if any, replace
     each one's own trips), or the one ``--net`` network.
@@ -163,7 +298,12 @@ def priority_setups(
             "network): evaluate the --net network in its own `clearway evaluate` call"
         )
     if net is not None:
-        return [priority_setup(net, routes, None, requests, out_dir=out_dir, additional=additional)]
+        return [
+            priority_setup(
+                net, routes, None, requests, out_dir=out_dir, additional=additional,
+                begin_s=begin_s,
+            )  # fmt: skip
+        ]
     if not scenarios:
         return [priority_setup(None, routes, None, requests, out_dir=out_dir)]  # says what to give
     check_scenario_names(scenarios)

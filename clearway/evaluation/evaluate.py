@@ -68,9 +68,11 @@ class EvaluationPlan:
     trips, routes
         The priority trips and their routes.
     duration_s
-        Simulated time of every run (s).
+        Simulated time of every run, from ``begin_s`` (s).
     bluelight
         Priority vehicles carry SUMO's blue-light device (in every strategy alike).
+    begin_s
+        Simulation time every run begins at (s; the scenarios' ``begin_s``).
     """
 
     name: str
@@ -80,6 +82,7 @@ class EvaluationPlan:
     routes: tuple[Route, ...]
     duration_s: float
     bluelight: bool = False
+    begin_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -402,6 +405,7 @@ def _header(
         "net": str(plan.net.source) if plan.net.source else None,
         "strategies": list(settings.strategies),
         "seeds": sorted(plan.scenarios),
+        "begin_s": plan.begin_s,
         "duration_s": plan.duration_s,
         # Every seed's scenario is built with the same factor (with_demand_scale).
         "demand_scale": next(iter(plan.scenarios.values())).demand_scale if plan.scenarios else 1.0,

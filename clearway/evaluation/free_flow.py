@@ -4,13 +4,18 @@ One plain ``sumo`` run (no control loop, no other vehicle) with the trips alone.
 drives through red at full speed (``jmDriveAfterRedTime``, see
 :data:`clearway.sim.priority_trips.IGNORE_RED_S`), so the time is the road's own: lengths,
 speed limits, turns and acceleration — what the signals could at best give back.
+
+Each run begins at its trip's departure (SUMO ``--begin``), not at 0: a trip leaving at 07:00
+does not step seven empty hours first. SUMO's signal programs run on absolute time, so where
+the run begins changes nothing the trip meets.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clearway.evaluation.priority_metrics import read_vehicle_trips, trip_outcome
@@ -79,6 +84,7 @@ def free_flow_times(
         # must not delay each other here.
         end_s = trip.depart_times_s()[-1] + FREE_FLOW_HORIZON_S
         scenario = free_flow_scenario(net_file, [trip], out, end_s=end_s, ignore_red=ignore_red)
+        scenario = replace(scenario, begin_s=float(math.floor(trip.depart_s)))
         tag = "free-flow" if ignore_red else "stops-at-red"
         tripinfo = (out / f"{tag}-{scenario.route_files[0].name}.tripinfo.xml").resolve()
         log = tripinfo.with_name(tripinfo.name + ".log")

@@ -178,7 +178,7 @@ class TimeLossDistribution:
 
 @dataclass(frozen=True, slots=True)
 class Throughput:
-    """Arrivals per fixed interval from time 0.
+    """Arrivals per fixed interval from the run's begin ``b`` (0 unless it began later).
 
     Attributes
     ----------
@@ -186,7 +186,7 @@ class Throughput:
         Width of an interval (s).
     arrivals
         ``arrivals[k]``: vehicles that reached their destination in
-        ``[k * interval_s, (k + 1) * interval_s)`` (count).
+        ``[b + k * interval_s, b + (k + 1) * interval_s)`` (count).
     """
 
     interval_s: float
@@ -214,12 +214,17 @@ def time_loss_distribution(time_loss_s: Collection[float]) -> TimeLossDistributi
 
 
 def throughput(
-    arrivals_s: Collection[float], duration_s: float, interval_s: float = THROUGHPUT_INTERVAL_S
+    arrivals_s: Collection[float],
+    duration_s: float,
+    interval_s: float = THROUGHPUT_INTERVAL_S,
+    *,
+    begin_s: float = 0.0,
 ) -> Throughput:
-    """Arrivals per ``interval_s`` over ``[0, duration_s)``, more intervals if any arrive later."""
+    """Arrivals per ``interval_s`` over ``[begin_s, begin_s + duration_s)`` (simulation times,
+    s), more intervals if any arrive later."""
     if interval_s <= 0:
         raise ValueError(f"interval_s must be positive, got {interval_s}")
-    times = [t for t in arrivals_s if t >= 0]
+    times = [t - begin_s for t in arrivals_s if t >= begin_s]
     last = max(times, default=0.0)
     n = max(math.ceil(duration_s / interval_s), int(last // interval_s) + 1 if times else 0)
     counts = [0] * n
@@ -233,11 +238,14 @@ def others_distribution(
     exclude_ids: Collection[str],
     duration_s: float,
     interval_s: float = THROUGHPUT_INTERVAL_S,
+    *,
+    begin_s: float = 0.0,
 ) -> tuple[TimeLossDistribution, Throughput]:
     """Time-loss distribution and throughput of every vehicle of a tripinfo file but ``exclude_ids``.
 
     Every vehicle counts in the distribution as :func:`read_tripinfo` counts it (unfinished ones
-    up to the end, never-inserted ones with 0); only arrived ones in the throughput.
+    up to the end, never-inserted ones with 0); only arrived ones in the throughput, in
+    intervals from the run's begin ``begin_s`` (s).
 
     Raises
     ------
@@ -254,7 +262,9 @@ def others_distribution(
         arrival = float(a.get("arrival", -1.0))
         if arrival >= 0:
             arrivals.append(arrival)
-    return time_loss_distribution(losses), throughput(arrivals, duration_s, interval_s)
+    return time_loss_distribution(losses), throughput(
+        arrivals, duration_s, interval_s, begin_s=begin_s
+    )
 
 
 def _mean(values: np.ndarray) -> float:

@@ -222,7 +222,9 @@ def _run(job: RunJob) -> RunMeasures:
     vehicles, others = read_vehicle_trips(tripinfo, ids)
     # A second pass over the file: the per-vehicle reader is shared with the free-flow runs,
     # which need none of this, and the pass costs little next to the simulation.
-    distribution, throughput = others_distribution(tripinfo, ids, job.duration_s)
+    distribution, throughput = others_distribution(
+        tripinfo, ids, job.duration_s, begin_s=scenario.begin_s
+    )
     cross = sum(read_edge_time_loss_s(edge_out).values()) if job.cross_edges else 0.0
     return RunMeasures(
         label=job.label,

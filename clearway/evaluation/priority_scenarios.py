@@ -85,7 +85,9 @@ class PrioritySetup:
     requests
         The priority trips (routed later, with the evaluation's own router).
     duration_s
-        Default simulated time per run (s).
+        Default simulated time per run, from ``begin_s`` (s).
+    begin_s
+        Simulation time every run begins at (s); the trips' departures are simulation times.
     """
 
     name: str
@@ -93,6 +95,7 @@ class PrioritySetup:
     build: ScenarioBuilder
     requests: tuple[TripRequest, ...]
     duration_s: float = DEFAULT_DURATION_S
+    begin_s: float = 0.0
 
 
 def grid_setup(
@@ -234,20 +237,33 @@ def build_plan(
     UnknownEdgeError, RouteError
         A trip names an unknown edge or cannot reach its destination.
     ConfigError
-        The run ends before a trip departs.
+        A trip departs before the run begins, or the run ends before it departs.
     """
     net = load_network(setup.net_file)
     require_traffic_lights(net)
     trips, routes = plan_trips(net, setup.requests)
     duration = setup.duration_s if duration_s is None else float(duration_s)
-    late = [t.trip_id for t in trips if t.depart_times_s()[-1] >= duration]
+    begin, end = setup.begin_s, setup.begin_s + duration
+    early = [t.trip_id for t in trips if t.depart_s < begin]
+    if early:
+        raise ConfigError(
+            f"priority trips {early} depart before the run begins at {begin:g} s (departures "
+            f"are simulation times: e.g. @{begin + WARM_UP_S:g}); give a later departure"
+        )
+    late = [t.trip_id for t in trips if t.depart_times_s()[-1] >= end]
     if late:
         raise ConfigError(
-            f"priority trips {late} depart after the run ends at {duration:g} s; "
+            f"priority trips {late} depart after the run ends at {end:g} s; "
             "give a longer --duration-s or an earlier departure"
         )
-    scenarios = {seed: setup.build(seed, duration) for seed in seeds}
-    return EvaluationPlan(setup.name, net, scenarios, trips, routes, duration, bluelight)
+    scenarios = {seed: _begun(setup.build(seed, end), begin) for seed in seeds}
+    return EvaluationPlan(
+        setup.name, net, scenarios, trips, routes, duration, bluelight, begin_s=begin
+    )
+
+
+def _begun(scenario: Scenario, begin_s: float) -> Scenario:
+    return replace(scenario, begin_s=begin_s) if begin_s else scenario
 
 
 def _size(size: str) -> tuple[int, int]:

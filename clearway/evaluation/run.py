@@ -24,8 +24,8 @@ class RunResult:
     ----------
     scenario, strategy, backend, seed
         What was run.
-    sim_s
-        Simulated time (s).
+    begin_s, sim_s
+        Simulation time the run began at, and simulated time from there (s).
     arrived, departed, undeparted
         Vehicles that reached their destination / entered / never got in (count).
     mean_time_loss_s, p95_time_loss_s
@@ -65,6 +65,7 @@ class RunResult:
     sim_s_per_wall_s: float = 0.0
     signals: int = 0
     demand_scale: float = 1.0
+    begin_s: float = 0.0
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -93,7 +94,7 @@ def run_scenario(
     backend
         ``"libsumo"`` (in-process, default) or ``"traci"``.
     duration_s
-        Simulated time to run (s); the scenario's ``end_s`` when ``None``.
+        Simulated time to run from the scenario's begin (s); up to its ``end_s`` when ``None``.
     timing_file
         Optional TOML of per-junction safety-timing overrides.
     out_dir
@@ -107,7 +108,7 @@ def run_scenario(
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     tripinfo = out_dir / f"tripinfo-{scenario.name}-{strategy}-{scenario.seed}.xml"
-    duration = scenario.end_s if duration_s is None else duration_s
+    duration = scenario.end_s - scenario.begin_s if duration_s is None else duration_s
     with open_twin_run(
         scenario,
         strategy=strategy,
@@ -145,4 +146,5 @@ def run_scenario(
         sim_s_per_wall_s=round(sim_s / wall, 1) if wall > 0 else 0.0,
         signals=n_signals,
         demand_scale=scenario.demand_scale,
+        begin_s=start_sim,
     )

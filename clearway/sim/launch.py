@@ -59,8 +59,8 @@ def sumo_command(
     cmd = [
         sumo_env.sumo_binary("sumo"),
         "--net-file", str(scenario.net_file),
-        "--begin", "0",
-        "--end", f"{scenario.end_s:g}",
+        "--begin", _time_arg(scenario.begin_s),
+        "--end", _time_arg(scenario.end_s),
         "--step-length", f"{step_length_s:g}",
         "--seed", str(scenario.seed),
         "--time-to-teleport", f"{TIME_TO_TELEPORT_S:g}",
@@ -86,6 +86,11 @@ def sumo_command(
     if log is not None:
         cmd += ["--error-log", str(log)]
     return cmd + list(extra_args)
+
+
+def _time_arg(time_s: float) -> str:
+    # Not ``:g``: it rounds to 6 digits, and 13 days (1.1e6 s) would become 1.1e+06.
+    return f"{time_s:.3f}".rstrip("0").rstrip(".")
 
 
 def launch(

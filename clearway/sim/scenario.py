@@ -73,6 +73,9 @@ class Scenario:
         Factor on the route files' demand (SUMO ``--scale``: 2.0 inserts every vehicle twice,
         0.5 every other one; dimensionless, > 0). Priority vehicles are exempt (their vType
         carries the inverse factor, see :mod:`clearway.sim.priority_trips`).
+    begin_s
+        Simulation begin time (s, SUMO ``--begin``; >= 0 and < ``end_s``): a scenario whose
+        demand starts at 07:00 begins at 25200 instead of stepping seven empty hours.
     """
 
     name: str
@@ -83,9 +86,15 @@ class Scenario:
     seed: int
     end_s: float
     demand_scale: float = 1.0
+    begin_s: float = 0.0
 
     def __post_init__(self) -> None:
         check_demand_scale(self.demand_scale)
+        if not (math.isfinite(self.begin_s) and 0.0 <= self.begin_s < self.end_s):
+            raise ConfigError(
+                f"scenario {self.name!r}: begin {self.begin_s:g} s must be >= 0 and before "
+                f"its end {self.end_s:g} s"
+            )
 
 
 def check_demand_scale(demand_scale: float) -> float:
