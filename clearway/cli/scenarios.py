@@ -21,7 +21,7 @@ from clearway.evaluation.priority_scenarios import (
 from clearway.evaluation.trip_spec import TripRequest
 from clearway.sim.scenario import Scenario, grid_scenario, random_demand, user_scenario
 from clearway.sim.sumo_env import sumo_home
-from clearway.sim.sumocfg import read_sumocfg
+from clearway.sim.sumocfg import holds_clearway_detectors, read_sumocfg
 
 _GRID = re.compile(r"^grid:(\d+)x(\d+)(?::(moderate|heavy|light))?$")
 
@@ -100,6 +100,11 @@ def user_files(
     (picked_net,) = pick("--net", (net,) if net else (), (cfg.net_file,), "net-file")
     picked_routes = pick("--routes", routes_t, cfg.route_files, "route-files")
     picked_adds = pick("--additional", adds_t, cfg.additional_files, "additional-files")
+    own = [p for p in picked_adds if holds_clearway_detectors(p)]
+    if own:
+        picked_adds = tuple(p for p in picked_adds if p not in own)
+        notes.append(f"{', '.join(p.name for p in own)}: clearway's own detectors, which it "
+                     "adds to every run itself; not loaded twice")  # fmt: skip
     begin = begin_s if begin_s is not None else (cfg.begin_s or 0.0)
     if begin_s is not None and cfg.begin_s is not None and begin_s != cfg.begin_s:
         notes.append(f"--begin-s {begin_s:g} overrides begin {cfg.begin_s:g} s of {sumocfg.name}")
@@ -117,8 +122,8 @@ def user_files(
         else:
             duration = cfg.end_s - begin
     if cfg.ignored:
-        notes.append(f"{sumocfg.name} also sets {', '.join(cfg.ignored)}: clearway runs with its "
-                     "own values of these")  # fmt: skip
+        notes.append(f"{sumocfg.name} also sets {', '.join(cfg.ignored)}, which clearway does "
+                     "not apply (it runs with its own settings)")  # fmt: skip
     return UserFiles(picked_net, picked_routes, picked_adds, begin, duration, tuple(notes))
 
 

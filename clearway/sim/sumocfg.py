@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clearway.errors import ConfigError
+from clearway.sim.detectors import DETECTOR_PREFIX
 
-__all__ = ["SumoConfig", "SumoConfigError", "parse_sumo_time", "read_sumocfg"]
+__all__ = [
+    "SumoConfig",
+    "SumoConfigError",
+    "holds_clearway_detectors",
+    "parse_sumo_time",
+    "read_sumocfg",
+]
 
 # SUMO option names (and their synonyms) that clearway takes from a configuration.
 _OPTIONS = {
@@ -146,6 +153,22 @@ def read_sumocfg(path: str | os.PathLike[str]) -> SumoConfig:
         end_s=end,
         ignored=tuple(dict.fromkeys(ignored)),
     )
+
+
+def holds_clearway_detectors(path: Path) -> bool:
+    """Whether an additional file declares clearway's own lane-area detectors (``cw_*``).
+
+    ``clearway import-osm`` lists its detector file in the ``.sumocfg`` it writes; clearway
+    adds the same detectors to every run itself, and SUMO refuses a detector declared twice.
+    Reads only up to the file's first detector.
+    """
+    try:
+        for _event, el in ET.iterparse(path, events=("start",)):
+            if el.tag in ("laneAreaDetector", "e2Detector"):
+                return el.get("id", "").startswith(DETECTOR_PREFIX)
+    except ET.ParseError:
+        return False  # not ours: SUMO names what is wrong with it
+    return False
 
 
 def parse_sumo_time(text: str) -> float:

@@ -231,3 +231,20 @@ def test_a_priority_trip_before_the_begin(late_city, tmp_path):
     said = _refused(tmp_path, "evaluate", "--sumocfg", str(late_city / "late.sumocfg"),
                     "--priority", "left1A1:C1right1@300", "--out-dir", str(tmp_path / "o"))  # fmt: skip
     assert "depart before the run begins at 3600 s" in said and "e.g. @3900" in said
+
+
+@pytest.mark.sumo
+def test_the_sumocfg_import_osm_writes_runs_as_it_is(tmp_path):
+    """import-osm lists clearway's detector file in its cfg: a run of that cfg must not load
+    the detectors twice (SUMO refuses a detector declared twice)."""
+    osm = Path(__file__).parents[1] / "data" / "osm" / "West-Oakland.osm.bz2"
+    proc = clearway("import-osm", str(osm), "--out", str(tmp_path / "city"), "--end-s", "200",
+                    cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "r.json"
+    proc = clearway("run", "--sumocfg", str(tmp_path / "city" / "West-Oakland.sumocfg"),
+                    "--out-dir", str(tmp_path / "o"), "--json", str(out), cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["sim_s"] == 200.0 and data["arrived"] > 0
+    assert "West-Oakland.det.xml: clearway's own detectors" in " ".join(proc.stderr.split())

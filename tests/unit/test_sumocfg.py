@@ -165,3 +165,14 @@ def test_reads_the_files_and_times_sumo_itself_reads(tmp_path):
     assert resolved(sumo_says["additional-files"]) == list(c.additional_files)
     assert parse_sumo_time(sumo_says["begin"]) == c.begin_s == 3600.0
     assert parse_sumo_time(sumo_says["end"]) == c.end_s == 4000.0
+
+
+def test_clearways_own_detector_files_are_recognised(tmp_path):
+    from clearway.sim.sumocfg import holds_clearway_detectors
+
+    ours, theirs, other = tmp_path / "a.xml", tmp_path / "b.xml", tmp_path / "c.xml"
+    ours.write_text('<additional><laneAreaDetector id="cw_e1_0" lane="e1_0"/></additional>')
+    theirs.write_text('<additional><e2Detector id="loop7" lane="e1_0"/></additional>')
+    other.write_text('<additional><vType id="bus"/></additional>')
+    assert holds_clearway_detectors(ours)
+    assert not holds_clearway_detectors(theirs) and not holds_clearway_detectors(other)
