@@ -47,6 +47,8 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+from http_wire import WireClient, WireError
+
 SCENARIO = "grid:3x3:light"
 SPEED = 1.0
 THROUGHPUT_CLIENTS = 16
@@ -190,22 +192,24 @@ class _Counts:
         return {"status": Counter(), "latency_s": [], "errors": Counter()}
 
 
-async def _post_position(client, headers, rid, seq, edge, offset_m, speed, counts, ph) -> None:
-    import httpx
+def _wire(server, headers: dict[str, str]) -> WireClient:
+    """A lean keep-alive connection of one load client (see :mod:`http_wire`)."""
+    return WireClient("127.0.0.1", server.port, headers)
 
+
+async def _post_position(wire, rid, seq, edge, offset_m, speed, counts, ph) -> None:
     t0 = time.perf_counter()
     try:
-        r = await client.post(
+        status, _ = await wire.post_json(
             f"/priority-requests/{rid}/positions",
-            headers=headers,
-            json={"seq": seq, "edge_id": edge, "offset_m": offset_m, "speed_mps": speed},
+            {"seq": seq, "edge_id": edge, "offset_m": offset_m, "speed_mps": speed},
         )
-    except httpx.HTTPError as exc:
-        ph["errors"][type(exc).__name__] += 1
+    except WireError as exc:
+        ph["errors"][str(exc).split(":", 1)[0]] += 1
         return
     ph["latency_s"].append(time.perf_counter() - t0)
-    ph["status"][r.status_code] += 1
-    if r.status_code == 201:
+    ph["status"][status] += 1
+    if status == 201:
         counts.accepted[rid] += 1
 
 
@@ -252,20 +256,28 @@ async def _throughput(server, client, headers, counts, clients: int, duration_s:
     end = time.perf_counter() + duration_s
 
     async def worker(rid: str) -> None:
-        seq = 0
-        while time.perf_counter() < end:
-            seq += 1
-            await _post_position(client, headers, rid, seq, BACKGROUND_ROUTE[0], 5.0 + seq % 100,
-                                 8.0, counts, ph)  # fmt: skip
+        seq, wire = 0, _wire(server, headers)
+        try:
+            while time.perf_counter() < end:
+                seq += 1
+                await _post_position(wire, rid, seq, BACKGROUND_ROUTE[0], 5.0 + seq % 100,
+                                     8.0, counts, ph)  # fmt: skip
+        finally:
+            await wire.close()
 
-    cpu0, t0 = server.cpu_s(), time.perf_counter()
+    cpu0, t0, mine0 = server.cpu_s(), time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(r) for r in rids))
     wall = time.perf_counter() - t0
     cpu = server.cpu_s() - cpu0
+    load_cpu = time.process_time() - mine0
     out = {"clients": clients, "duration_s": duration_s, **_phase_out(ph, wall)}
     out["server_cpu_s"] = cpu
     out["server_cpu_share_of_one_core"] = cpu / wall
     out["server_cpu_ms_per_accepted"] = 1e3 * cpu / out["accepted"] if out["accepted"] else None
+    # The load generator's own CPU (this process, the same machine): what it leaves the server.
+    out["load_cpu_ms_per_accepted"] = (
+        1e3 * load_cpu / out["accepted"] if out["accepted"] else None
+    )
     return out
 
 
@@ -273,8 +285,6 @@ async def _throughput_batched(server, client, headers, counts, clients: int, per
                               duration_s: float, tag: str) -> dict:  # fmt: skip
     """The same, as an AVL feed sends it: each client posts ``per_call`` updates (of its
     ``per_call`` requests, one each) per call to ``POST /positions``. Counted per update."""
-    import httpx
-
     rids = [
         [(await _create(client, headers, f"TB-{tag}-{c}-{k}", *BACKGROUND_ROUTE))["request_id"]
          for k in range(per_call)]
@@ -284,7 +294,7 @@ async def _throughput_batched(server, client, headers, counts, clients: int, per
     end = time.perf_counter() + duration_s
 
     async def worker(mine: list[str]) -> None:
-        seq = 0
+        seq, wire = 0, _wire(server, headers)
         while time.perf_counter() < end:
             seq += 1
             body = {"updates": [
@@ -293,18 +303,19 @@ async def _throughput_batched(server, client, headers, counts, clients: int, per
             ]}  # fmt: skip
             t0 = time.perf_counter()
             try:
-                r = await client.post("/positions", headers=headers, json=body)
-            except httpx.HTTPError as exc:
-                ph["errors"][type(exc).__name__] += 1
+                status, raw = await wire.post_json("/positions", body)
+            except WireError as exc:
+                ph["errors"][str(exc).split(":", 1)[0]] += 1
                 continue
             ph["latency_s"].append(time.perf_counter() - t0)
-            if r.status_code != 200:
-                ph["status"][r.status_code] += len(mine)
+            if status != 200:
+                ph["status"][status] += len(mine)
                 continue
-            for item in r.json()["results"]:
+            for item in json.loads(raw)["results"]:
                 ph["status"][item["status"]] += 1
                 if item["status"] == 201:
                     counts.accepted[item["request_id"]] += 1
+        await wire.close()
 
     cpu0, t0 = server.cpu_s(), time.perf_counter()
     await asyncio.gather(*(worker(m) for m in rids))
@@ -400,14 +411,16 @@ async def _latency(
 
     async def background(rid: str, k: int) -> None:
         seq, due = 0, time.perf_counter() + k * interval / BACKGROUND_CLIENTS
+        wire = _wire(server, headers)
         while not stop.is_set():
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             seq += 1
             due += interval
-            await _post_position(client, headers, rid, seq, BACKGROUND_ROUTE[0], 5.0 + seq % 100,
+            await _post_position(wire, rid, seq, BACKGROUND_ROUTE[0], 5.0 + seq % 100,
                                  8.0, counts, bg)  # fmt: skip
+        await wire.close()
 
     bg_tasks = [asyncio.create_task(background(r, k)) for k, r in enumerate(bg_rids)]
     await asyncio.sleep(1.0)  # the background reaches its pace first
@@ -420,6 +433,7 @@ async def _latency(
         await asyncio.sleep(max(0.0, at - time.time()))
         await client.delete(f"/priority-requests/{rid}", headers=headers)
 
+    measured = _wire(server, headers)
     t_start = time.perf_counter()
     for i, (origin, dest, offset) in enumerate(trips):
         await asyncio.sleep(max(0.0, t_start + i * LATENCY_SPACING_S - time.perf_counter()))
@@ -429,12 +443,13 @@ async def _latency(
         create_s.append(time.perf_counter() - p0)
         rid = out["request_id"]
         await _post_position(
-            client, headers, rid, 1, origin, offset, APPROACH_SPEED_MPS, counts, bg
+            measured, rid, 1, origin, offset, APPROACH_SPEED_MPS, counts, bg
         )
         sent.append({"send": send, "rid": rid, "route": out["route"],
                      "signals": [j["signal_id"] for j in out["junctions"]]})  # fmt: skip
         cancels.append(asyncio.create_task(cancel_later(rid, send + WINDOW_S)))
     await asyncio.gather(*cancels)
+    await measured.close()
     stop.set()
     await asyncio.gather(*bg_tasks)
     bg_wall = time.perf_counter() - bg_t0

@@ -8,7 +8,6 @@ not validate as 422 naming each field. Bad input never reaches a 500.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,9 +26,15 @@ from clearway.errors import (
 )
 from clearway.network import Network
 from clearway.service.context import ServiceContext
-from clearway.service.http_errors import ERROR_RESPONSES, status_of
+from clearway.service.fast_positions import PositionFastPath, position_route
+from clearway.service.http_errors import (
+    ERROR_RESPONSES,
+    body,
+    clearway_error_response,
+    database_error_response,
+)
 from clearway.service.middleware import BodyLimitMiddleware, MetricsMiddleware
-from clearway.service.rate_limit import RateLimitedError, RateLimiter
+from clearway.service.rate_limit import RateLimiter
 from clearway.service.routers import (
     audit,
     convoys,
@@ -148,6 +153,9 @@ def create_app(
         app.include_router(module.router)
     app.include_router(priority.batch_router)
     _add_error_handlers(app)
+    # Added first = innermost of the three: it sees a body the limit has let through, and
+    # the metrics count its answers under the route's template.
+    app.add_middleware(PositionFastPath, ctx=ctx, route=position_route(priority.router))
     # Added last = outermost: the body limit refuses before anything else reads the body,
     # and the metrics count the 413s too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -161,42 +169,20 @@ def _error_schema() -> Any:
     return ErrorOut
 
 
-def _body(detail: str, error: str, fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"detail": detail, "error": error, "fields": fields or []}
-
-
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClearwayError)
     async def clearway_error(_request: Request, exc: ClearwayError) -> JSONResponse:
-        status = status_of(exc)
-        headers = (
-            {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'} if status == 401 else None
-        )
-        if isinstance(exc, RateLimitedError):
-            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
-        return JSONResponse(
-            _body(str(exc), type(exc).__name__), status_code=status, headers=headers
-        )
+        return clearway_error_response(exc)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        # Whatever route met it: the database is away, not the request wrong. Nothing was
-        # changed (the transaction is rolled back); say so instead of a 500.
-        return JSONResponse(
-            _body(
-                f"the database is not available ({type(exc).__name__}); nothing was changed, "
-                "try again shortly",
-                "StorageError",
-            ),
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        return database_error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # FastAPI's own refusals (an unparsable body, an unknown route) in the same shape.
         return JSONResponse(
-            _body(str(exc.detail), "HTTPException"),
+            body(str(exc.detail), "HTTPException"),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
@@ -213,6 +199,6 @@ def _add_error_handlers(app: FastAPI) -> None:
             fields.append({"field": loc, "message": msg, "type": err.get("type")})
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid request"
         return JSONResponse(
-            _body(f"request does not validate: {summary}", "RequestValidationError", fields),
+            body(f"request does not validate: {summary}", "RequestValidationError", fields),
             status_code=422,
         )

@@ -1,7 +1,14 @@
-"""Which HTTP status a :class:`~clearway.errors.ClearwayError` is answered with, and the
-error statuses every route documents (one place for the app and the batch routes)."""
+"""Which HTTP status a :class:`~clearway.errors.ClearwayError` is answered with, the
+answers themselves, and the error statuses every route documents (one place for the app,
+the batch routes and the position fast path)."""
 
 from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from clearway.errors import (
     ClearwayError,
@@ -52,3 +59,35 @@ ERROR_RESPONSES = {
 def status_of(exc: ClearwayError) -> int:
     """The HTTP status a :class:`ClearwayError` is answered with."""
     return next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
+
+
+def body(detail: str, error: str, fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The error answer's JSON: ``{"detail", "error", "fields"}``."""
+    return {"detail": detail, "error": error, "fields": fields or []}
+
+
+def clearway_error_response(exc: ClearwayError) -> JSONResponse:
+    """The answer to a :class:`~clearway.errors.ClearwayError`: its status by class, and the
+    ``WWW-Authenticate`` (401) or ``Retry-After`` (429) header."""
+    status = status_of(exc)
+    headers = (
+        {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'} if status == 401 else None
+    )
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    return JSONResponse(body(str(exc), type(exc).__name__), status_code=status, headers=headers)
+
+
+def database_error_response(exc: SQLAlchemyError) -> JSONResponse:
+    """The answer when the database failed under a request: 503, nothing changed."""
+    # Whatever route met it: the database is away, not the request wrong. Nothing was
+    # changed (the transaction is rolled back); say so instead of a 500.
+    return JSONResponse(
+        body(
+            f"the database is not available ({type(exc).__name__}); nothing was changed, "
+            "try again shortly",
+            "StorageError",
+        ),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )

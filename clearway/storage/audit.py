@@ -23,12 +23,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearway.errors import StorageError
 from clearway.storage.chain import GENESIS_HASH, canonical_json, chain_hash, iso_utc
-from clearway.storage.db import write_session
+from clearway.storage.db import holds_write_lock, write_session
 from clearway.storage.models import AuditHeadRow, AuditRecordRow, as_utc, utcnow
 from clearway.storage.verify import VerifyReport, verify_chain
 
@@ -110,6 +110,18 @@ class AuditPage:
     next_after_seq: int | None
 
 
+_HEAD_T = AuditHeadRow.__table__
+_TOUCH_HEAD = update(_HEAD_T).where(_HEAD_T.c.id == 1).values(id=1)
+_HEAD = select(_HEAD_T.c.last_seq, _HEAD_T.c.last_hash).where(_HEAD_T.c.id == 1)
+_HEAD_LOCKED = _HEAD.with_for_update()
+_SET_HEAD = (
+    update(_HEAD_T)
+    .where(_HEAD_T.c.id == 1)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+_INSERT_RECORDS = insert(AuditRecordRow.__table__)
+
+
 def append_entries(session: Session, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
     """Append ``entries`` in order, in the caller's transaction (commit is the caller's).
 
@@ -128,14 +140,12 @@ def append_entries(session: Session, entries: Sequence[AuditEntry]) -> list[Audi
     prepared = [_prepare(e) for e in entries]
     if not prepared:
         return []
-    if session.get_bind().dialect.name == "sqlite":
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite and not holds_write_lock(conn):
         # A write first: it takes SQLite's one writer lock before the head is read.
-        session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(id=1))
-    head = session.execute(
-        select(AuditHeadRow.last_seq, AuditHeadRow.last_hash)
-        .where(AuditHeadRow.id == 1)
-        .with_for_update()
-    ).one_or_none()
+        conn.execute(_TOUCH_HEAD)
+    head = conn.execute(_HEAD if sqlite else _HEAD_LOCKED).one_or_none()
     if head is None:
         raise StorageError("the audit log has no head row; run `clearway db upgrade --db URL`")
     seq, prev = head
@@ -161,11 +171,12 @@ def append_entries(session: Session, entries: Sequence[AuditEntry]) -> list[Audi
             AuditRecord(seq, at, kind, principal, junction, request, payload, prev, digest)
         )
         prev = digest
-    # The table, not the mapped class: a plain executemany, without the ORM's bulk machinery.
-    session.execute(insert(AuditRecordRow.__table__), rows)
-    session.execute(
-        update(AuditHeadRow).where(AuditHeadRow.id == 1).values(last_seq=seq, last_hash=prev)
-    )
+    # The tables, not the mapped classes, and statements built once: a plain executemany,
+    # without the ORM's bulk machinery (appends run several times a tick and per batch of
+    # position updates).
+    conn.execute(_INSERT_RECORDS, rows)
+    # No ORM object of the head is ever loaded, so none in the session goes stale.
+    conn.execute(_SET_HEAD, {"new_seq": seq, "new_hash": prev})
     return records
 
 

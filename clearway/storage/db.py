@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -143,6 +143,12 @@ def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as session, session.begin():
         session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
         yield session
+
+
+def holds_write_lock(conn: Connection) -> bool:
+    """Whether ``conn``'s transaction began with ``BEGIN IMMEDIATE`` (a
+    :func:`write_session` on SQLite): it holds the one-writer lock already."""
+    return conn.get_execution_options().get(_BEGIN_OPTION) == "IMMEDIATE"
 
 
 def _sqlite_setup(engine: Engine) -> None:
