@@ -48,7 +48,11 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     dev: Annotated[
-        bool, typer.Option(help="Development mode: a random token secret if none is set.")
+        bool,
+        typer.Option(
+            help="Development mode: a random token secret if none is set, and the database's "
+            "schema created or brought up to date (outside --dev: `clearway db upgrade`)."
+        ),
     ] = False,
     out_dir: Annotated[Path, typer.Option(help="Where scenario files go.")] = Path("clearway-out"),
     open_browser: Annotated[
@@ -58,8 +62,8 @@ def serve_command(
         bool,
         typer.Option(
             "--demo-users",
-            help="With --dev: migrate the database and print a fresh API key for a demo user "
-            "of each role (demo-viewer, demo-dispatcher, demo-operator, demo-admin).",
+            help="With --dev: print a fresh API key for a demo user of each role "
+            "(demo-viewer, demo-dispatcher, demo-operator, demo-admin).",
         ),
     ] = False,
 ) -> None:
@@ -85,11 +89,13 @@ def serve_command(
         opts["db_url"] = db
     # Settings first: a default secret is refused before SUMO or the database is touched.
     settings = ServiceSettings(**opts).check_secrets()
+    if demo_users and not dev:
+        raise ConfigError("--demo-users hands out keys to anyone who sees the console: --dev only")
+    # Before SUMO starts: a database without the schema is named (or, in dev, made) at once.
+    said = prepare_database(settings.db_url, dev=dev)
+    if said:
+        typer.echo(said)
     if demo_users:
-        if not dev:
-            raise ConfigError(
-                "--demo-users hands out keys to anyone who sees the console: --dev only"
-            )
         for role, key in _demo_keys(settings.db_url).items():
             typer.echo(f"  {role:<10} key: {key}")
     if field is not None:
@@ -109,6 +115,41 @@ def serve_command(
     if open_browser:
         _open_when_listening(url, host, port)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def prepare_database(db_url: str, *, dev: bool) -> str | None:
+    """Make the database ready to serve, or refuse it before anything else starts.
+
+    In dev mode the migrations run (a fresh SQLite file gets its schema; an older one is
+    brought up to date), as ``clearway db upgrade`` would. Outside dev mode nothing is changed:
+    a database that is not at the code's revision is refused.
+
+    Returns
+    -------
+    str or None
+        What dev mode did to the schema, to print; ``None`` if nothing.
+
+    Raises
+    ------
+    StorageError
+        Outside dev mode, a database not at the current revision (the message says to run
+        ``clearway db upgrade``); the database cannot be reached.
+    """
+    from clearway.storage.db import make_engine, redact
+    from clearway.storage.migrate import require_current, upgrade
+
+    if dev:
+        before, after = upgrade(db_url)
+        if before == after:
+            return None
+        done = "created the schema" if before is None else f"upgraded the schema from {before}"
+        return f"dev mode: {done} of {redact(db_url)} (revision {after})"
+    engine = make_engine(db_url)
+    try:
+        require_current(engine)
+    finally:
+        engine.dispose()
+    return None
 
 
 def field_runtime(config: Path, net_file: Path, *, tick_s: float = 1.0) -> ServiceRuntime:
@@ -190,13 +231,11 @@ def _open_when_listening(url: str, host: str, port: int, timeout_s: float = 60.0
 
 
 def _demo_keys(db_url: str) -> dict[str, str]:
-    """Migrate ``db_url`` and give each role's demo user a fresh key (made if missing)."""
+    """Give each role's demo user of the (migrated) ``db_url`` a fresh key (made if missing)."""
     from clearway.storage.db import make_engine, session_factory, write_session
-    from clearway.storage.migrate import upgrade
     from clearway.storage.models import ROLES
     from clearway.storage.users import add_user, issue_key, list_users
 
-    upgrade(db_url)
     engine = make_engine(db_url)
     keys = {}
     try:
