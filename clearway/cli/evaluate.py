@@ -224,8 +224,9 @@ def evaluate_command(
     )
     if files.routes and not driver_noise and seeds > 1:
         console.print(
-            "[yellow]note:[/] with fixed --routes and no driver noise every seed runs the same "
-            "traffic; add --driver-noise or leave out --routes (seeded random demand)."
+            "[yellow]note:[/] with fixed route files (--routes or the --sumocfg's) and no driver "
+            "noise every seed runs the same traffic; add --driver-noise, or give --net alone "
+            "(seeded random demand)."
         )
     sweep = run_sweep(
         setups, normals, settings, seeds, files.duration_s, bluelight, out_dir, jsonl=jsonl

@@ -90,7 +90,9 @@ def user_files(
     cfg = read_sumocfg(sumocfg)
     notes: list[str] = []
 
-    def pick(option: str, given: tuple[Path, ...], own: tuple[Path, ...], what: str):
+    def pick(
+        option: str, given: tuple[Path, ...], own: tuple[Path, ...], what: str
+    ) -> tuple[Path, ...]:
         if not given:
             return own
         if own and [p.resolve() for p in given] != list(own):

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,9 @@ _SECTIONS = {
     "bicycle_model", "junction_model", "lanechanging_model",
 }  # fmt: skip
 _ENV = re.compile(r"\$\{([^}]*)\}")
+# Sections whose options change what SUMO prints or shows, never what it simulates: not
+# worth a note when clearway leaves them out.
+_QUIET_SECTIONS = {"report", "gui_only"}
 
 
 class SumoConfigError(ConfigError):
@@ -69,7 +73,8 @@ class SumoConfig:
         (SUMO then begins at 0 and runs until no vehicle is left).
     ignored
         Other options set in the configuration, which clearway does not apply (e.g.
-        ``step-length``, ``scale``): the caller says so.
+        ``step-length``, ``scale``): the caller says so. Report and GUI options (what SUMO
+        prints or shows) are left out of this list.
     """
 
     path: Path
@@ -112,7 +117,7 @@ def read_sumocfg(path: str | os.PathLike[str]) -> SumoConfig:
         raise SumoConfigError(f"SUMO configuration {cfg} is not valid XML: {exc}") from None
     values: dict[str, str] = {}
     ignored: list[str] = []
-    for el in root.iter():
+    for el, quiet in _elements(root):
         value = el.get("value", el.get("v"))
         if value is None and len(el) == 0:
             value = (el.text or "").strip() or None
@@ -120,7 +125,7 @@ def read_sumocfg(path: str | os.PathLike[str]) -> SumoConfig:
             continue
         key = _OPTIONS.get(el.tag)
         if key is None:
-            if el.tag not in _SECTIONS:
+            if el.tag not in _SECTIONS and not quiet:
                 ignored.append(el.tag)
             continue
         values[key] = _substitute_env(value, cfg, el.tag)
@@ -188,6 +193,13 @@ def parse_sumo_time(text: str) -> float:
     if not math.isfinite(seconds):
         raise ValueError(text)
     return seconds
+
+
+def _elements(root: ET.Element, quiet: bool = False) -> Iterator[tuple[ET.Element, bool]]:
+    """Every element under ``root`` (itself first), and whether it sits in a quiet section."""
+    yield root, quiet
+    for child in root:
+        yield from _elements(child, quiet or child.tag in _QUIET_SECTIONS)
 
 
 def _time(values: dict[str, str], key: str, cfg: Path) -> float | None:

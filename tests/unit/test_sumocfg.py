@@ -49,6 +49,8 @@ def test_short_names_v_attribute_text_values_and_space_separated_lists(tmp_path)
       <b value="7:00:00"/>
       <e value="1:07:40:00"/>
       <step-length value="0.5"/>
+      <report><verbose value="true"/></report>
+      <gui_only><gui-settings-file value="view.xml"/></gui_only>
     """)  # fmt: skip
     c = read_sumocfg(cfg)
     assert c.net_file.name == "n.net.xml" and [p.name for p in c.route_files] == ["r1.xml", "r2.xml"]
