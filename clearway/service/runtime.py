@@ -163,6 +163,8 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         self._fill: Mapping[str, float] = {}
         #: Requests not yet through a control decision: wall time of their creation (s).
         self._unserved: dict[str, float] = {}
+        #: When the last tick's control decisions were made (unix s).
+        self._decided_at_s = 0.0
         #: The process's one database writer, and the position updates it stores; set by
         #: :meth:`start`.
         self.writer: DbWriter | None = None

@@ -74,13 +74,19 @@ def served_entry(
     held: frozenset[str],
     source: str,
     latency_ms: float,
+    *,
+    decided_at_s: float | None = None,
 ) -> AuditEntry:
     """``served``: the first control decision that took the request into account.
 
     ``commanded``: signals of its route that got a priority command in that decision;
     ``waiting``: signals held for it that could not change yet (a minimum green, yellow or
-    red clearance still running — the guard's rules, not the service, set that wait).
+    red clearance still running — the guard's rules, not the service, set that wait);
+    ``decided_at_s``: when that decision was made (unix s) — the record's own ``time`` is
+    when it was written, a few milliseconds later behind the writer's queue; ``latency_ms``:
+    from the request's creation to the decision.
     """
+    extra = {} if decided_at_s is None else {"decided_at_s": round(decided_at_s, 6)}
     route = set(record.junctions)
     commanded = sorted(
         {
@@ -92,7 +98,7 @@ def served_entry(
     waiting = sorted((held & route) - set(commanded))
     return lifecycle_entry(
         rid, None, "served", record, now_s, latency_ms=round(latency_ms, 3),
-        commanded=commanded, waiting=waiting,
+        commanded=commanded, waiting=waiting, **extra,
     )  # fmt: skip
 
 

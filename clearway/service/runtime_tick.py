@@ -50,12 +50,12 @@ class AfterTick:
         served = []
         if self._unserved:
             held = getattr(desk, "held", frozenset())
-            done = time.time()
+            done = self._decided_at_s
             for rid, created in self._unserved.items():
                 record = desk.request(self._index.desk_id(rid))
                 served.append(served_entry(
                     rid, record, self._now(), verdicts, held, self.strategy,
-                    (done - created) * 1e3,
+                    (done - created) * 1e3, decided_at_s=done,
                 ))  # fmt: skip
             self._unserved.clear()
         served += self._flags(desk)
