@@ -109,6 +109,13 @@ class PhaseController:
         # signal id -> (its timers' since_s, target, time before which step_toward answers the same)
         self._waiting: dict[str, tuple[tuple[float, ...], str, float]] = {}
         self._plans = PlanCache()
+        # Per signal: the timers object last seen, and whether it shows the phase served
+        # (``_settled``: shows it, or is not observed at all -- nothing to step toward) for the
+        # target it was compared with (``_seen_target``, -1: never compared).
+        self._seen: list[SignalTimers | None] = [None] * n
+        self._settled = np.zeros(n, dtype=bool)
+        self._shows_target = np.zeros(n, dtype=bool)
+        self._seen_target = np.full(n, -1, dtype=np.intp)
 
     # -- Controller ---------------------------------------------------------------------------
     def traffic_due(self, now_s: float) -> bool:
@@ -119,20 +126,25 @@ class PhaseController:
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
     ) -> list[SignalCommand]:
         """Decide where due, then one step toward each signal's chosen phase."""
-        self._observe(now_s, timers)
+        self._refresh(timers)
+        self._observe(now_s)
         due = self._next_decision_s <= now_s + 1e-9
         if due.any():
             self._decide(now_s, due, traffic)
             self._next_decision_s[due] = now_s + self.decision_s
+            self._refresh(timers)  # only the signals whose target changed
         commands = []
         waiting = self._waiting
         plans = self._plans
         states = self._states
-        targets = [states[k] for k in self._current.tolist()]  # numpy scalars index slowly
-        for sid, target in zip(self._signals, targets, strict=True):
-            t = timers.get(sid)
-            if t is None or t.state == target:
-                continue
+        seen = self._seen
+        current = self._current
+        # Only signals not showing their target have a step to take: the others (most of a
+        # city at any tick) propose nothing and cost nothing here.
+        for j in np.flatnonzero(~self._settled).tolist():
+            t = seen[j]
+            sid = self._signals[j]
+            target = states[current[j]]
             # Most signals on the way to a phase are only waiting out an interval: their next
             # step cannot change before the plan's next threshold (plan_wake_s), so it is not
             # asked. Timers get new start times (a new since_s tuple) whenever the state changes.
@@ -204,11 +216,28 @@ class PhaseController:
         self._green_since[changed] = np.nan
 
     # -- internals ----------------------------------------------------------------------------
-    def _observe(self, now_s: float, timers: Mapping[str, SignalTimers]) -> None:
-        for j in np.flatnonzero(np.isnan(self._green_since)).tolist():
-            t = timers.get(self._signals[j])
-            if t is not None and t.state == self._states[int(self._current[j])]:
-                self._green_since[j] = now_s
+    def _refresh(self, timers: Mapping[str, SignalTimers]) -> None:
+        """Bring ``_settled``/``_shows_target`` up to date for the signals whose timers object
+        or target changed since the last look (the loop replaces a signal's timers whenever
+        what it shows changes)."""
+        objs = list(map(timers.get, self._signals))
+        seen = self._seen
+        stale = {j for j, (a, b) in enumerate(zip(objs, seen, strict=True)) if a is not b}
+        stale.update(np.flatnonzero(self._current != self._seen_target).tolist())
+        states = self._states
+        current = self._current
+        for j in stale:
+            t = objs[j]
+            shows = t is not None and t.state == states[current[j]]
+            self._shows_target[j] = shows
+            self._settled[j] = shows or t is None
+        self._seen = objs
+        self._seen_target[:] = current
+
+    def _observe(self, now_s: float) -> None:
+        # A phase's green starts counting when the signal is first seen showing it.
+        started = np.isnan(self._green_since) & self._shows_target
+        self._green_since[started] = now_s
 
     def _lanes(self, lane_ids: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         if self._lane_map is None or self._lane_map[0] is not lane_ids:

@@ -7,8 +7,9 @@ the same loop drives the SUMO twin in evaluation and real controllers in service
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from clearway.control.base import Controller
 from clearway.ports import Clock, SignalPort, StateSource
@@ -98,6 +99,12 @@ class ControlLoop:
         controlled = set(guard.intersections)
         self._signal_ids = [s for s in signals.signal_ids() if s in controlled]
         self._controlled: set[str] = set()
+        # The states the timers hold, in _signal_ids order: a tick whose reading equals it (the
+        # usual case: signals change only through the loop's own commands, which update both)
+        # compares one list instead of every signal.
+        self._known: list[str] | None = None
+        self._position = {sid: k for k, sid in enumerate(self._signal_ids)}
+        self._pick = _picker(self._signal_ids)
 
     @property
     def controlled(self) -> frozenset[str]:
@@ -107,19 +114,12 @@ class ControlLoop:
     def tick(self) -> None:
         """One decision: observe, propose, judge, apply."""
         now = self.clock.now_s()
-        shown = self.signals.read_signal_states()
+        shown = list(self._pick(self.signals.read_signal_states()))
         timers = self.timers
         first = not timers
         self._observed_s = now
-        for sid in self._signal_ids:
-            state = shown[sid]
-            prev = timers.get(sid)
-            if prev is None:
-                timers[sid] = SignalTimers.start(sid, state, now)
-            elif prev.state != state:
-                timers[sid] = prev.observe(state, now)
-            # Unchanged, only the observation time would move (a new object per signal per
-            # tick, most of a city's tick): _judged_timers brings it up to date when needed.
+        if shown != self._known:
+            self._observe_changes(shown, now)
         if self._reads_traffic(now):
             fields = getattr(self.controller, "traffic_fields", None)
             traffic = (
@@ -144,6 +144,22 @@ class ControlLoop:
             # commanded this tick and releases the others it held.
             end_tick(now, frozenset(commanded))
         self.stats.ticks += 1
+
+    def _observe_changes(self, shown: list[str], now: float) -> None:
+        timers = self.timers
+        known = self._known
+        for k, sid in enumerate(self._signal_ids):
+            state = shown[k]
+            if known is not None and known[k] == state:
+                continue
+            prev = timers.get(sid)
+            if prev is None:
+                timers[sid] = SignalTimers.start(sid, state, now)
+            elif prev.state != state:
+                timers[sid] = prev.observe(state, now)
+            # Unchanged, only the observation time would move (a new object per signal per
+            # tick, most of a city's tick): _judged_timers brings it up to date when needed.
+        self._known = shown
 
     def run(self, duration_s: float, on_tick: Callable[[float], None] | None = None) -> LoopStats:
         """Tick until ``duration_s`` of traffic time has passed; returns the counters."""
@@ -191,6 +207,9 @@ class ControlLoop:
                 self.timers[cmd.signal_id] = self.timers[cmd.signal_id].observe(
                     cmd.state, cmd.time_s
                 )
+                k = self._position.get(cmd.signal_id)
+                if k is not None and self._known is not None:
+                    self._known[k] = cmd.state
             # else (a field controller): it changes what it shows through its own clearance
             # when it can, and the timers follow what is read back on the next tick.
             self._controlled.add(cmd.signal_id)
@@ -203,3 +222,10 @@ class ControlLoop:
         if self.on_verdict is not None:
             self.on_verdict(verdict)
         return verdict.ok
+
+
+def _picker(ids: list[str]) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
+    # itemgetter looks every id up in C, but returns a bare value (not a 1-tuple) for one id.
+    if len(ids) > 1:
+        return itemgetter(*ids)
+    return lambda shown: tuple(shown[sid] for sid in ids)

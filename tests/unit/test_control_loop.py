@@ -151,3 +151,23 @@ def test_a_stale_observation_is_still_refused():
     loop.run(10.0)
     verdict = guard.check(SignalCommand("J", "GrgG", 20.0), loop._judged_timers("J"))
     assert not verdict.ok and "stale" in verdict.reasons[0]
+
+
+def test_a_state_the_loop_did_not_command_is_observed_at_the_next_tick():
+    # The loop compares one list of what the signals show against what its timers hold;
+    # a change nobody commanded (a cabinet's own program, a manual override) must still
+    # reach the timers, also right after a command of the loop's own for the same signal.
+    two = {"J": "GrgG", "K": "GrgG"}
+    models = {sid: four_leg() for sid in two}
+    fake = FakeSignals(two)
+    ctrl = _Scheduled({3.0: "GrgG"}, due=lambda now: False)  # a hold: J's own command
+    loop = ControlLoop(fake, fake, fake, SafetyGuard(models), ctrl)
+    loop.run(4.0)
+    fake.states["J"] = "yryG"
+    fake.states["K"] = "rrrr"
+    loop.tick()
+    assert loop.timers["J"].state == "yryG" and loop.timers["J"].since_s[0] == 4.0
+    assert loop.timers["K"].state == "rrrr" and loop.timers["K"].since_s[3] == 4.0
+    fake.advance(1.0)
+    loop.tick()  # nothing changed since: the timers keep their start times
+    assert loop.timers["J"].since_s[0] == 4.0 and loop.timers["K"].since_s[3] == 4.0
