@@ -45,17 +45,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from clearway.errors import ConfigError
+from clearway.monitor.change_plan import ChangePlan, ClearanceCheck, conflict_pairs, plan_change
 from clearway.monitor.conflict_table import (
     A_GREEN,
     A_RED,
     A_YELLOW,
-    ASPECT,
     ASPECT_NAME,
-    GREEN,
     KNOWN,
     PERMISSIVE,
     ConflictTable,
-    compatible,
 )
 from clearway.monitor.violations import MAX_KEPT_VIOLATIONS, RULES, Violation
 from clearway.network.model import Network
@@ -65,6 +63,8 @@ if TYPE_CHECKING:  # only for annotations: the monitor never runs the guard's mo
 
 #: Comparisons of durations tolerate this much floating-point noise (s).
 TIME_TOLERANCE_S = 1e-6
+#: Change plans kept per light (a few hundred bytes each; a light cycles through a few dozen).
+MAX_PLANS_PER_SIGNAL = 512
 
 
 class _SignalWatch:
@@ -77,6 +77,7 @@ class _SignalWatch:
         "last_green",
         "min_green_s",
         "n",
+        "plans",
         "protection_dropped_s",
         "since_s",
         "signal_id",
@@ -101,6 +102,8 @@ class _SignalWatch:
         # its current green): arrow traffic still needs its yellow + clearance from then.
         self.protection_dropped_s: list[float | None] = []
         self.active_conflicts: set[tuple[int, int]] = set()
+        # (old state, new state) -> what that change needs checked (see change_plan).
+        self.plans: dict[tuple[str, str], ChangePlan] = {}
 
 
 class SafetyMonitor:
@@ -151,6 +154,12 @@ class SafetyMonitor:
         self._counts = dict.fromkeys(RULES, 0)
         self._violations: list[Violation] = []
         self._last_time_s: float | None = None
+        # The lights of the last sample, in its order, when all of them are watched, and what
+        # the monitor holds for each (``watch.state``): a sample of the same lights is compared
+        # as one list, and only the lights that differ are looked at (a city step changes a
+        # few percent of its signals).
+        self._order: list[str] | None = None
+        self._held: list[str | None] = []
 
     # -- results ---------------------------------------------------------------------------
     @property
@@ -204,6 +213,18 @@ class SafetyMonitor:
             )
             return
         self._last_time_s = time_s if last is None else max(last, time_s)
+        order = list(states)
+        if order == self._order:
+            shown = list(states.values())
+            held = self._held
+            if shown == held:
+                return  # nothing changed: every rule is judged only on change
+            watches = self._watches
+            for k in [k for k, (a, b) in enumerate(zip(shown, held, strict=True)) if a != b]:
+                watch = watches[order[k]]
+                self._sample(watch, time_s, shown[k])
+                held[k] = watch.state
+            return
         watches = self._watches
         for signal_id, state in states.items():
             watch = watches.get(signal_id)
@@ -217,14 +238,22 @@ class SafetyMonitor:
                     "give the monitor an intersection model for every light it watches",
                 )
                 continue
-            if state == watch.state:
-                continue  # nothing changed: every rule is judged only on change
-            if not self._well_formed(watch, time_s, state):
-                continue
-            if watch.state is None:
-                self._first_sample(watch, time_s, state)
-            else:
-                self._changed(watch, time_s, state)
+            if state != watch.state:
+                self._sample(watch, time_s, state)
+        if all(sid in watches for sid in order):
+            self._order = order
+            self._held = [watches[sid].state for sid in order]
+        else:
+            self._order = None  # an unknown light is flagged in every sample
+
+    def _sample(self, watch: _SignalWatch, time_s: float, state: str) -> None:
+        # One light whose sample differs from what the monitor holds for it.
+        if not self._well_formed(watch, time_s, state):
+            return
+        if watch.state is None:
+            self._first_sample(watch, time_s, state)
+        else:
+            self._changed(watch, time_s, state)
 
     def _well_formed(self, watch: _SignalWatch, time_s: float, state: object) -> bool:
         if not isinstance(state, str) or len(state) != watch.n:
@@ -251,34 +280,29 @@ class SafetyMonitor:
     def _changed(self, watch: _SignalWatch, time_s: float, state: str) -> None:
         old = watch.state
         assert old is not None
+        key = (old, state)
+        plan = watch.plans.get(key)
+        if plan is None:
+            if len(watch.plans) >= MAX_PLANS_PER_SIGNAL:
+                watch.plans.clear()  # a bound, not a policy: plans are cheap to make again
+            plan = watch.plans[key] = plan_change(watch.foes, old, state)
         since = watch.since_s
         last_green = watch.last_green
-        changed: list[int] = []
-        turning_on: list[int] = []
-        for i, (c_old, c_new) in enumerate(zip(old, state, strict=True)):
-            if c_old == c_new:
-                continue
-            changed.append(i)
-            a_old, a_new = ASPECT[c_old], ASPECT[c_new]
-            if a_old == a_new:
-                if a_new == A_GREEN and c_new == "G":
-                    last_green[i] = "G"
-                    if c_old in PERMISSIVE:
-                        turning_on.append(i)  # gains protection: foes must have cleared
-                elif a_new == A_GREEN and c_old == "G":
-                    watch.protection_dropped_s[i] = time_s
-                continue
-            held_s = time_s - since[i]
-            self._check_change(watch, time_s, i, a_old, a_new, held_s)
+        dropped = watch.protection_dropped_s
+        for i in plan.gains:
+            last_green[i] = "G"
+        for i in plan.drops:
+            dropped[i] = time_s
+        for i, a_old, a_new, c_new in plan.moves:
+            self._check_change(watch, time_s, i, a_old, a_new, time_s - since[i])
             since[i] = time_s
-            watch.protection_dropped_s[i] = None
+            dropped[i] = None
             if a_new == A_GREEN:
                 last_green[i] = c_new
-                turning_on.append(i)
         watch.state = state
-        self._check_conflicts(watch, time_s, state, changed)
-        for i in turning_on:
-            self._check_clearance(watch, time_s, state, i)
+        self._record_conflicts(watch, time_s, state, plan.conflicts, plan.changed_set)
+        for check in plan.clearance:
+            self._check_clearance(watch, time_s, check)
 
     def _check_change(
         self, watch: _SignalWatch, time_s: float, i: int, a_old: int, a_new: int, held_s: float
@@ -329,21 +353,23 @@ class SafetyMonitor:
     def _check_conflicts(
         self, watch: _SignalWatch, time_s: float, state: str, changed: range | list[int]
     ) -> None:
-        """Rule conflict, for pairs with at least one link in ``changed``.
+        """Rule conflict, for pairs with at least one link in ``changed``."""
+        now = conflict_pairs(watch.foes, state, changed)
+        self._record_conflicts(watch, time_s, state, now, frozenset(changed))
+
+    def _record_conflicts(
+        self,
+        watch: _SignalWatch,
+        time_s: float,
+        state: str,
+        now: frozenset[tuple[int, int]],
+        changed: frozenset[int],
+    ) -> None:
+        """Flag the pairs of ``now`` (in conflict, one end in ``changed``) not already flagged.
 
         A pair that stays in conflict over many samples is one violation, counted when it starts;
         pairs of unchanged links were judged when they last changed.
         """
-        changed_set = set(changed)
-        now: set[tuple[int, int]] = set()
-        for i in changed:
-            c_i = state[i]
-            if c_i not in GREEN:
-                continue
-            for j, mode in watch.foes[i].items():
-                c_j = state[j]
-                if c_j in GREEN and not compatible(mode, c_i, c_j):
-                    now.add((i, j) if i < j else (j, i))
         before = watch.active_conflicts
         for pair in sorted(now - before):
             i, j = pair
@@ -355,34 +381,29 @@ class SafetyMonitor:
                 f"links {i} ({state[i]}) and {j} ({state[j]}) conflict and are green together",
             )
         if before or now:
-            kept = {p for p in before if p[0] not in changed_set and p[1] not in changed_set}
+            kept = {p for p in before if p[0] not in changed and p[1] not in changed}
             watch.active_conflicts = kept | now
 
-    def _check_clearance(self, watch: _SignalWatch, time_s: float, state: str, i: int) -> None:
-        """Rule clearance for link ``i``, which turned green (or protected) at ``time_s``."""
-        c_i = state[i]
-        for j, mode in watch.foes[i].items():
-            c_j = state[j]
-            if c_j in GREEN:
-                # A foe green right now is judged by the conflict rule, unless it was
-                # protected until lately and would conflict with i as such.
+    def _check_clearance(self, watch: _SignalWatch, time_s: float, check: ClearanceCheck) -> None:
+        """Rule clearance for link ``check.link``, which turned green (or protected) now."""
+        i, c_i = check.link, check.char
+        for j, a_j, yields_to in check.foes:
+            if a_j == A_GREEN:
                 dropped = watch.protection_dropped_s[j]
-                if c_j != "G" and dropped is not None and not compatible(mode, c_i, "G"):
-                    need = watch.yellow_s[j] + watch.clearance_s[j]
-                    if time_s - dropped + TIME_TOLERANCE_S < need:
-                        self._flag(
-                            time_s,
-                            watch.signal_id,
-                            "clearance",
-                            (i, j),
-                            f"link {i} turned green ({c_i}) {time_s - dropped:.3f} s after "
-                            f"conflicting link {j} lost its protected green; it needs "
-                            f"{need:.3f} s to clear",
-                        )
+                need = watch.yellow_s[j] + watch.clearance_s[j]
+                if dropped is not None and time_s - dropped + TIME_TOLERANCE_S < need:
+                    self._flag(
+                        time_s,
+                        watch.signal_id,
+                        "clearance",
+                        (i, j),
+                        f"link {i} turned green ({c_i}) {time_s - dropped:.3f} s after "
+                        f"conflicting link {j} lost its protected green; it needs "
+                        f"{need:.3f} s to clear",
+                    )
                 continue
-            if compatible(mode, c_i, watch.last_green[j]):
+            if watch.last_green[j] in yields_to:
                 continue  # i yields to whatever is still leaving j
-            a_j = ASPECT[c_j]
             if a_j == A_YELLOW:
                 self._flag(
                     time_s,

@@ -612,3 +612,29 @@ def test_real_network_conflicts_agree_with_the_guards_model() -> None:
                     t += 2.0
                     got = monitor.counts_by_rule()["conflict"] - before
                     assert got == len(model.conflicting_greens(shown)), (tl_id, shown)
+
+
+# -- what the monitor keeps between samples ------------------------------------------------
+
+
+def test_a_change_seen_again_is_judged_by_its_own_clocks() -> None:
+    # The second time "rrrG" -> "GrgG" happens its (cached) plan is reused: only the times
+    # differ, and only the second one comes before link 1's clearance.
+    first = [(0.0, "rGrG"), (30.0, "ryrG"), (33.0, "rrrG"), (35.0, "GrgG"), (65.0, "yryG")]
+    again = [(68.0, "rrrG"), (70.0, "rGrG"), (100.0, "ryrG"), (103.0, "rrrG"), (104.0, "GrgG")]
+    monitor = feed(make_monitor(), first + again)
+    assert rules_of(monitor) == [("clearance", (0, 1))]
+    assert monitor.violations[0].time_s == 104.0
+
+
+def test_the_same_bad_sample_is_flagged_every_time_it_is_seen() -> None:
+    # A malformed state never becomes the light's history, and an unknown light is no light
+    # the monitor holds: a sample equal to the last one is still judged.
+    monitor = make_monitor()
+    for t in (0.0, 1.0, 2.0):
+        monitor.observe(t, {"T": "GrgGx"})
+    assert monitor.counts_by_rule()["malformed"] == 3
+    other = make_monitor()
+    for t in (0.0, 1.0, 2.0):
+        other.observe(t, {"T": "GrgG", "ghost": "G"})
+    assert other.counts_by_rule()["malformed"] == 3 and other.violation_count == 3
