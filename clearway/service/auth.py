@@ -248,7 +248,7 @@ def require(permission: Permission, *, rate: str | None = None) -> Callable[...,
                 ctx.metrics.auth_failures.labels("429").inc()
                 if getattr(exc, "audit", False):
                     await run_in_threadpool(
-                        _audit_throttled, ctx, request, exc, principal
+                        audit_throttled, ctx, request, exc, principal
                     )
                 raise
             return principal
@@ -282,9 +282,11 @@ async def _check_signature(ctx: ServiceContext, request: Request, principal: Pri
         raise
 
 
-def _audit_throttled(
+def audit_throttled(
     ctx: ServiceContext, request: Request, exc: RateLimitedError, principal: Principal
 ) -> None:
+    """Record a rate-limited request (``auth.throttled``); a database that cannot take it is
+    logged, the 429 stands."""
     try:
         ctx.audit.append(
             THROTTLED_KIND,

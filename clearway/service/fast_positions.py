@@ -17,10 +17,10 @@ work itself, with the very same functions, for the common call:
 Anything else — no or an unknown credential, a signing key, a body that does not validate,
 a path id of another shape — is handed to the FastAPI route unchanged (its body replayed),
 which answers it (401, 403, 422 ... audited as ever) and caches the credential it checked.
-Once the fast path has taken the call's rate-limit token it answers everything itself:
-a refused update gets the same status and body (:mod:`~clearway.service.http_errors`) as the
-route would give. A refused rate limit goes to the route, which refuses it again and audits
-it (a refusal takes no token). The route stays registered: OpenAPI documents it, and it is
+From there on the fast path answers everything itself, as the route would: a spent rate
+limit is a 429 counted in the metrics and, the first in a minute, audited
+(``auth.throttled``); a refused update gets the same status and body
+(:mod:`~clearway.service.http_errors`). The route stays registered: OpenAPI documents it, and it is
 the fallback.
 """
 
@@ -35,9 +35,11 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from clearway.errors import ClearwayError, ConfigError
-from clearway.service.auth import Permission, Principal
+from clearway.service.auth import Permission, Principal, audit_throttled
 from clearway.service.context import ServiceContext
 from clearway.service.http_errors import clearway_error_response, database_error_response
 from clearway.service.rate_limit import RateLimitedError
@@ -93,12 +95,19 @@ class PositionFastPath:
         raw, more = await _read_body(receive)
         principal = self._cached_principal(scope)
         update = _valid_update(scope, raw) if principal is not None else None
-        taken = update is not None and self._take(principal)  # type: ignore[arg-type]
-        if not taken:
+        if principal is None or update is None:
             await self.app(scope, _replay(raw, more, receive), send)
             return
-        assert principal is not None and update is not None
         scope["route"] = self.route
+        try:
+            self.ctx.limiter.take(principal.name, "positions")
+        except RateLimitedError as exc:
+            # As the route's dependency refuses: counted, the first in a minute audited.
+            self.ctx.metrics.auth_failures.labels("429").inc()
+            if getattr(exc, "audit", False):
+                await run_in_threadpool(audit_throttled, self.ctx, Request(scope), exc, principal)
+            await clearway_error_response(exc)(scope, receive, send)
+            return
         try:
             accepted = await add_position(self.ctx, principal, m.group(1), update)
         except ClearwayError as exc:
@@ -133,13 +142,6 @@ class PositionFastPath:
         if principal is None or not principal.may(Permission.REQUEST_PRIORITY):
             return None
         return None if principal.signed else principal
-
-    def _take(self, principal: Principal) -> bool:
-        try:
-            self.ctx.limiter.take(principal.name, "positions")
-        except RateLimitedError:
-            return False  # the route refuses it again, with its audit and metrics
-        return True
 
 
 def _valid_update(scope: Scope, raw: bytes | None) -> PositionIn | None:

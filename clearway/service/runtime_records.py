@@ -194,14 +194,10 @@ def save_changes(
     entries = list(entries)
 
     def write(s: Session) -> None:
-        for rid, (status, detail) in statuses.items():
-            if not request_store.exists(s, rid):
-                continue  # its creation was not stored: nothing to update
-            # The status update locks the row first; the detail is merged after it, so the
-            # keys position updates keep there (last_seq ...) stay.
-            request_store.update_request(s, rid, status=status)
-            old = request_store.get_request(s, rid).detail
-            request_store.update_request(s, rid, detail={**old, **detail})
+        # One read and one update for all: a request whose creation was not stored is
+        # skipped; the detail is merged with the stored one, so the keys position updates
+        # keep there (last_seq ...) stay.
+        request_store.update_statuses(s, statuses)
         append_entries(s, entries)
 
     return write

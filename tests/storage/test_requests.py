@@ -22,6 +22,7 @@ from clearway.storage.requests import (
     retention_days,
     save_request,
     update_request,
+    update_statuses,
 )
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -85,6 +86,29 @@ def test_positions_are_numbered_per_request(sessions):
     assert [p.seq for p in got] == [1, 2, 3, 4] and [p.seq for p in latest] == [3, 4]
     assert (got[-1].edge_id, got[-1].lon, got[-1].lat) == (None, 13.4, 52.5)
     assert got[1].offset_m == 5.0 and got[1].time_s == 11.0
+
+
+def test_many_statuses_at_once_merge_the_detail_and_skip_unknown_ids(sessions):
+    with sessions.begin() as s:
+        save_request(s, "r1", spec=_spec("a"), status="active", detail={"last_seq": 4, "x": 1})
+        save_request(s, "r2", spec=_spec("b"), status="active")
+    with sessions.begin() as s:
+        # Loaded into the session first: what it holds must not hide the Core write.
+        assert get_request(s, "r1").status == "active"
+        done = update_statuses(
+            s, {"r1": ("cancelled", {"x": 2, "reason": "cancelled"}), "r2": ("planned", {}),
+                "nope": ("cancelled", {})},
+        )  # fmt: skip
+        assert done == ["r1", "r2"]
+        assert get_request(s, "r1").status == "cancelled"
+    with sessions() as s:
+        r1, r2 = get_request(s, "r1"), get_request(s, "r2")
+    assert r1.status == "cancelled" and r1.detail == {"last_seq": 4, "x": 2, "reason": "cancelled"}
+    assert r2.status == "planned" and r2.detail == {}
+    with sessions.begin() as s, pytest.raises(StorageError, match="status"):
+        update_statuses(s, {"r2": ("lost", {})})
+    with sessions() as s:
+        assert get_request(s, "r2").status == "planned"
 
 
 def test_prune_deletes_only_positions_older_than_the_retention(sessions):

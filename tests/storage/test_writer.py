@@ -52,6 +52,25 @@ def test_jobs_commit_in_order_and_a_failing_one_is_rolled_back_alone(sessions):
         writer.stop()
 
 
+def test_a_job_alone_in_its_batch_that_fails_leaves_nothing(sessions):
+    """A batch of one run is written without a savepoint: its failure must still roll back
+    everything it wrote, and the writer goes on."""
+    writer = DbWriter(sessions).start()
+    try:
+
+        def fails(s):
+            append_entries(s, [AuditEntry("test.doomed")])
+            raise ValueError("this job is refused")
+
+        with pytest.raises(ValueError, match="refused"):
+            writer.run(fails)
+        writer.run(_append("test.after"))
+        assert writer.failed_batches == 0
+    finally:
+        writer.stop()
+    assert _kinds(sessions) == ["test.after"]
+
+
 def test_items_of_a_kind_go_to_one_call_in_queue_order(sessions):
     calls: list[list[int]] = []
 
@@ -96,7 +115,9 @@ def _stored_request(sessions, rid: str = "pr-0000000000000001") -> str:
 
 
 def _rec(rid: str, seq: int | None, sent: float | None = None) -> PositionRecord:
-    return PositionRecord(rid, "disp", seq, sent, sent or 1.0, EdgePlace(edge_id="E1", offset_m=5.0), 10.0)
+    return PositionRecord(
+        rid, "disp", seq, sent, sent or 1.0, EdgePlace(edge_id="E1", offset_m=5.0), 10.0
+    )
 
 
 def test_recorder_orders_stores_and_audits(sessions):
