@@ -132,7 +132,7 @@ class PhaseController:
         if due.any():
             self._decide(now_s, due, traffic)
             self._next_decision_s[due] = now_s + self.decision_s
-            self._refresh(timers)  # only the signals whose target changed
+            self._refresh(None)  # the signals whose target changed
         commands = []
         waiting = self._waiting
         plans = self._plans
@@ -216,23 +216,32 @@ class PhaseController:
         self._green_since[changed] = np.nan
 
     # -- internals ----------------------------------------------------------------------------
-    def _refresh(self, timers: Mapping[str, SignalTimers]) -> None:
+    def _refresh(self, timers: Mapping[str, SignalTimers] | None) -> None:
         """Bring ``_settled``/``_shows_target`` up to date for the signals whose timers object
-        or target changed since the last look (the loop replaces a signal's timers whenever
-        what it shows changes)."""
-        objs = list(map(timers.get, self._signals))
+        (the loop replaces a signal's whenever what it shows changes) or target changed since
+        the last look; ``timers=None``: only the targets changed."""
         seen = self._seen
-        stale = {j for j, (a, b) in enumerate(zip(objs, seen, strict=True)) if a is not b}
-        stale.update(np.flatnonzero(self._current != self._seen_target).tolist())
-        states = self._states
+        if timers is None:
+            stale = []
+        else:
+            objs = list(map(timers.get, self._signals))
+            stale = [j for j, (a, b) in enumerate(zip(objs, seen, strict=True)) if a is not b]
+            self._seen = seen = objs
         current = self._current
+        retarget = current != self._seen_target
+        if retarget.any():
+            stale += np.flatnonzero(retarget).tolist()
+            self._seen_target[retarget] = current[retarget]
+        if not stale:
+            return
+        states = self._states
+        shows_target = self._shows_target
+        settled = self._settled
         for j in stale:
-            t = objs[j]
+            t = seen[j]
             shows = t is not None and t.state == states[current[j]]
-            self._shows_target[j] = shows
-            self._settled[j] = shows or t is None
-        self._seen = objs
-        self._seen_target[:] = current
+            shows_target[j] = shows
+            settled[j] = shows or t is None
 
     def _observe(self, now_s: float) -> None:
         # A phase's green starts counting when the signal is first seen showing it.
