@@ -540,10 +540,11 @@ async def _latency(
         # rules' time, not the service's.
         "command_after_safety_wait": _summary_ms(waited),
         "served_events": len(served),
-        "service_p99_met": (
-            first["p99_ms"] is not None and first["p99_ms"] <= P99_TARGET_MS
-            and (at_once["p99_ms"] is None or at_once["p99_ms"] <= P99_TARGET_MS)
-        ),
+        # Issue 17's target: request -> first control decision.
+        "service_p99_met": first["p99_ms"] is not None and first["p99_ms"] <= P99_TARGET_MS,
+        # Stricter, shown beside it: the first command's record written within the target too.
+        "command_at_once_p99_met": at_once["p99_ms"] is None
+        or at_once["p99_ms"] <= P99_TARGET_MS,
         "requests": len(sent),
         "spacing_s": LATENCY_SPACING_S,
         "window_s": WINDOW_S,
@@ -740,12 +741,15 @@ def markdown(r: dict | None) -> list[str]:
                         f"| {_ms(x['max_ms'])} | {x['n']} |"
                     )
         met = "met" if lat["service_p99_met"] else "NOT met"
+        cmd_met = "within" if lat.get("command_at_once_p99_met") else "NOT within"
         lines += [
             "",
-            f"- the service's latency target (p99 ≤ {lat['p99_target_ms']:.0f} ms) under load: "
-            f"{met} — request → first decision p99 {_ms(lat['first_decision']['p99_ms'])} ms, "
-            f"→ first command where it could change at once p99 "
-            f"{_ms(lat['command_at_once']['p99_ms'])} ms",
+            f"- the service's latency target (request → first control decision p99 ≤ "
+            f"{lat['p99_target_ms']:.0f} ms) under load: {met} — p99 "
+            f"{_ms(lat['first_decision']['p99_ms'])} ms; that decision's record written by p99 "
+            f"{_ms(lat['first_decision_recorded']['p99_ms'])} ms; the first command where it "
+            f"could change at once recorded by p99 {_ms(lat['command_at_once']['p99_ms'])} ms "
+            f"({cmd_met} the target)",
             "",
         ]
     lines += [
