@@ -106,6 +106,7 @@ class PhaseController:
         self._current = self._first.copy()  # global phase index each signal is serving
         self._green_since = np.full(n, np.nan)  # when its current phase was first shown (s)
         self._next_decision_s = np.full(n, -np.inf)
+        self._next_due_s = -np.inf if n else np.inf  # the earliest of them, asked every tick
         # signal id -> (its timers' since_s, target, time before which step_toward answers the same)
         self._waiting: dict[str, tuple[tuple[float, ...], str, float]] = {}
         self._plans = PlanCache()
@@ -120,7 +121,7 @@ class PhaseController:
     # -- Controller ---------------------------------------------------------------------------
     def traffic_due(self, now_s: float) -> bool:
         """Whether a signal decides at ``now_s``: detectors are read only for decisions."""
-        return bool((self._next_decision_s <= now_s + 1e-9).any())
+        return now_s + 1e-9 >= self._next_due_s
 
     def propose(
         self, now_s: float, timers: Mapping[str, SignalTimers], traffic: TrafficState
@@ -132,6 +133,7 @@ class PhaseController:
         if due.any():
             self._decide(now_s, due, traffic)
             self._next_decision_s[due] = now_s + self.decision_s
+            self._next_due_s = float(self._next_decision_s.min())
             self._refresh(None)  # the signals whose target changed
         commands = []
         waiting = self._waiting
@@ -173,6 +175,7 @@ class PhaseController:
         self._current[j] = later[0] if later else block[0]
         self._green_since[j] = np.nan
         self._next_decision_s[j] = now_s
+        self._next_due_s = min(self._next_due_s, now_s)
 
     def phase_in_service(self, signal_id: str) -> int | None:
         """Program index of the phase the signal is serving."""

@@ -10,10 +10,19 @@ Pure and independent of the guard's model, like the rest of :mod:`clearway.monit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from clearway.monitor.conflict_table import A_GREEN, ASPECT, GREEN, PERMISSIVE, compatible
+from clearway.monitor.conflict_table import (
+    A_GREEN,
+    A_RED,
+    A_YELLOW,
+    ASPECT,
+    GREEN,
+    PERMISSIVE,
+    compatible,
+)
 
 #: The greens a link's last green period can have shown (see ``_SignalWatch.last_green``).
 _LAST_GREENS = ("G", "g", "s")
@@ -48,7 +57,9 @@ class ChangePlan:
     drops
         Links that stayed green and lost protection (``G`` -> ``g``/``s``).
     moves
-        Links that changed aspect: (link, old aspect, new aspect, new character), link order.
+        Links that changed aspect: (link, old aspect, new aspect, new character, the time the
+        old aspect must have been held for the change to be clean in s: ``inf`` for a change
+        that never is, ``-inf`` for one the min-green and yellow rules do not time), link order.
     conflicts
         Foe pairs ``(i, j)``, ``i < j``, green together against the rules with at least one
         link in ``changed``.
@@ -60,7 +71,7 @@ class ChangePlan:
     changed_set: frozenset[int]
     gains: tuple[int, ...]
     drops: tuple[int, ...]
-    moves: tuple[tuple[int, int, int, str], ...]
+    moves: tuple[tuple[int, int, int, str, float], ...]
     conflicts: frozenset[tuple[int, int]]
     clearance: tuple[ClearanceCheck, ...]
 
@@ -81,13 +92,19 @@ def conflict_pairs(
     return frozenset(now)
 
 
-def plan_change(foes: Sequence[dict[int, int]], old: str, new: str) -> ChangePlan:
-    """The :class:`ChangePlan` of a light with conflict table ``foes`` going ``old -> new``
-    (two well-formed state strings of the same length)."""
+def plan_change(
+    foes: Sequence[dict[int, int]],
+    min_green_s: Sequence[float],
+    yellow_s: Sequence[float],
+    old: str,
+    new: str,
+) -> ChangePlan:
+    """The :class:`ChangePlan` of a light with conflict table ``foes`` and per-link timings
+    (s) going ``old -> new`` (two well-formed state strings of the same length)."""
     changed: list[int] = []
     gains: list[int] = []
     drops: list[int] = []
-    moves: list[tuple[int, int, int, str]] = []
+    moves: list[tuple[int, int, int, str, float]] = []
     turning_on: list[int] = []
     for i, (c_old, c_new) in enumerate(zip(old, new, strict=True)):
         if c_old == c_new:
@@ -102,7 +119,9 @@ def plan_change(foes: Sequence[dict[int, int]], old: str, new: str) -> ChangePla
             elif a_new == A_GREEN and c_old == "G":
                 drops.append(i)
             continue
-        moves.append((i, a_old, a_new, c_new))
+        moves.append(
+            (i, a_old, a_new, c_new, clean_hold_s(a_old, a_new, min_green_s[i], yellow_s[i]))
+        )
         if a_new == A_GREEN:
             turning_on.append(i)
     return ChangePlan(
@@ -114,6 +133,18 @@ def plan_change(foes: Sequence[dict[int, int]], old: str, new: str) -> ChangePla
         conflicts=conflict_pairs(foes, new, changed),
         clearance=tuple(_clearance_check(foes, new, i) for i in turning_on),
     )
+
+
+def clean_hold_s(a_old: int, a_new: int, min_green_s: float, yellow_s: float) -> float:
+    """How long a link must have shown aspect ``a_old`` for its change to ``a_new`` to break
+    neither the min-green nor the yellow rule (s); ``inf``: never clean, ``-inf``: untimed."""
+    if a_old == A_GREEN:
+        return math.inf if a_new == A_RED and yellow_s > 0 else min_green_s
+    if a_old == A_YELLOW:
+        return math.inf if a_new == A_GREEN else yellow_s
+    if a_old == A_RED and a_new == A_YELLOW:
+        return math.inf
+    return -math.inf
 
 
 def _clearance_check(foes: Sequence[dict[int, int]], state: str, i: int) -> ClearanceCheck:

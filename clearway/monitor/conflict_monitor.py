@@ -285,7 +285,9 @@ class SafetyMonitor:
         if plan is None:
             if len(watch.plans) >= MAX_PLANS_PER_SIGNAL:
                 watch.plans.clear()  # a bound, not a policy: plans are cheap to make again
-            plan = watch.plans[key] = plan_change(watch.foes, old, state)
+            plan = watch.plans[key] = plan_change(
+                watch.foes, watch.min_green_s, watch.yellow_s, old, state
+            )
         since = watch.since_s
         last_green = watch.last_green
         dropped = watch.protection_dropped_s
@@ -293,8 +295,10 @@ class SafetyMonitor:
             last_green[i] = "G"
         for i in plan.drops:
             dropped[i] = time_s
-        for i, a_old, a_new, c_new in plan.moves:
-            self._check_change(watch, time_s, i, a_old, a_new, time_s - since[i])
+        for i, a_old, a_new, c_new, clean_s in plan.moves:
+            held_s = time_s - since[i]
+            if held_s + TIME_TOLERANCE_S < clean_s:  # else nothing to flag: not asked
+                self._check_change(watch, time_s, i, a_old, a_new, held_s)
             since[i] = time_s
             dropped[i] = None
             if a_new == A_GREEN:
