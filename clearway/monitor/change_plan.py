@@ -26,6 +26,12 @@ from clearway.monitor.conflict_table import (
 
 #: The greens a link's last green period can have shown (see ``_SignalWatch.last_green``).
 _LAST_GREENS = ("G", "g", "s")
+#: (pair mode, green of i) -> the last greens of foe j that i yields to (all pair modes).
+_YIELDS_TO = {
+    (mode, c_i): frozenset(g for g in _LAST_GREENS if compatible(mode, c_i, g))
+    for mode in range(4)
+    for c_i in GREEN
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,5 @@ def _clearance_check(foes: Sequence[dict[int, int]], state: str, i: int) -> Clea
             if c_j != "G" and not compatible(mode, c_i, "G"):
                 out.append((j, A_GREEN, frozenset()))
             continue
-        yields_to = frozenset(g for g in _LAST_GREENS if compatible(mode, c_i, g))
-        out.append((j, ASPECT[c_j], yields_to))
+        out.append((j, ASPECT[c_j], _YIELDS_TO[mode, c_i]))
     return ClearanceCheck(i, c_i, tuple(out))
