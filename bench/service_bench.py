@@ -29,6 +29,7 @@ shows what a key check costs.
    first signal showed for its movement at the send time (already green: nothing to change;
    red: the corridor did not act in the window), never dropped silently. The same is measured
    first with ``IDLE_REQUESTS`` requests and no background, to tell load from the tick path.
+   Each phase cancels its requests when it ends, so the next one runs with its own only.
 3. Audit completeness, after the server stopped: per request, the ``request.position`` records
    in the database against the 201s its client received (none lost, none extra); and
    ``clearway audit verify``.
@@ -240,6 +241,16 @@ async def _create(client, headers, vehicle_id, origin, destination, offset_m=0.0
     return r.json()
 
 
+async def _cancel_all(client, headers, rids: list[str]) -> None:
+    """End a phase's requests: the next phase measures its own load, not the corridor
+    planning of requests nobody sends positions for any more (they would stay active for
+    their 300 s lease)."""
+    for rid in rids:
+        r = await client.delete(f"/priority-requests/{rid}", headers=headers)
+        if r.status_code != 200:
+            raise RuntimeError(f"cancel {rid}: {r.status_code} {r.text[:300]}")
+
+
 def _phase_out(ph: dict, wall_s: float) -> dict:
     accepted = ph["status"].get(201, 0)
     return {
@@ -278,6 +289,7 @@ async def _throughput(server, client, headers, counts, clients: int, duration_s:
     wall = time.perf_counter() - t0
     cpu = server.cpu_s() - cpu0
     load_cpu = time.process_time() - mine0
+    await _cancel_all(client, headers, rids)
     out = {"clients": clients, "duration_s": duration_s, **_phase_out(ph, wall)}
     out["server_cpu_s"] = cpu
     out["server_cpu_share_of_one_core"] = cpu / wall
@@ -329,6 +341,7 @@ async def _throughput_batched(server, client, headers, counts, clients: int, per
     await asyncio.gather(*(worker(m) for m in rids))
     wall = time.perf_counter() - t0
     cpu = server.cpu_s() - cpu0
+    await _cancel_all(client, headers, [rid for mine in rids for rid in mine])
     out = {"clients": clients, "per_call": per_call, "duration_s": duration_s,
            **_phase_out(ph, wall)}  # fmt: skip
     out["server_cpu_ms_per_accepted"] = 1e3 * cpu / out["accepted"] if out["accepted"] else None

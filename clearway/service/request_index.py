@@ -137,6 +137,17 @@ class RequestIndex:
             owner, vehicle, _ = self._brief[rid]
             self._brief[rid] = (owner, vehicle, True)
 
+    def unfinished_of(self, vehicle_id: str) -> str | None:
+        """The id of an unfinished request for this vehicle, as last written; ``None``."""
+        return next(
+            (
+                rid
+                for rid, (_, v, done) in list(self._brief.items())
+                if v == vehicle_id and not done
+            ),
+            None,
+        )
+
     def vehicle_busy(self, desk: PriorityDesk, vehicle_id: str) -> bool:
         """Whether an unfinished request is for this vehicle."""
         return any(

@@ -306,6 +306,11 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         tick; :class:`UnknownRequestError` if there is none."""
         return self._index.brief(request_id)
 
+    def unfinished_of(self, vehicle_id: str) -> str | None:
+        """The id of this run's unfinished request for a vehicle, if any, without waiting
+        for a tick (as of the last write of the requests' states)."""
+        return self._index.unfinished_of(vehicle_id)
+
     def clock_s(self) -> float:
         """Traffic time of the last tick (s), without waiting for the current one."""
         return self._view.time_s

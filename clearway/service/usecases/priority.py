@@ -183,12 +183,13 @@ def _area_cap(ctx: ServiceContext) -> Callable[[PriorityRequest, list[LiveReques
 
 
 def _refuse_duplicate_vehicle(runtime: ServiceRuntime, vehicle_id: str) -> None:
-    for live in runtime.list():
-        if live.record.spec.requester_id == vehicle_id and not live.record.state.is_final:
-            raise ConflictError(
-                f"vehicle_id {vehicle_id!r} has an unfinished request {live.request_id!r}; "
-                "cancel it first or use another vehicle id"
-            )
+    # From the request index, not the desk's records: no wait for a tick in progress.
+    rid = runtime.unfinished_of(vehicle_id)
+    if rid is not None:
+        raise ConflictError(
+            f"vehicle_id {vehicle_id!r} has an unfinished request {rid!r}; "
+            "cancel it first or use another vehicle id"
+        )
 
 
 def get_priority_request(ctx: ServiceContext, request_id: str) -> PriorityRequestOut:
