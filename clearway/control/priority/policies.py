@@ -44,6 +44,7 @@ class NoPriority:
 
     name: str = "none"
     uses_traffic_state: bool = False
+    fill_hold: bool = False
     plans_before_departure: bool = False
     whole_approach: bool = True
     margin_s: float = 0.0
@@ -72,6 +73,8 @@ class LocalPreemption:
     trigger_m: float = 150.0
     name: str = "local"
     uses_traffic_state: bool = False
+    #: An emitter's dwell shows the approach it heard the vehicle on, nothing more.
+    fill_hold: bool = False
     #: An emitter acts on the vehicle itself, not on a dispatch ...
     plans_before_departure: bool = False
     #: ... and does not tell where it turns: the junction serves its whole approach.
@@ -118,6 +121,9 @@ class CorridorPreemption:
     horizon_s: float = CORRIDOR_HORIZON_S
     name: str = "corridor"
     uses_traffic_state: bool = True
+    #: A hold keeps every movement moving that never meets the vehicle's path
+    #: (:func:`~clearway.control.priority.hold_state.fill_compatible`).
+    fill_hold: bool = True
     plans_before_departure: bool = True
     whole_approach: bool = False
     max_distance_m: float = float("inf")

@@ -26,6 +26,7 @@ from clearway.control.priority.arbitration import (
 )
 from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
 from clearway.control.priority.desk import RecoveryRecord
+from clearway.control.priority.hold_state import fill_compatible
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.policies import PriorityPolicy, regain_s
 from clearway.control.priority.recovery import (
@@ -401,7 +402,10 @@ class PreemptionController:
     ) -> str:
         """The state that serves the claimed ``links`` (``core``: the vehicle's own movement)
         at ``sid``; a subclass for field controllers picks one their phases can show."""
-        return priority_state(self.models[sid], links, current, core=core)
+        state = priority_state(self.models[sid], links, current, core=core)
+        if self.policy.fill_hold:
+            state = fill_compatible(self.models[sid], state, self._phases.get(sid, ()))
+        return state
 
     def _step(self, sid: str, t: SignalTimers, target: str, now_s: float) -> str | None:
         """The next state on the way to ``target``; ``None`` for no command this tick."""
