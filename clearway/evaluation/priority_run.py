@@ -261,6 +261,9 @@ class _Dispatcher:
         self.recorders: list[TraceRecorder] = []
         self._active: list[tuple[TraceRecorder, float | None]] = []
         self._net = net
+        #: Per lead vehicle: its request id, and the speed its driver was last advised.
+        self._requests: dict[str, str] = {}
+        self._advised: dict[str, float | None] = {}
 
     def on_tick(self, now_s: float) -> None:
         twin = self.wired.twin
@@ -269,6 +272,7 @@ class _Dispatcher:
             self._dispatch(trip, route, now_s)
         if not self._active:
             return
+        self._follow_advice()
         positions = twin.priority_positions()
         states = twin.read_signal_states()
         still = []
@@ -314,4 +318,17 @@ class _Dispatcher:
             lease_s=REQUEST_LEASE_S,
             depart_s=trip.depart_s,
         )
-        desk.submit(spec, now_s)
+        self._requests[trip.lead_id] = desk.submit(spec, now_s).request_id
+
+    def _follow_advice(self) -> None:
+        """The priority vehicles' drivers follow clearway's arrival advice (slow down to meet
+        a green that starts after another emergency vehicle has passed)."""
+        desk = self.wired.priority
+        if desk is None:
+            return
+        for lead_id, rid in self._requests.items():
+            advice = desk.requests[rid].advice
+            speed = advice.speed_mps if advice is not None else None
+            if self._advised.get(lead_id) != speed:
+                self.wired.twin.advise_speed(lead_id, speed)
+                self._advised[lead_id] = speed

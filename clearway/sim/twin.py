@@ -292,6 +292,16 @@ class SumoTwin:
         """Report this vehicle's position from now on (only vehicles declared priority are)."""
         self._tracked.add(vehicle_id)
 
+    def advise_speed(self, vehicle_id: str, speed_mps: float | None) -> None:
+        """The driver of a priority vehicle follows clearway's arrival advice: drive at
+        ``speed_mps`` (m/s, never faster than the vehicle otherwise would), or as before
+        with ``None``. No error if the vehicle is not on the network."""
+        try:
+            self._sim.vehicle.setSpeed(vehicle_id, -1.0 if speed_mps is None else speed_mps)
+        except self._errors as exc:
+            if vehicle_id in self._sim.vehicle.getIDList():
+                raise SimulationError(f"cannot advise {vehicle_id!r}: {exc}") from exc
+
     def untrack_priority_vehicle(self, vehicle_id: str) -> None:
         """Stop reporting this vehicle; no error if it was not tracked."""
         self._tracked.discard(vehicle_id)

@@ -170,7 +170,8 @@ def plan_corridor(
         queue_m = _longest_queue_m(traffic, lanes)
         if whole_approach:
             links = frozenset(
-                lk.signal_index for lk in net.signal_links(sid)
+                lk.signal_index
+                for lk in net.signal_links(sid)
                 if lk.from_edge == eta.approach_edge and lk.signal_index >= 0
             )
         elif traffic is not None:
@@ -210,17 +211,21 @@ def propagate_delays(plans: Sequence[JunctionPlan], now_s: float) -> list[Juncti
             late_eta = now_s + lead_s
             delay_s += late_eta - eta
             eta = late_eta
-        shift = eta - plan.eta_s
-        if shift:
-            plan = replace(
-                plan,
-                eta_s=eta,
-                green_start_s=plan.green_start_s + shift,
-                hold_until_s=plan.hold_until_s + shift,
-                claim=replace(plan.claim, eta_s=eta),
-            )
-        out.append(plan)
+        out.append(shifted(plan, eta - plan.eta_s))
     return out
+
+
+def shifted(plan: JunctionPlan, shift_s: float) -> JunctionPlan:
+    """``plan`` for an arrival ``shift_s`` later (s): its green start and hold end move with it."""
+    if not shift_s:
+        return plan
+    return replace(
+        plan,
+        eta_s=plan.eta_s + shift_s,
+        green_start_s=plan.green_start_s + shift_s,
+        hold_until_s=plan.hold_until_s + shift_s,
+        claim=replace(plan.claim, eta_s=plan.claim.eta_s + shift_s),
+    )
 
 
 @dataclass(frozen=True, slots=True)

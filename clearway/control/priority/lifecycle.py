@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from clearway.control.priority.request import (
     JunctionStatus,
@@ -18,6 +19,9 @@ from clearway.control.priority.request import (
     RequestState,
 )
 from clearway.errors import ClearwayError
+
+if TYPE_CHECKING:
+    from clearway.control.priority.advice import ArrivalAdvice
 
 S = RequestState
 _ALLOWED: dict[RequestState, frozenset[RequestState]] = {
@@ -54,6 +58,9 @@ class PriorityRequest:
         Per signal along the route, the SSM-style status.
     history
         ``(time_s, state, reason)`` of every state change, oldest first.
+    advice
+        When its vehicle must let another through first somewhere ahead: when to arrive
+        there, at what speed, and why (``None`` otherwise).
     """
 
     request_id: str
@@ -67,6 +74,7 @@ class PriorityRequest:
     history: tuple[tuple[float, RequestState, str], ...] = ()
     #: It expires then unless renewed, whatever its position updates (s).
     deadline_s: float = float("inf")
+    advice: ArrivalAdvice | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "junctions", MappingProxyType(dict(self.junctions)))
@@ -149,6 +157,10 @@ class PriorityRequest:
                 f"request {self.request_id!r} does not pass signal {signal_id!r}"
             )
         return replace(self, junctions={**self.junctions, signal_id: status})
+
+    def with_advice(self, advice: ArrivalAdvice | None) -> PriorityRequest:
+        """The record with new arrival advice (``None``: none)."""
+        return replace(self, advice=advice)
 
     def with_junctions(self, statuses: Mapping[str, JunctionStatus]) -> PriorityRequest:
         """New SSM statuses for (a subset of) its junctions; those left out are dropped — the

@@ -45,6 +45,7 @@ class NoPriority:
     name: str = "none"
     uses_traffic_state: bool = False
     fill_hold: bool = False
+    advises_arrival: bool = False
     plans_before_departure: bool = False
     whole_approach: bool = True
     margin_s: float = 0.0
@@ -75,6 +76,8 @@ class LocalPreemption:
     uses_traffic_state: bool = False
     #: An emitter's dwell shows the approach it heard the vehicle on, nothing more.
     fill_hold: bool = False
+    #: Emitters know nothing of each other: a vehicle that loses a junction stops there.
+    advises_arrival: bool = False
     #: An emitter acts on the vehicle itself, not on a dispatch ...
     plans_before_departure: bool = False
     #: ... and does not tell where it turns: the junction serves its whole approach.
@@ -124,6 +127,9 @@ class CorridorPreemption:
     #: A hold keeps every movement moving that never meets the vehicle's path
     #: (:func:`~clearway.control.priority.hold_state.fill_compatible`).
     fill_hold: bool = True
+    #: A vehicle that must let another through first is told when to arrive
+    #: (:mod:`~clearway.control.priority.advice`).
+    advises_arrival: bool = True
     plans_before_departure: bool = True
     whole_approach: bool = False
     max_distance_m: float = float("inf")

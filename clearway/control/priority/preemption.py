@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clearway.control.base import Controller, Resumable
+from clearway.control.priority.advice import ArrivalAdvice, advised, arrival_advice, slowed
 from clearway.control.priority.arbitration import (
     Claim,
     arbitrate,
@@ -117,6 +118,7 @@ class PreemptionController:
         self._granted_since: dict[tuple[str, str], float] = {}
         self._traffic: TrafficState | None = None
         self._etas: dict[str, dict[str, float]] = {}
+        self._advice: dict[str, ArrivalAdvice] = {}
 
     # -- the desk ---------------------------------------------------------------------------
     def submit(self, spec: PriorityRequestSpec, now_s: float) -> PriorityRequest:
@@ -226,6 +228,7 @@ class PreemptionController:
         out: dict[str, list[tuple[JunctionPlan, bool]]] = {}
         ahead = now_s if self.policy.plans_before_departure else None
         self._etas = {}
+        planned: dict[str, list[JunctionPlan]] = {}
         for tracked in self.book.live(planned_at_s=ahead):
             req = tracked.request
             convoy = req.spec.convoy
@@ -243,6 +246,9 @@ class PreemptionController:
                 max_distance_m=self.policy.max_distance_m,
                 whole_approach=self.policy.whole_approach,
             )
+            planned[req.request_id] = plans
+            # Advice comes from the full-speed plans; holds follow the advised arrival.
+            plans = slowed(plans, req.advice, now_s)
             self._etas[req.request_id] = {p.signal_id: p.eta_s for p in plans}
             for plan in self.policy.select(plans):
                 key = (plan.signal_id, req.request_id)
@@ -260,6 +266,7 @@ class PreemptionController:
                     self._upcoming(plan.signal_id, shown, upcoming), now_s, scheduled,
                 )
                 out.setdefault(plan.signal_id, []).append((plan, want and key not in self._blocked))
+        self._advice = arrival_advice(planned, self.models, now_s) if self.policy.advises_arrival else {}
         return out
 
     def _arbitrate(
@@ -322,6 +329,8 @@ class PreemptionController:
             self.book.requests.values(), self.book.signals_ahead, statuses, held,
             lingering=frozenset(self._hold_until),
         ):  # fmt: skip
+            self.book.replace(req)
+        for req in advised(self.book.requests.values(), self._advice):
             self.book.replace(req)
 
     def _update_holds(
