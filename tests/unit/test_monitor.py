@@ -638,3 +638,21 @@ def test_the_same_bad_sample_is_flagged_every_time_it_is_seen() -> None:
     for t in (0.0, 1.0, 2.0):
         other.observe(t, {"T": "GrgG", "ghost": "G"})
     assert other.counts_by_rule()["malformed"] == 3 and other.violation_count == 3
+
+
+@pytest.mark.parametrize("held_s", [0.0, 1.0, 2.999, 3.0, 4.9999995, 5.0, 7.0])
+@pytest.mark.parametrize(("old", "new"), [(a, b) for a in "Gyro" for b in "Gyro" if a != b])
+def test_a_move_is_asked_about_exactly_when_its_rules_would_flag_it(old, new, held_s) -> None:
+    # The monitor skips the min-green/yellow check of an aspect move held at least its
+    # clean_hold_s: that must be exactly the moves the full check leaves unflagged.
+    from clearway.monitor.change_plan import clean_hold_s
+    from clearway.monitor.conflict_monitor import TIME_TOLERANCE_S
+    from clearway.monitor.conflict_table import ASPECT
+
+    a_old, a_new = ASPECT[old], ASPECT[new]
+    monitor = make_monitor()
+    watch = monitor._watches["T"]
+    monitor._check_change(watch, 10.0, 0, a_old, a_new, held_s)
+    flagged = monitor.violation_count > 0
+    asked = held_s + TIME_TOLERANCE_S < clean_hold_s(a_old, a_new, MIN_GREEN_S, YELLOW_S)
+    assert flagged == asked
