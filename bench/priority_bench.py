@@ -12,6 +12,7 @@ and the targets of issue 4 checked against them:
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -50,6 +51,34 @@ def scenario_targets(medians: dict) -> dict:
     }
 
 
+def _paired(rows: list[dict], key: str) -> dict:
+    """Corridor against local on ``key`` seed by seed: the spread of each strategy's figure
+    over the seeds (interquartile range: the noise a median of this many seeds carries), the
+    median of the per-seed differences and in how many seeds the corridor costs less."""
+    by = {(r["strategy"], r["seed"]): r.get(key) for r in rows}
+    seeds = sorted({seed for (_, seed) in by})
+    pairs = [
+        (by[("corridor", s)], by[("local", s)])
+        for s in seeds
+        if by.get(("corridor", s)) is not None and by.get(("local", s)) is not None
+    ]
+    out: dict = {"seeds": len(pairs)}
+    for strategy in ("none", "local", "corridor"):
+        vals = sorted(v for (st, _), v in by.items() if st == strategy and v is not None)
+        out[f"{strategy}_iqr"] = _iqr(vals)
+    diffs = sorted(c - lo for c, lo in pairs)
+    out["median_difference"] = statistics.median(diffs) if diffs else None
+    out["corridor_lower_in"] = sum(1 for d in diffs if d < 0)
+    return out
+
+
+def _iqr(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[2] - q[0]
+
+
 def case_priority(out_dir: Path, seeds: int = SEEDS) -> dict:
     """Evaluate every named scenario; medians, targets and wall time per scenario."""
     from clearway.evaluation.evaluate import EvaluationSettings, evaluate
@@ -71,6 +100,10 @@ def case_priority(out_dir: Path, seeds: int = SEEDS) -> dict:
         out["scenarios"][name] = {
             "medians": medians,
             "targets": scenario_targets(medians),
+            "paired": {
+                key: _paired(result.rows, key)
+                for key in ("others_extra_delay_veh_h", "cross_street_extra_delay_veh_h")
+            },
             "wall_s": time.perf_counter() - t0,
         }
     return out
@@ -102,4 +135,29 @@ def markdown(result: dict) -> list[str]:
             f"| {pct(t['others_share_of_local'])}, {pct(t['cross_share_of_local'])} "
             f"| {t['safety_violations']} |"
         )
+    lines += [
+        "",
+        "Which differences are real: the spread of each figure over the seeds (interquartile "
+        "range, veh·h) and the corridor against local seed by seed (same seeds, same demand). "
+        "A difference smaller than the spreads, or one that changes sign from seed to seed, "
+        "is noise: one held signal reshuffles the traffic behind it.",
+        "",
+        "| scenario | figure | spread none / local / corridor | corridor − local, median "
+        "of seeds | corridor costs less in |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    for name, r in result["scenarios"].items():
+        for key, label in (("others_extra_delay_veh_h", "others"),
+                           ("cross_street_extra_delay_veh_h", "cross streets")):  # fmt: skip
+            p = r.get("paired", {}).get(key)
+            if p is None:
+                continue
+            spread = " / ".join(
+                "—" if p[f"{s}_iqr"] is None else f"{p[f'{s}_iqr']:.2f}"
+                for s in ("none", "local", "corridor")
+            )
+            diff = "—" if p["median_difference"] is None else f"{p['median_difference']:+.2f}"
+            lines.append(
+                f"| {name} | {label} | {spread} | {diff} | {p['corridor_lower_in']} of {p['seeds']} |"
+            )
     return lines

@@ -20,13 +20,33 @@ from clearway.signals.safety.guard import Verdict
 from clearway.storage import requests as request_store
 from clearway.storage.audit import AuditEntry, AuditKind, append_entries
 
-#: What a request looked like when last written: its state and per-junction statuses.
-Signature = tuple[str, dict[str, str]]
+#: What a request looked like when last written: its state, per-junction statuses, and
+#: where and behind whom it was advised to arrive later (whether a stop is avoidable).
+Signature = tuple[str, dict[str, str], tuple[str, str, bool] | None]
 
 
 def signature(record: PriorityRequest) -> Signature:
-    """The parts of a record whose change is written (not ETAs: they move every tick)."""
-    return record.state.value, {k: v.value for k, v in record.junctions.items()}
+    """The parts of a record whose change is written (not ETAs, nor the advised speed: they
+    move every tick)."""
+    a = record.advice
+    gist = None if a is None else (a.signal_id, a.yields_to, a.speed_mps is not None)
+    return record.state.value, {k: v.value for k, v in record.junctions.items()}, gist
+
+
+def advice_detail(record: PriorityRequest) -> dict[str, Any] | None:
+    """The arrival advice as stored and audited: where, behind whom, when and why (times in
+    the runtime's clock, s; speed m/s, ``None`` when a stop cannot be avoided)."""
+    a = record.advice
+    if a is None:
+        return None
+    return {
+        "signal_id": a.signal_id,
+        "yields_to": a.yields_to,
+        "green_from_s": round(a.green_from_s, 1),
+        "arrive_after_s": round(a.arrive_after_s, 1),
+        "speed_mps": None if a.speed_mps is None else round(a.speed_mps, 1),
+        "reason": a.reason,
+    }
 
 
 def request_detail(record: PriorityRequest) -> dict[str, Any]:
@@ -36,6 +56,7 @@ def request_detail(record: PriorityRequest) -> dict[str, Any]:
         "route": list(record.route),
         "junctions": {k: v.value for k, v in record.junctions.items()},
         "reason": record.history[-1][2] if record.history else "",
+        "advice": advice_detail(record),
     }
 
 
@@ -134,12 +155,18 @@ def changed_events(
     principal: str | None,
     now_s: float,
 ) -> list[AuditEntry]:
-    """A lifecycle entry for each request whose state changed since ``known``."""
+    """A lifecycle entry for each request whose state changed since ``known``, and an
+    ``advised`` one where the arbitration's advice to it changed (who goes first where, and
+    why: the choice explained)."""
     out = []
     for rid, record in changed.items():
         if record.state.value != known[rid][0]:
             event = record.state.value if record.state.is_final else "updated"
             out.append(lifecycle_entry(rid, principal, event, record, now_s))
+        if not record.state.is_final and signature(record)[2] != known[rid][2]:
+            out.append(
+                lifecycle_entry(rid, None, "advised", record, now_s, advice=advice_detail(record))
+            )
     return out
 
 

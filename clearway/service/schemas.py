@@ -339,6 +339,21 @@ class HistoryOut(Schema):
     reason: str
 
 
+class ArrivalAdviceOut(Schema):
+    """For the vehicle's display: another emergency vehicle goes first at a junction ahead;
+    arriving no earlier than ``arrive_after_s`` it meets green without stopping."""
+
+    signal_id: str = Field(description="the junction where the other vehicle goes first")
+    yields_to: str = Field(description="desk id of the request that goes first there")
+    green_from_s: float = Field(description="earliest green for this vehicle there (traffic s)")
+    arrive_after_s: float = Field(description="advised arrival at the stop line (traffic s)")
+    arrive_after_utc: datetime | None = Field(None, description="the same in UTC")
+    speed_mps: float | None = Field(
+        description="speed that arrives then (m/s); null when a stop cannot be avoided"
+    )
+    reason: str = Field(description="the arbitration's choice in words")
+
+
 class PriorityRequestOut(Schema):
     """A request's status (shaped after a J2735 Signal Status Message)."""
 
@@ -364,6 +379,9 @@ class PriorityRequestOut(Schema):
     )
     convoy: ConvoyIn | None = None
     simulated: bool = Field(False, description="the twin drives a vehicle for it")
+    advice: ArrivalAdviceOut | None = Field(
+        None, description="when to arrive where another emergency vehicle goes first, if so"
+    )
     history: list[HistoryOut]
 
 

@@ -196,7 +196,7 @@ def test_a_status_change_in_the_same_batch_keeps_the_position_marks(sessions):
                 value = "cancelled"
                 is_final = True
 
-            request_id, route, junctions, history = "d#1", ("E1",), {}, ()
+            request_id, route, junctions, history, advice = "d#1", ("E1",), {}, (), None
 
         later = writer.submit(save_changes({rid: _Rec()}, []))
         gate.set()

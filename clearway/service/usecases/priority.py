@@ -43,6 +43,7 @@ from clearway.service.positions import PositionRecord
 from clearway.service.request_index import LiveRequest
 from clearway.service.runtime import ServiceRuntime
 from clearway.service.schemas import (
+    ArrivalAdviceOut,
     ConvoyIn,
     HistoryOut,
     JunctionStatusOut,
@@ -93,8 +94,20 @@ def _request_out(live: LiveRequest, clock: TrafficClock | None = None) -> Priori
         flag=live.flag,
         convoy=ConvoyIn(**rec.spec.convoy.model_dump()) if rec.spec.convoy is not None else None,
         simulated=live.simulated,
+        advice=_advice_out(rec, clock),
         history=[HistoryOut(time_s=t, state=st.value, reason=r) for t, st, r in rec.history],
     )
+
+
+def _advice_out(rec: PriorityRequest, clock: TrafficClock | None) -> ArrivalAdviceOut | None:
+    a = rec.advice
+    if a is None:
+        return None
+    return ArrivalAdviceOut(
+        signal_id=a.signal_id, yields_to=a.yields_to, green_from_s=a.green_from_s,
+        arrive_after_s=a.arrive_after_s, arrive_after_utc=_utc(clock, a.arrive_after_s),
+        speed_mps=a.speed_mps, reason=a.reason,
+    )  # fmt: skip
 
 
 def _stored_out(st: request_store.StoredRequest) -> PriorityRequestOut:
