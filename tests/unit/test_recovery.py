@@ -3,9 +3,19 @@ what order they are served, and how a recovery advances, gives up on a phase and
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from clearway.control.priority.recovery import Recovery, current_phase, cut_phases, green_links
+from clearway.control.priority.recovery import (
+    Recovery,
+    current_phase,
+    cut_phases,
+    green_links,
+    link_queues_m,
+    with_someone_waiting,
+)
+from clearway.network.model import Link
+from clearway.state.traffic import TrafficState
 from tests.fakes.junctions import four_leg_program
 
 #: 0: N-S through + permissive left + right turn; 1: its yellow; 2: E-W through; 3: its yellow.
@@ -163,3 +173,38 @@ def test_recovery_of_a_whole_hold_ends_after_every_cut_phase_was_served():
             done_at = t
         t += 1.0
     assert done_at == 53.0  # phase 2 served from 6 to 26 s, phase 0 from 33 to 53 s
+
+
+# -- passing over a cut phase nobody waits for -------------------------------------------------
+def _traffic(queues_m: dict[str, float]):
+    lanes = tuple(queues_m)
+    z = np.zeros(len(lanes))
+    return TrafficState(0.0, lanes, z, z, np.array([queues_m[k] for k in lanes]), z, z)
+
+
+def _link(index: int, lane: str):
+    e = lane.rsplit("_", 1)[0]
+    return Link("J", index, lane, "o_0", None, e, "o", "s", "J", index, False, 10.0, 13.9)
+
+
+def test_a_cut_phase_whose_links_have_no_queue_is_passed_over_and_one_with_a_queue_is_not():
+    # Links 0 and 2 (phase 0) from lane n_0, link 1 (phase 2) from lane w_0; 3 from r_0.
+    links = [_link(0, "n_0"), _link(2, "n_0"), _link(1, "w_0"), _link(3, "r_0")]
+    starved = frozenset({0, 1, 2})
+    empty = link_queues_m(links, _traffic({"n_0": 0.0, "w_0": 0.0, "r_0": 0.0}))
+    assert with_someone_waiting(PHASES, (2, 0), starved, empty) == ()
+    queued = link_queues_m(links, _traffic({"n_0": 15.0, "w_0": 0.0, "r_0": 0.0}))
+    assert with_someone_waiting(PHASES, (2, 0), starved, queued) == (0,)
+    # Only starved links count: a queue on link 3 (green all along) owes nobody a phase.
+    beside = link_queues_m(links, _traffic({"n_0": 0.0, "w_0": 0.0, "r_0": 40.0}))
+    assert with_someone_waiting(PHASES, (2, 0), starved, beside) == ()
+
+
+def test_a_link_without_a_detector_or_a_measured_queue_always_gets_its_turn():
+    links = [_link(0, "n_0"), _link(2, "n_0"), _link(1, "w_0")]
+    starved = frozenset({0, 1, 2})
+    unseen = link_queues_m(links, _traffic({"w_0": 0.0}))  # no detector on n_0
+    assert unseen(0) is None
+    assert with_someone_waiting(PHASES, (2, 0), starved, unseen) == (0,)
+    unmeasured = link_queues_m(links, _traffic({"n_0": float("nan"), "w_0": 0.0}))  # loops
+    assert with_someone_waiting(PHASES, (2, 0), starved, unmeasured) == (0,)

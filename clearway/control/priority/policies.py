@@ -46,6 +46,7 @@ class NoPriority:
     uses_traffic_state: bool = False
     fill_hold: bool = False
     advises_arrival: bool = False
+    skips_empty_phases: bool = False
     plans_before_departure: bool = False
     whole_approach: bool = True
     margin_s: float = 0.0
@@ -78,6 +79,8 @@ class LocalPreemption:
     fill_hold: bool = False
     #: Emitters know nothing of each other: a vehicle that loses a junction stops there.
     advises_arrival: bool = False
+    #: Its controller gives every cut phase its turn, waited for or not (it reads no queues).
+    skips_empty_phases: bool = False
     #: An emitter acts on the vehicle itself, not on a dispatch ...
     plans_before_departure: bool = False
     #: ... and does not tell where it turns: the junction serves its whole approach.
@@ -130,6 +133,9 @@ class CorridorPreemption:
     #: A vehicle that must let another through first is told when to arrive
     #: (:mod:`~clearway.control.priority.advice`).
     advises_arrival: bool = True
+    #: After a hold, a cut phase nobody waits for (detectors: no queue) is passed over
+    #: (:func:`~clearway.control.priority.recovery.with_someone_waiting`).
+    skips_empty_phases: bool = True
     plans_before_departure: bool = True
     whole_approach: bool = False
     max_distance_m: float = float("inf")

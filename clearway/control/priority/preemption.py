@@ -34,7 +34,9 @@ from clearway.control.priority.recovery import (
     Recovery,
     current_phase,
     cut_phases,
+    link_queues_m,
     recovery_durations_s,
+    with_someone_waiting,
 )
 from clearway.control.priority.registry import RequestBook
 from clearway.control.priority.request import JunctionStatus, PriorityRequestSpec
@@ -381,6 +383,10 @@ class PreemptionController:
         subclass whose controllers recover by themselves releases them instead."""
         phases = self._phases.get(sid)
         queue = cut_phases(phases, hold.interrupted, frozenset(hold.starved)) if phases else ()
+        if self.policy.skips_empty_phases and self._traffic is not None and phases:
+            queue = with_someone_waiting(
+                phases, queue, frozenset(hold.starved), link_queues_m(self.net.signal_links(sid), self._traffic)
+            )
         durations = self._recovery_s.get(sid, ())
         recovery = Recovery(queue, durations, now_s, targeted_since_s=now_s)
         self._recovering[sid] = (recovery, hold, queue)

@@ -10,11 +10,13 @@ Pure functions and a small immutable record; the preemption controller drives th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from clearway.network.model import SignalProgram
+from clearway.network.model import Link, SignalProgram
 from clearway.signals.model import GREEN_CHARS, Intersection
+from clearway.state.traffic import TrafficState
 
 
 def green_links(state: str) -> frozenset[int]:
@@ -57,6 +59,60 @@ def cut_phases(phases: Sequence[str], interrupted: int, starved: frozenset[int])
     n = len(phases)
     order = [(interrupted + 1 + k) % n for k in range(n)]
     return tuple(k for k in order if green_links(phases[k]) & starved)
+
+
+def with_someone_waiting(
+    phases: Sequence[str],
+    queue: Sequence[int],
+    starved: frozenset[int],
+    queue_m: Callable[[int], float | None],
+) -> tuple[int, ...]:
+    """Of the phases owed a turn (``queue``, from :func:`cut_phases`), those where someone
+    waits: a phase whose every starved link's detectors report no queue is passed over.
+
+    Serving a phase nobody waits for costs everyone else its minimum green and two change
+    intervals; the normal program serves it on its own schedule once anyone arrives. A link
+    whose lanes have no detector (``queue_m`` gives ``None``) counts as waited for, so no
+    movement is ever skipped on a guess.
+
+    Parameters
+    ----------
+    phases, queue, starved
+        The program's phase states, the phases owed a turn, the links the hold left red.
+    queue_m
+        Longest detected queue on a link's approach lanes (m), ``None`` where unknown.
+    """
+
+    def waited(k: int) -> bool:
+        for i in green_links(phases[k]) & starved:
+            q = queue_m(i)
+            if q is None or q > 0.0:
+                return True
+        return False
+
+    return tuple(k for k in queue if waited(k))
+
+
+def link_queues_m(
+    links: Iterable[Link], traffic: TrafficState
+) -> Callable[[int], float | None]:
+    """Per signal index, the longest detected queue on its approach lanes (m), as
+    :func:`with_someone_waiting` reads it; ``None`` where a lane has no detector that
+    measures its queue."""
+    lanes: dict[int, set[str]] = {}
+    for lk in links:
+        lanes.setdefault(lk.signal_index, set()).add(lk.from_lane)
+
+    def queue_m(i: int) -> float | None:
+        found = []
+        for lane in lanes.get(i, ()):
+            q = traffic.lane(lane).queue_m if traffic.has_lane(lane) else math.nan
+            if q != q:  # nan: not measured
+                return None
+            found.append(q)
+        return max(found, default=None)
+
+    return queue_m
 
 
 def recovery_durations_s(
