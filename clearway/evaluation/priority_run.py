@@ -9,12 +9,21 @@ a process pool (libsumo runs one simulation per process).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clearway.bootstrap import PRIORITY_STRATEGIES, WiredRun, open_twin_run
-from clearway.control.priority.request import Convoy, PriorityRequestSpec, RequestState, Role
+from clearway.control.priority.request import (
+    Convoy,
+    PositionUpdate,
+    PriorityRequestSpec,
+    RequestState,
+    Role,
+)
+from clearway.control.priority.reroute import ReroutePolicy
 from clearway.errors import ClearwayError, SimulationError
 from clearway.evaluation.metrics import Throughput, TimeLossDistribution, others_distribution
 from clearway.evaluation.priority_metrics import (
@@ -86,6 +95,7 @@ class RunJob:
     tick_s: float = 1.0
     normal: str = "fixed-time"
     avl: AvlSettings | None = None
+    reroute: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,8 @@ class RunMeasures:
     avl_reports
         Reports the AVL emulator took and lost (``{"sampled": n, "dropped": n}``); ``None``
         with the exact feed.
+    reroutes
+        Per trip id, how many times its lead was given a new route on its way.
     """
 
     label: str
@@ -137,6 +149,7 @@ class RunMeasures:
     others_time_loss: TimeLossDistribution | None = None
     others_throughput: Throughput | None = None
     avl_reports: dict[str, int] | None = None
+    reroutes: dict[str, int] = field(default_factory=dict)
 
 
 _NETS: dict[Path, Network] = {}
@@ -198,6 +211,9 @@ def _run(job: RunJob) -> RunMeasures:
         normal=job.normal,
         feed_wrapper=avl_feed if job.avl is not None else None,
     ) as wired:
+        book = getattr(wired.priority, "book", None)
+        if job.reroute and book is not None:
+            book.reroute = ReroutePolicy()
         dispatcher = _Dispatcher(job, wired, net)
         wired.loop.run(job.duration_s, on_tick=dispatcher.on_tick)
         recoveries = tuple(
@@ -246,6 +262,7 @@ def _run(job: RunJob) -> RunMeasures:
             {"sampled": avl_feeds[0].sampled, "dropped": avl_feeds[0].dropped}
             if avl_feeds else None
         ),
+        reroutes=dispatcher.reroutes,
     )
 
 
@@ -264,6 +281,12 @@ class _Dispatcher:
         #: Per lead vehicle: its request id, and the speed its driver was last advised.
         self._requests: dict[str, str] = {}
         self._advised: dict[str, float | None] = {}
+        #: Per lead vehicle: its trip and the route its vehicles were last set to drive.
+        self._trips: dict[str, PriorityTrip] = {}
+        self._driven: dict[str, tuple[str, ...]] = {}
+        self._full: dict[str, tuple[str, ...]] = {}
+        #: Per trip id, how many times its vehicles were given a new route.
+        self.reroutes: dict[str, int] = {}
 
     def on_tick(self, now_s: float) -> None:
         twin = self.wired.twin
@@ -274,6 +297,7 @@ class _Dispatcher:
             return
         self._follow_advice()
         positions = twin.priority_positions()
+        self._follow_route(positions)
         states = twin.read_signal_states()
         still = []
         for rec, gone_s in self._active:
@@ -318,7 +342,10 @@ class _Dispatcher:
             lease_s=REQUEST_LEASE_S,
             depart_s=trip.depart_s,
         )
-        self._requests[trip.lead_id] = desk.submit(spec, now_s).request_id
+        req = desk.submit(spec, now_s)
+        self._requests[trip.lead_id] = req.request_id
+        self._trips[trip.lead_id] = trip
+        self._driven[trip.lead_id] = req.route
 
     def _follow_advice(self) -> None:
         """The priority vehicles' drivers follow clearway's arrival advice (slow down to meet
@@ -332,3 +359,30 @@ class _Dispatcher:
             if self._advised.get(lead_id) != speed:
                 self.wired.twin.advise_speed(lead_id, speed)
                 self._advised[lead_id] = speed
+
+    def _follow_route(self, positions: Mapping[str, PositionUpdate]) -> None:
+        """The priority vehicles' drivers take the new route clearway gives them on their way
+        (a convoy's followers too: their old route up to where the new one starts, then it)."""
+        desk = self.wired.priority
+        if desk is None or not self.job.reroute:
+            return
+        for lead_id, rid in self._requests.items():
+            req = desk.requests[rid]
+            old = self._driven[lead_id]
+            if req.state.is_final or req.route == old or not req.route:
+                continue
+            if lead_id not in positions:
+                continue  # not on the road yet: it leaves on its route as planned
+            trip = self._trips[lead_id]
+            self._driven[lead_id] = req.route
+            self.wired.twin.set_route(lead_id, req.route)
+            # The followers drive the whole trip's route so far up to where the new one starts.
+            full = self._full.get(lead_id, trip.edges)
+            start = req.route[0]
+            self._full[lead_id] = (*full[: full.index(start)], *req.route) if start in full else req.route
+            for vid in trip.vehicle_ids[1:]:
+                with contextlib.suppress(SimulationError):
+                    # A follower not on the network yet (still to be inserted) keeps its
+                    # route; one on it follows the lead.
+                    self.wired.twin.set_route(vid, self._full[lead_id])
+            self.reroutes[trip.trip_id] = self.reroutes.get(trip.trip_id, 0) + 1

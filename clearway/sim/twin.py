@@ -302,6 +302,30 @@ class SumoTwin:
             if vehicle_id in self._sim.vehicle.getIDList():
                 raise SimulationError(f"cannot advise {vehicle_id!r}: {exc}") from exc
 
+    def set_route(self, vehicle_id: str, edges: Sequence[str]) -> None:
+        """The vehicle drives ``edges`` from now on: a new route from the edge it is on (or
+        one that passes it: the part behind it is dropped).
+
+        Raises
+        ------
+        SimulationError
+            The vehicle is not on the network, its current edge is not on ``edges``, or SUMO
+            refuses the route (not connected for its class); it keeps its old route.
+        """
+        self._check_open()
+        vehicle = self._sim.vehicle
+        try:
+            current = vehicle.getRoute(vehicle_id)[vehicle.getRouteIndex(vehicle_id)]
+            ahead = list(edges)[list(edges).index(current):] if current in edges else None
+            if ahead is None:
+                raise SimulationError(
+                    f"cannot re-route {vehicle_id!r}: it is on edge {current!r}, which the new "
+                    f"route {edges[0]!r} -> {edges[-1]!r} does not pass; start it there"
+                )
+            vehicle.setRoute(vehicle_id, ahead)
+        except self._errors as exc:
+            raise self._failure(f"re-routing vehicle {vehicle_id!r}", exc) from exc
+
     def untrack_priority_vehicle(self, vehicle_id: str) -> None:
         """Stop reporting this vehicle; no error if it was not tracked."""
         self._tracked.discard(vehicle_id)

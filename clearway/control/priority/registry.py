@@ -8,17 +8,13 @@ from a :class:`~clearway.ports.PriorityVehicleFeed` (keyed by ``spec.requester_i
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.control.priority.gps_fixes import GpsFixes
 from clearway.control.priority.lifecycle import PriorityRequest
-from clearway.control.priority.plausibility import (
-    implausible,
-    place_xy,
-    plausible_speed_mps,
-)
+from clearway.control.priority.plausibility import implausible, place_xy, plausible_speed_mps
 from clearway.control.priority.request import (
     EdgePlace,
     LonLat,
@@ -27,13 +23,10 @@ from clearway.control.priority.request import (
     RequestState,
     XYPlace,
 )
-from clearway.errors import (
-    ClearwayError,
-    ImplausiblePositionError,
-    RouteError,
-    UnknownRequestError,
-)
+from clearway.control.priority.reroute import ReroutePolicy, RerouteState, check_route
+from clearway.errors import ClearwayError, ImplausiblePositionError, RouteError, UnknownRequestError
 from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
+from clearway.network.live_times import live_edge_times_s
 from clearway.network.model import Network
 from clearway.network.routing import Route, fastest_route, replan_needed, route_of
 from clearway.network.snap import snap_lonlat, snap_to_edge
@@ -99,6 +92,10 @@ class RequestBook:
         #: ... and the kind of that error (its class name).
         self.feed_error_kinds: dict[str, str] = {}
         self._vmax: float | None = None
+        #: When a live vehicle gets a clearly faster route on its way, from live travel times
+        #: (:mod:`~clearway.control.priority.reroute`); ``None``: only when it leaves its route.
+        self.reroute: ReroutePolicy | None = None
+        self._reroutes: dict[str, RerouteState] = {}
 
     # -- queries ----------------------------------------------------------------------------
     @property
@@ -164,10 +161,7 @@ class RequestBook:
         self._requests[rid] = req
         try:
             route = self._plan(spec, traffic)
-        except RouteError as exc:
-            self._requests[rid] = req.to_state(RequestState.REJECTED, now_s, str(exc))
-            raise
-        except Exception as exc:  # UnknownEdgeError is a KeyError, not a RouteError
+        except Exception as exc:  # a RouteError, or an UnknownEdgeError (a KeyError)
             self._requests[rid] = req.to_state(RequestState.REJECTED, now_s, str(exc))
             raise
         self._requests[rid] = req.planned(route.edges, self._signals_on(route.edges), now_s)
@@ -222,6 +216,13 @@ class RequestBook:
                     self.feed_errors[rid] = str(exc)
                     self.feed_error_kinds[rid] = type(exc).__name__
             self._store(req.expire_if_stale(now_s))
+        if self.reroute is not None and traffic is not None:
+            self._reroute(self.reroute, now_s, traffic)
+
+    @property
+    def reroutes(self) -> Mapping[str, int]:
+        """Per request id, how many times its vehicle was given a faster route on its way."""
+        return {rid: st.switches for rid, st in self._reroutes.items() if st.switches}
 
     @property
     def matching(self) -> frozenset[str]:
@@ -238,6 +239,24 @@ class RequestBook:
         return frozenset(self._signals_on(req.route[req.route.index(pos[0]):]))
 
     # -- internals --------------------------------------------------------------------------
+    def _reroute(self, policy: ReroutePolicy, now_s: float, traffic: TrafficState) -> None:
+        """Check the live requests that are due whether a clearly faster route has opened."""
+        times = None
+        for rid, req in self._requests.items():
+            pos, state = self._road_pos.get(rid), self._reroutes.get(rid, RerouteState())
+            if req.state is not RequestState.ACTIVE or pos is None or not state.due(policy, now_s):
+                continue
+            if times is None:
+                times = live_edge_times_s(self.graph, traffic)
+            decision = check_route(policy, state, self.graph, req.route, *pos[:2], now_s, times)
+            self._reroutes[rid] = decision.state
+            if decision.route is not None:
+                new = req.planned(edges := decision.route.edges, self._signals_on(edges), now_s)
+                # The history says why, not only that a route was planned.
+                self._requests[rid] = replace(
+                    new, history=(*new.history[:-1], (now_s, new.state, decision.reason))
+                )
+
     def _store(self, req: PriorityRequest) -> None:
         """Keep the request's new record; one that has ended (completed, cancelled, expired)
         lets go of its matcher state: it hears no more fixes."""
