@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.request import PriorityRequestSpec
+
+if TYPE_CHECKING:
+    from clearway.control.priority.registry import RequestBook
+    from clearway.state.traffic import TrafficState
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +90,55 @@ class PriorityDesk(Protocol):
     def recoveries(self) -> tuple[RecoveryRecord, ...]:
         """Every junction hold and its recovery, in the order the holds ended."""
         ...
+
+
+class BookDesk:
+    """The desk of a controller that keeps its requests in a
+    :class:`~clearway.control.priority.registry.RequestBook` (``book``), its finished
+    recoveries in ``_records``, its last plan's ETAs in ``_etas`` and its last detector
+    state in ``_traffic`` (for routing on live travel times)."""
+
+    book: RequestBook
+    _records: list[RecoveryRecord]
+    _etas: dict[str, dict[str, float]]
+    _traffic: TrafficState | None
+
+    def submit(self, spec: PriorityRequestSpec, now_s: float) -> PriorityRequest:
+        """Plan a request's route and serve it from the next tick."""
+        return self.book.submit(spec, now_s, self._traffic)
+
+    def cancel(self, request_id: str, now_s: float) -> PriorityRequest:
+        """Stop serving a request; its junctions recover through proper clearance."""
+        return self.book.cancel(request_id, now_s)
+
+    def renew(self, request_id: str, now_s: float) -> PriorityRequest:
+        """Its owner renews it: it may live its ``max_duration_s`` again from now."""
+        return self.book.renew(request_id, now_s)
+
+    def feed_error(self, request_id: str) -> tuple[str, str] | None:
+        """(kind, why) the vehicle's last position update was not used (implausible, off
+        the network ...), if it was not."""
+        why = self.book.feed_errors.get(request_id)
+        return None if why is None else (self.book.feed_error_kinds.get(request_id, ""), why)
+
+    def request(self, request_id: str) -> PriorityRequest:
+        """The request's current record; ``UnknownRequestError`` if there is none."""
+        return self.book.request(request_id)
+
+    @property
+    def requests(self) -> Mapping[str, PriorityRequest]:
+        """Every request handed in, by request id."""
+        return self.book.requests
+
+    @property
+    def recoveries(self) -> tuple[RecoveryRecord, ...]:
+        """Every finished junction recovery, in the order they finished."""
+        return tuple(self._records)
+
+    def etas_s(self, request_id: str) -> Mapping[str, float]:
+        """Predicted arrival (s) at each signal still ahead on the request's route, as planned
+        on the last tick; empty before its first plan and once it is over."""
+        req = self.book.requests.get(request_id)
+        if req is None or req.state.is_final:
+            return {}
+        return dict(self._etas.get(request_id, {}))

@@ -26,9 +26,8 @@ from clearway.control.priority.arbitration import (
     settle,
 )
 from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
-from clearway.control.priority.desk import RecoveryRecord
+from clearway.control.priority.desk import BookDesk, RecoveryRecord
 from clearway.control.priority.hold_state import fill_compatible
-from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.control.priority.policies import PriorityPolicy, regain_s
 from clearway.control.priority.recovery import (
     Recovery,
@@ -39,7 +38,7 @@ from clearway.control.priority.recovery import (
     with_someone_waiting,
 )
 from clearway.control.priority.registry import RequestBook
-from clearway.control.priority.request import JunctionStatus, PriorityRequestSpec
+from clearway.control.priority.request import JunctionStatus
 from clearway.network.model import Network, SignalProgram
 from clearway.ports import PriorityVehicleFeed
 from clearway.signals.model import GREEN_CHARS, RED_CHARS, Intersection
@@ -61,7 +60,7 @@ class Hold:
     starved: set[int] = field(default_factory=set)
 
 
-class PreemptionController:
+class PreemptionController(BookDesk):
     """Normal control plus priority for emergency vehicles and convoys; also the desk.
 
     Parameters
@@ -121,47 +120,6 @@ class PreemptionController:
         self._traffic: TrafficState | None = None
         self._etas: dict[str, dict[str, float]] = {}
         self._advice: dict[str, ArrivalAdvice] = {}
-
-    # -- the desk ---------------------------------------------------------------------------
-    def submit(self, spec: PriorityRequestSpec, now_s: float) -> PriorityRequest:
-        """Plan a request's route and serve it from the next tick."""
-        return self.book.submit(spec, now_s, self._traffic)
-
-    def cancel(self, request_id: str, now_s: float) -> PriorityRequest:
-        """Stop serving a request; its junctions recover through proper clearance."""
-        return self.book.cancel(request_id, now_s)
-
-    def renew(self, request_id: str, now_s: float) -> PriorityRequest:
-        """Its owner renews it: it may live its ``max_duration_s`` again from now."""
-        return self.book.renew(request_id, now_s)
-
-    def feed_error(self, request_id: str) -> tuple[str, str] | None:
-        """(kind, why) the vehicle's last position update was not used (implausible, off
-        the network ...), if it was not."""
-        why = self.book.feed_errors.get(request_id)
-        return None if why is None else (self.book.feed_error_kinds.get(request_id, ""), why)
-
-    def request(self, request_id: str) -> PriorityRequest:
-        """The request's current record; ``UnknownRequestError`` if there is none."""
-        return self.book.request(request_id)
-
-    @property
-    def requests(self) -> Mapping[str, PriorityRequest]:
-        """Every request handed in, by request id."""
-        return self.book.requests
-
-    @property
-    def recoveries(self) -> tuple[RecoveryRecord, ...]:
-        """Every finished junction recovery, in the order they finished."""
-        return tuple(self._records)
-
-    def etas_s(self, request_id: str) -> Mapping[str, float]:
-        """Predicted arrival (s) at each signal still ahead on the request's route, as planned
-        on the last tick; empty before its first plan and once it is over."""
-        req = self.book.requests.get(request_id)
-        if req is None or req.state.is_final:
-            return {}
-        return dict(self._etas.get(request_id, {}))
 
     @property
     def held(self) -> frozenset[str]:
