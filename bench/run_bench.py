@@ -30,6 +30,8 @@ snmp             SNMPv3 on loopback: synthetic GET/SET, and a full tick of the r
                  (FieldSignals) over 10/20/50 virtual NEMA controllers (see bench/snmp_bench.py)
 field            the corridor through virtual NEMA controllers (phase controls only) against
                  the direct twin on the same seeds (see bench/field_bench.py; bench/field.md)
+reroute          the corridor with and without re-routing on the way, an incident on the
+                 ambulance's route (see bench/reroute_bench.py)
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ from matching_bench import run as case_matching  # noqa: E402
 from priority_bench import case_priority, markdown  # noqa: E402
 from quality_bench import case_quality  # noqa: E402
 from quality_bench import markdown as quality_markdown  # noqa: E402
+from reroute_bench import case_reroute  # noqa: E402
+from reroute_bench import markdown as reroute_markdown  # noqa: E402
 from scale_bench import case_lux, case_scale  # noqa: E402
 from scale_bench import markdown as scale_markdown  # noqa: E402
 from service_bench import case_service  # noqa: E402
@@ -253,6 +257,7 @@ CASES = {
     "matching": lambda a: case_matching(OUT),
     "snmp": lambda a: case_snmp(OUT),
     "field": lambda a: case_field(OUT / "field"),
+    "reroute": lambda a: case_reroute(OUT / "reroute"),
 }
 
 
@@ -341,6 +346,7 @@ def main() -> None:
     if results.get("field"):  # absent from runs before the case
         lines += ["", "## Corridor through field controllers", "",
                   *field_markdown(results["field"])]  # fmt: skip
+    lines += reroute_markdown(results.get("reroute"))  # absent from runs before the case
     if results.get("avl"):  # absent from runs before the case
         lines += ["", "## Corridor fed by an emulated AVL unit", "", *avl_markdown(results["avl"])]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")

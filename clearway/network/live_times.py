@@ -18,7 +18,7 @@ from clearway.network.graph import JAM_SPACING_M, MIN_OBSERVED_SPEED_MPS, Routin
 if TYPE_CHECKING:
     from clearway.state.traffic import TrafficState
 
-__all__ = ["QUEUE_HEADWAY_S", "live_edge_times_s"]
+__all__ = ["QUEUE_HEADWAY_S", "LiveTimes", "live_edge_times_s"]
 
 #: Time one lane takes to discharge one queued vehicle once its light is green (s/vehicle):
 #: saturation flow of about 1,900 veh/h per lane.
@@ -52,32 +52,128 @@ def live_edge_times_s(graph: RoutingGraph, traffic: TrafficState | None) -> np.n
     numpy.ndarray
         Travel time per node (s), shape ``(graph.n,)``.
     """
-    times = np.array(graph.free_flow_s, dtype=float)
+    lanes = _lanes(graph, traffic)
+    if lanes is None:
+        return np.array(graph.free_flow_s, dtype=float)
+    node, run, seen, queue_s = lanes
+    return _edge_times(graph, node, np.where(seen, run, graph.free_flow_s[node]) + queue_s)
+
+
+class LiveTimes:
+    """Edge times from the last few detector readings (s), robust to the signal cycle.
+
+    At a stop-line detector the moving vehicles are slow for two reasons: the street is slow
+    (an incident, a work zone), or they brake for a red light or pull away from it. Braking
+    and pulling away take a few seconds, and a vehicle enters the detector at the street's
+    speed; on a slow street every vehicle crawls all the time. So a lane's run is timed at
+    the *fastest* moving-vehicle speed its detector saw within the last ``window_s``. A
+    detector with no vehicle moving on it in that time (empty, or its queue standing at a
+    red) says nothing of the street's speed: the lane keeps the run last measured for
+    ``memory_s`` (free flow after that, or before any). The queue delay is the queue's mean
+    over the window. Both as in :func:`live_edge_times_s` otherwise.
+
+    Parameters
+    ----------
+    graph
+        The routing graph.
+    window_s, bucket_s
+        How far back a speed counts (s), in slices of ``bucket_s`` (s).
+    memory_s
+        How long a lane's last measured run stands in for one not measured since (s).
+    """
+
+    def __init__(
+        self,
+        graph: RoutingGraph,
+        window_s: float = 20.0,
+        bucket_s: float = 5.0,
+        memory_s: float = 120.0,
+    ) -> None:
+        if not (bucket_s > 0 and window_s >= bucket_s and memory_s >= 0):
+            raise ValueError(
+                f"need 0 < bucket_s <= window_s and memory_s >= 0, got {bucket_s}, "
+                f"{window_s} and {memory_s}"
+            )
+        self.graph = graph
+        self.bucket_s = bucket_s
+        self.memory_s = memory_s
+        self._n = int(np.ceil(window_s / bucket_s))
+        self._lane_ids: tuple[str, ...] = ()
+        self._bucket = -1
+        self.times_s = np.array(graph.free_flow_s, dtype=float)
+
+    def update(self, traffic: TrafficState) -> np.ndarray:
+        """Take in one detector reading; returns (and keeps as :attr:`times_s`) the edge
+        times (s), aligned with ``graph.edge_ids``."""
+        lanes = _lanes(self.graph, traffic)
+        if lanes is None:
+            self.times_s = np.array(self.graph.free_flow_s, dtype=float)
+            return self.times_s
+        node, run, seen, queue_s = lanes
+        k = int(traffic.time_s // self.bucket_s)
+        free = self.graph.free_flow_s[node]
+        if traffic.lane_ids != self._lane_ids:
+            self._lane_ids = traffic.lane_ids
+            self._shortest = np.full((self._n, len(node)), np.inf)  # per slice and lane (s)
+            self._queue = np.zeros((self._n, len(node)))
+            self._readings = np.zeros(self._n)
+            self._last_run = free.copy()
+            self._measured_s = np.full(len(node), -np.inf)
+            self._bucket = k
+        for _ in range(min(max(k - self._bucket, 0), self._n)):
+            # A new slice replaces the oldest one.
+            self._shortest = np.roll(self._shortest, 1, axis=0)
+            self._queue = np.roll(self._queue, 1, axis=0)
+            self._readings = np.roll(self._readings, 1)
+            self._shortest[0], self._queue[0], self._readings[0] = np.inf, 0.0, 0.0
+        self._bucket = max(k, self._bucket)
+        np.minimum(self._shortest[0], np.where(seen, run, np.inf), out=self._shortest[0])
+        self._queue[0] += queue_s
+        self._readings[0] += 1
+        shortest = self._shortest.min(axis=0)
+        measured = np.isfinite(shortest)
+        self._last_run = np.where(measured, shortest, self._last_run)
+        self._measured_s = np.where(measured, traffic.time_s, self._measured_s)
+        recent = traffic.time_s - self._measured_s <= self.memory_s
+        lane_run = np.where(recent, self._last_run, free)
+        mean_queue_s = self._queue.sum(axis=0) / max(self._readings.sum(), 1.0)
+        self.times_s = _edge_times(self.graph, node, lane_run + mean_queue_s)
+        return self.times_s
+
+
+def _lanes(
+    graph: RoutingGraph, traffic: TrafficState | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per detector lane (of the state, covered or not): its graph node (-1: not a usable
+    lane), run at the moving vehicles' speed (s), whether any moved, queue discharge (s)."""
     if traffic is None or not traffic.lane_ids:
-        return times
+        return None
     pos = graph.lane_map(traffic.lane_ids)
-    ok = pos >= 0
-    if not ok.any():
-        return times
-    p = pos[ok]
-    node = graph.lane_node[p]
+    if not (pos >= 0).any():
+        return None
+    p = np.where(pos >= 0, pos, 0)
+    node = np.where(pos >= 0, graph.lane_node[p], -1)
     lane_len = graph.lane_length_m[p]
-    ff = graph.free_flow_s[node]
-    speed = np.asarray(traffic.mean_speed_mps, dtype=float)[ok]
-    count = np.asarray(traffic.vehicle_count, dtype=float)[ok]
-    halting = np.asarray(traffic.halting_count, dtype=float)[ok]
-    queue = np.nan_to_num(np.asarray(traffic.queue_m, dtype=float)[ok], nan=0.0)
+    speed = np.asarray(traffic.mean_speed_mps, dtype=float)
+    count = np.asarray(traffic.vehicle_count, dtype=float)
+    halting = np.asarray(traffic.halting_count, dtype=float)
+    queue = np.nan_to_num(np.asarray(traffic.queue_m, dtype=float), nan=0.0)
     counted = np.isfinite(count) & np.isfinite(halting) & (count >= 0) & (halting >= 0)
     moving = np.where(counted, count - halting, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         moving_speed = np.where(counted, speed * count / moving, speed)
-    observed = np.isfinite(moving_speed) & (speed >= 0) & ~(counted & (moving <= 0))
-    run = np.where(
-        observed, lane_len / np.maximum(np.nan_to_num(moving_speed), MIN_OBSERVED_SPEED_MPS), ff
-    )
-    lane_time = run + np.maximum(queue, 0.0) / JAM_SPACING_M * QUEUE_HEADWAY_S
-    total = np.bincount(node, weights=lane_time, minlength=graph.n)
-    lanes = np.bincount(node, minlength=graph.n)
+    seen = (pos >= 0) & np.isfinite(moving_speed) & (speed >= 0) & ~(counted & (moving <= 0))
+    run = lane_len / np.maximum(np.nan_to_num(moving_speed), MIN_OBSERVED_SPEED_MPS)
+    queue_s = np.maximum(queue, 0.0) / JAM_SPACING_M * QUEUE_HEADWAY_S
+    return node, run, seen, queue_s
+
+
+def _edge_times(graph: RoutingGraph, node: np.ndarray, lane_time_s: np.ndarray) -> np.ndarray:
+    """Mean over each edge's covered lanes, never below free flow; free flow elsewhere."""
+    times = np.array(graph.free_flow_s, dtype=float)
+    ok = node >= 0
+    total = np.bincount(node[ok], weights=lane_time_s[ok], minlength=graph.n)
+    lanes = np.bincount(node[ok], minlength=graph.n)
     covered = lanes > 0
     times[covered] = np.maximum(total[covered] / lanes[covered], graph.free_flow_s[covered])
     return times

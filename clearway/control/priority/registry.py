@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+import numpy as np
+
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.control.priority.gps_fixes import GpsFixes
 from clearway.control.priority.lifecycle import PriorityRequest
@@ -26,7 +28,7 @@ from clearway.control.priority.request import (
 from clearway.control.priority.reroute import ReroutePolicy, RerouteState, check_route
 from clearway.errors import ClearwayError, ImplausiblePositionError, RouteError, UnknownRequestError
 from clearway.network.graph import RoutingGraph, build_routing_graph, edge_times_s
-from clearway.network.live_times import live_edge_times_s
+from clearway.network.live_times import LiveTimes
 from clearway.network.model import Network
 from clearway.network.routing import Route, fastest_route, replan_needed, route_of
 from clearway.network.snap import snap_lonlat, snap_to_edge
@@ -96,6 +98,7 @@ class RequestBook:
         #: (:mod:`~clearway.control.priority.reroute`); ``None``: only when it leaves its route.
         self.reroute: ReroutePolicy | None = None
         self._reroutes: dict[str, RerouteState] = {}
+        self._live: LiveTimes | None = None
 
     # -- queries ----------------------------------------------------------------------------
     @property
@@ -217,7 +220,8 @@ class RequestBook:
                     self.feed_error_kinds[rid] = type(exc).__name__
             self._store(req.expire_if_stale(now_s))
         if self.reroute is not None and traffic is not None:
-            self._reroute(self.reroute, now_s, traffic)
+            self._live = self._live or LiveTimes(self.graph)
+            self._reroute(self.reroute, now_s, self._live.update(traffic))
 
     @property
     def reroutes(self) -> Mapping[str, int]:
@@ -239,15 +243,12 @@ class RequestBook:
         return frozenset(self._signals_on(req.route[req.route.index(pos[0]):]))
 
     # -- internals --------------------------------------------------------------------------
-    def _reroute(self, policy: ReroutePolicy, now_s: float, traffic: TrafficState) -> None:
+    def _reroute(self, policy: ReroutePolicy, now_s: float, times: np.ndarray) -> None:
         """Check the live requests that are due whether a clearly faster route has opened."""
-        times = None
         for rid, req in self._requests.items():
             pos, state = self._road_pos.get(rid), self._reroutes.get(rid, RerouteState())
             if req.state is not RequestState.ACTIVE or pos is None or not state.due(policy, now_s):
                 continue
-            if times is None:
-                times = live_edge_times_s(self.graph, traffic)
             decision = check_route(policy, state, self.graph, req.route, *pos[:2], now_s, times)
             self._reroutes[rid] = decision.state
             if decision.route is not None:

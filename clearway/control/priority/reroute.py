@@ -49,7 +49,7 @@ CONFIRM_CHECKS = 2
 #: After a switch, no other one for this long (s) ...
 HOLD_DOWN_S = 60.0
 #: ... unless it gains this share of the remaining time (a second incident, not noise).
-HOLD_DOWN_GAIN_FRAC = 0.30
+HOLD_DOWN_GAIN_FRAC = 0.50
 #: Closer than this to the end of its edge (m), the vehicle keeps its route: too late to
 #: change lanes and brake for a turn (about 3.5 s at 50 km/h).
 MIN_TURN_M = 50.0
