@@ -74,27 +74,62 @@ class SignalTimers:
             raise ValueError(
                 f"signal {self.signal_id!r}: observed {len(state)} links, expected {len(self.state)}"
             )
+        entered, protected, dropped = _changes(self.state, state)
         since = list(self.since_s)
-        last = list(self.last_green)
         unprotected = list(self.unprotected_since_s)
-        for i, (old, new) in enumerate(zip(self.state, state, strict=True)):
-            if old == new:
-                continue
-            a_old, a_new = aspect(old), aspect(new)
-            if a_new != a_old:
+        last = self.last_green
+        if entered or protected:
+            chars = list(last)
+            for i, c in entered:
                 since[i] = time_s
                 unprotected[i] = NEVER_S  # "dropped protection" is about the current green
-                if a_new == "green":
-                    last[i] = new
-            elif a_new == "green":
-                if new == "G":
-                    last[i] = "G"
-                elif old == "G":
-                    unprotected[i] = time_s
-        return SignalTimers(
-            self.signal_id, state, time_s, tuple(since), "".join(last), tuple(unprotected)
-        )
+                if c is not None:
+                    chars[i] = c
+            for i in protected:
+                chars[i] = "G"
+            last = "".join(chars)
+        for i in dropped:
+            unprotected[i] = time_s
+        # Always new tuples: callers take a new ``since_s`` object as "the state changed".
+        return SignalTimers(self.signal_id, state, time_s, tuple(since), last, tuple(unprotected))
 
     def elapsed_s(self, i: int, now_s: float) -> float:
         """How long link i has shown its current aspect class at ``now_s`` (s)."""
         return now_s - self.since_s[i]
+
+
+#: What a change ``old -> new`` of a state string does to the timers, by (old, new): a signal
+#: cycles through a few dozen pairs, so each is worked out once instead of link by link.
+_CHANGES: dict[tuple[str, str], tuple[tuple[tuple[int, str | None], ...], tuple[int, ...], tuple[int, ...]]] = {}
+#: Pairs kept before the table starts again (a bound, not a policy: entries are cheap to redo).
+_MAX_CHANGES = 100_000
+
+
+def _changes(
+    old: str, new: str
+) -> tuple[tuple[tuple[int, str | None], ...], tuple[int, ...], tuple[int, ...]]:
+    """The links of ``old -> new`` (same length) that enter a new aspect (with the green they
+    enter, else None), that gain protection (``g``/``s`` -> ``G``), and that drop it
+    (``G`` -> ``g``/``s``)."""
+    key = (old, new)
+    found = _CHANGES.get(key)
+    if found is not None:
+        return found
+    entered: list[tuple[int, str | None]] = []
+    protected: list[int] = []
+    dropped: list[int] = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a == b:
+            continue
+        a_old, a_new = aspect(a), aspect(b)
+        if a_new != a_old:
+            entered.append((i, b if a_new == "green" else None))
+        elif a_new == "green":
+            if b == "G":
+                protected.append(i)
+            elif a == "G":
+                dropped.append(i)
+    if len(_CHANGES) >= _MAX_CHANGES:
+        _CHANGES.clear()
+    found = _CHANGES[key] = (tuple(entered), tuple(protected), tuple(dropped))
+    return found

@@ -19,7 +19,6 @@ from clearway.signals.model import (
     YELLOW_CHARS,
     Intersection,
 )
-from clearway.signals.safety.rules import protection_cleared
 from clearway.signals.timers import SignalTimers
 
 
@@ -189,6 +188,20 @@ def _may_turn_on(
         if now_s - timers.since_s[j] + TIME_EPS_S < model.timings[j].clearance_s:
             return False
     return True
+
+
+def protection_cleared(
+    model: Intersection, timers: SignalTimers, i: int, c_i: str, j: int, c_j: str, t: float
+) -> bool:
+    """Whether green foe ``j`` (now ``c_j``) has cleared any protected green it showed, so
+    that ``i`` may show ``c_i``: a ``G`` dropped to ``g`` counts as ended only after
+    ``yellow_s + clearance_s`` of ``j`` (the guard's R3 makes the same test)."""
+    if c_j == "G" or model.compatible(i, c_i, j, "G"):
+        return True  # still protected (R1 decides) or never in i's way when protected
+    if timers.state[j] == "G":
+        return False  # dropping protection at this very moment
+    need = model.timings[j].yellow_s + model.timings[j].clearance_s
+    return t - timers.unprotected_since_s[j] + TIME_EPS_S >= need
 
 
 def time_to_reach_s(

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from clearway.signals.memo import BoundedMemo
 from clearway.signals.model import Intersection
 from clearway.signals.safety import rules
 from clearway.signals.safety.commands import ApprovedCommand, SignalCommand, _approve
@@ -53,6 +54,10 @@ class SafetyGuard:
     ) -> None:
         self._models = MappingProxyType(dict(intersections))
         self.max_state_age_s = float(max_state_age_s)
+        # Per signal, what does not depend on the clocks, worked out once per string pair:
+        # R1's reasons by (state, then), R2's and R3's tests by (observed, commanded).
+        self._greens = {sid: BoundedMemo() for sid in self._models}
+        self._pairs = {sid: BoundedMemo() for sid in self._models}
 
     @property
     def intersections(self) -> Mapping[str, Intersection]:
@@ -79,8 +84,10 @@ class SafetyGuard:
         if reasons:
             return reasons
         assert timers is not None
+        sid = command.signal_id
+        plan = rules.pair_plan(model, timers.state, command.state, self._pairs[sid])
         return (
-            rules.conflicting_greens(model, command)
-            + rules.transitions(model, timers, command)
-            + rules.clearance(model, timers, command)
+            rules.conflicting_greens(model, command, self._greens[sid])
+            + rules.transitions(plan, timers, command.time_s)
+            + rules.clearance(plan, timers, command.time_s)
         )

@@ -18,7 +18,9 @@ Rule 4 (clearance never shortened, not even for emergencies) holds because nothi
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
+from clearway.signals.memo import BoundedMemo
 from clearway.signals.model import (
     ALL_CHARS,
     ASPECT_OF,
@@ -69,115 +71,177 @@ def malformed(
     return reasons
 
 
-def conflicting_greens(model: Intersection, cmd: SignalCommand) -> list[str]:
-    """R1: no two conflicting links green at once (in the state, and in the target ``then``)."""
+#: A held time no interval falls short of: a change with nothing to wait out (s).
+_NO_MINIMUM_S = -math.inf
+
+
+class PairPlan(NamedTuple):
+    """What judging a command ``new`` against an observed state ``old`` needs, worked out once
+    per (old, new) pair: the time tests R2 and R3 make, with their reasons but the clocks.
+
+    Attributes
+    ----------
+    changes
+        R2, per link that changes aspect, in link order: (link, minimum held time in s or
+        ``-inf``, reason template for a shorter hold, reason that holds whatever the time).
+    bad_char
+        An observed character with no aspect (judging it raises, fail closed), else None.
+    clears
+        R3, per (link turning on, foe that can hold it back), in that order: (kind, foe,
+        the foe's last greens that never hold the link back, time in s, reason or template).
+    """
+
+    changes: tuple[tuple[int, float, str | None, str | None], ...]
+    bad_char: str | None
+    clears: tuple[tuple[str, int, frozenset[str], float, str], ...]
+
+
+def pair_plan(
+    model: Intersection, old: str, new: str, memo: BoundedMemo[tuple[str, str], PairPlan]
+) -> PairPlan:
+    """The :class:`PairPlan` of ``old -> new`` at ``model``'s signal, from ``memo`` if it is
+    there (``new`` must have passed :func:`malformed`)."""
+    plan = memo.get((old, new))
+    if plan is None:
+        changes, bad_char = _changes(model, old, new)
+        clears = _clears(model, old, new) if bad_char is None else ()
+        plan = memo.remember((old, new), PairPlan(changes, bad_char, clears))
+    return plan
+
+
+def conflicting_greens(
+    model: Intersection, cmd: SignalCommand, memo: BoundedMemo[tuple[str, str | None], tuple[str, ...]]
+) -> list[str]:
+    """R1: no two conflicting links green at once (in the state, and in the target ``then``).
+
+    It depends on the two strings only, so ``memo`` keeps the answer per (state, then)."""
+    found = memo.get((cmd.state, cmd.then))
+    if found is None:
+        found = memo.remember((cmd.state, cmd.then), _conflicts(model, cmd.state, cmd.then))
+    return list(found)
+
+
+def _conflicts(model: Intersection, state: str, then: str | None) -> tuple[str, ...]:
     out = [
-        f"R1-conflict: links {i} ({cmd.state[i]}) and {j} ({cmd.state[j]}) conflict and may not be green together"
-        for i, j in model.conflicting_greens(cmd.state)
+        f"R1-conflict: links {i} ({state[i]}) and {j} ({state[j]}) conflict and may not be green together"
+        for i, j in model.conflicting_greens(state)
     ]
-    if cmd.then is not None:
+    if then is not None:
         out += [
-            f"R1-conflict: target 'then' has links {i} ({cmd.then[i]}) and {j} ({cmd.then[j]}) green together, which conflict"
-            for i, j in model.conflicting_greens(cmd.then)
+            f"R1-conflict: target 'then' has links {i} ({then[i]}) and {j} ({then[j]}) green together, which conflict"
+            for i, j in model.conflicting_greens(then)
         ]
-    return out
+    return tuple(out)
 
 
-def transitions(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -> list[str]:
-    """R2: min green, yellow never cut short, no aspect skipped."""
+def transitions(plan: PairPlan, timers: SignalTimers, t: float) -> list[str]:
+    """R2: min green, yellow never cut short, no aspect skipped (a command at ``t`` s)."""
     reasons = []
-    t = cmd.time_s
-    for i, (old, new) in enumerate(zip(timers.state, cmd.state, strict=True)):
-        if old == new:
+    since = timers.since_s
+    for i, need_s, template, static in plan.changes:
+        held = t - since[i]
+        if held + TIME_EPS_S < need_s:
+            reasons.append(template.format(held))
+        if static is not None:
+            reasons.append(static)
+    if plan.bad_char is not None:
+        raise KeyError(plan.bad_char)
+    return reasons
+
+
+def _changes(
+    model: Intersection, old: str, new: str
+) -> tuple[tuple[tuple[int, float, str | None, str | None], ...], str | None]:
+    out: list[tuple[int, float, str | None, str | None]] = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a == b:
             continue
-        a_old, a_new = ASPECT_OF[old], ASPECT_OF[new]  # both checked by R5 first
+        a_old = ASPECT_OF.get(a)
+        if a_old is None:
+            return tuple(out), a  # judging stops here, as a lookup of it would
+        a_new = ASPECT_OF[b]
         if a_old == a_new:
             continue
         timing = model.timings[i]
-        held = timers.elapsed_s(i, t)
         if a_old == "green":
-            if held + TIME_EPS_S < timing.min_green_s:
-                reasons.append(
-                    f"R2-min-green: link {i} green for {held:.1f} s, minimum {timing.min_green_s:.1f} s"
-                )
-            if a_new == "red" and timing.yellow_s > 0:
-                reasons.append(f"R2-yellow: link {i} may not go from green to red without yellow")
+            skip = f"R2-yellow: link {i} may not go from green to red without yellow"
+            out.append((
+                i, timing.min_green_s,
+                f"R2-min-green: link {i} green for {{:.1f}} s, minimum {timing.min_green_s:.1f} s",
+                skip if a_new == "red" and timing.yellow_s > 0 else None,
+            ))  # fmt: skip
         elif a_old == "yellow":
             if a_new == "green":
-                reasons.append(f"R2-yellow: link {i} may not go from yellow back to green")
-            elif held + TIME_EPS_S < timing.yellow_s:
-                reasons.append(
-                    f"R2-yellow: link {i} yellow for {held:.1f} s, minimum {timing.yellow_s:.1f} s"
-                )
+                out.append((i, _NO_MINIMUM_S, None, f"R2-yellow: link {i} may not go from yellow back to green"))
+            else:
+                out.append((
+                    i, timing.yellow_s,
+                    f"R2-yellow: link {i} yellow for {{:.1f}} s, minimum {timing.yellow_s:.1f} s", None,
+                ))  # fmt: skip
         elif a_old == "red" and a_new == "yellow":
-            reasons.append(f"R2-yellow: link {i} may not go from red to yellow")
+            out.append((i, _NO_MINIMUM_S, None, f"R2-yellow: link {i} may not go from red to yellow"))
         elif a_new == "off" or a_old == "off":
-            reasons.append(f"R5-malformed: link {i} may not switch between off and {a_new}")
-    return reasons
+            out.append((i, _NO_MINIMUM_S, None, f"R5-malformed: link {i} may not switch between off and {a_new}"))
+        else:  # red -> green: R3 judges its foes
+            out.append((i, _NO_MINIMUM_S, None, None))
+    return tuple(out), None
 
 
-def turning_on(timers: SignalTimers, cmd: SignalCommand) -> list[int]:
-    """Links that start a green, or gain protection (``g``/``s`` -> ``G``), with this command."""
-    out = []
-    for i, (old, new) in enumerate(zip(timers.state, cmd.state, strict=True)):
-        if new in GREEN_CHARS and (
-            old not in GREEN_CHARS or (new == "G" and old in PERMISSIVE_CHARS)
-        ):
-            out.append(i)
-    return out
-
-
-def clearance(model: Intersection, timers: SignalTimers, cmd: SignalCommand) -> list[str]:
-    """R3: a link turns green only after every conflicting link has cleared."""
+def clearance(plan: PairPlan, timers: SignalTimers, t: float) -> list[str]:
+    """R3: a link turns green only after every conflicting link has cleared (a command at
+    ``t`` s)."""
     reasons = []
-    t = cmd.time_s
-    for i in turning_on(timers, cmd):
-        for j in model.blockers_of(i, cmd.state[i]):  # other foes never hold i back
-            if cmd.state[j] in GREEN_CHARS:
-                # R1 judges the pair as shown; a foe that was protected a moment ago still
-                # has vehicles to clear (its "yellow arrow" interval).
-                if not protection_cleared(model, timers, i, cmd.state[i], j, cmd.state[j], t):
-                    reasons.append(_protection_reason(model, timers, i, j))
-                continue
-            last_j = timers.last_green[j]
-            if last_j != "G" and model.compatible(i, cmd.state[i], j, last_j):
-                continue  # i yields to whatever is still leaving j (never to a protected j)
-            old_j = ASPECT_OF[timers.state[j]]
-            if old_j in ("green", "yellow"):
-                reasons.append(f"R3-clearance: link {i} may not turn green while conflicting link {j} is {old_j}")
-                continue
-            red_for = timers.elapsed_s(j, t)
-            need = model.timings[j].clearance_s
-            if old_j == "red" and red_for + TIME_EPS_S < need:
-                reasons.append(
-                    f"R3-clearance: link {i} may not turn green: conflicting link {j} red for "
-                    f"{red_for:.1f} s, clearance {need:.1f} s"
-                )
+    since, last_green, unprotected = timers.since_s, timers.last_green, timers.unprotected_since_s
+    for kind, j, yields_to, need_s, text in plan.clears:
+        if kind == "dropped":
+            # A foe that was protected a moment ago still has vehicles to clear (its
+            # "yellow arrow" interval): ``yellow_s + clearance_s`` from the drop.
+            if not t - unprotected[j] + TIME_EPS_S >= need_s:
+                reasons.append(text.format(unprotected[j]))
+        elif kind == "drops-now":
+            reasons.append(text)
+        elif last_green[j] in yields_to:
+            continue  # i yields to whatever is still leaving j (never to a protected j)
+        elif kind == "busy":
+            reasons.append(text)
+        else:
+            red_for = t - since[j]
+            if red_for + TIME_EPS_S < need_s:
+                reasons.append(text.format(red_for))
     return reasons
 
 
-def protection_cleared(
-    model: Intersection, timers: SignalTimers, i: int, c_i: str, j: int, c_j: str, t: float
-) -> bool:
-    """Whether green foe ``j`` (now ``c_j``) has cleared any protected green it showed, so
-    that ``i`` may show ``c_i``: a ``G`` dropped to ``g`` counts as ended only after
-    ``yellow_s + clearance_s`` of ``j``."""
-    if c_j == "G" or model.compatible(i, c_i, j, "G"):
-        return True  # still protected (R1 decides) or never in i's way when protected
-    if timers.state[j] == "G":
-        return False  # dropping protection at this very moment
-    need = model.timings[j].yellow_s + model.timings[j].clearance_s
-    return t - timers.unprotected_since_s[j] + TIME_EPS_S >= need
-
-
-def _protection_reason(model: Intersection, timers: SignalTimers, i: int, j: int) -> str:
-    when = (
-        "drops its protected green now"
-        if timers.state[j] == "G"
-        else f"dropped its protected green at {timers.unprotected_since_s[j]:.1f} s"
-    )
-    need = model.timings[j].yellow_s + model.timings[j].clearance_s
-    return (
-        f"R3-clearance: link {i} may not turn green: conflicting link {j} {when} and needs "
-        f"{need:.1f} s to clear it"
-    )
+def _clears(model: Intersection, old: str, new: str) -> tuple[tuple[str, int, frozenset[str], float, str], ...]:
+    out: list[tuple[str, int, frozenset[str], float, str]] = []
+    for i, (a, c) in enumerate(zip(old, new, strict=True)):
+        # Links that start a green, or gain protection (g/s -> G), with this command.
+        if c not in GREEN_CHARS or (a in GREEN_CHARS and not (c == "G" and a in PERMISSIVE_CHARS)):
+            continue
+        for j in model.blockers_of(i, c):  # other foes never hold i back
+            timing = model.timings[j]
+            if new[j] in GREEN_CHARS:
+                # R1 judges the pair as shown; a G dropped to g counts as ended only after
+                # yellow_s + clearance_s of j.
+                if new[j] == "G" or model.compatible(i, c, j, "G"):
+                    continue
+                need = timing.yellow_s + timing.clearance_s
+                to_clear = f"and needs {need:.1f} s to clear it"
+                if a_j_protected := old[j] == "G":
+                    why = f"R3-clearance: link {i} may not turn green: conflicting link {j} drops its protected green now {to_clear}"
+                else:
+                    why = f"R3-clearance: link {i} may not turn green: conflicting link {j} dropped its protected green at {{:.1f}} s {to_clear}"
+                out.append(("drops-now" if a_j_protected else "dropped", j, frozenset(), need, why))
+                continue
+            yields_to = frozenset(x for x in PERMISSIVE_CHARS if model.compatible(i, c, j, x))
+            old_j = ASPECT_OF[old[j]]
+            if old_j in ("green", "yellow"):
+                why = f"R3-clearance: link {i} may not turn green while conflicting link {j} is {old_j}"
+                out.append(("busy", j, yields_to, _NO_MINIMUM_S, why))
+                continue
+            need = timing.clearance_s if old_j == "red" else _NO_MINIMUM_S
+            why = (
+                f"R3-clearance: link {i} may not turn green: conflicting link {j} red for "
+                f"{{:.1f}} s, clearance {need:.1f} s"
+            )
+            out.append(("red", j, yields_to, need, why))
+    return tuple(out)
