@@ -91,6 +91,7 @@ def arrival_advice(
         for p in ps:
             by_signal.setdefault(p.signal_id, []).append(p)
     out: dict[str, ArrivalAdvice] = {}
+    delay_s: dict[str, float] = {}
     for sid, at in by_signal.items():
         model = models.get(sid)
         if model is None or len(at) < 2:
@@ -99,18 +100,10 @@ def arrival_advice(
         order = sorted(at, key=lambda p: (-p.claim.importance, p.eta_s, p.claim.request_id))
         for k, p in enumerate(order[1:], start=1):
             advice = _behind(model, p, order[:k], now_s)
-            if advice is None:
-                continue
-            best = out.get(p.claim.request_id)
-            if best is None or advice.arrive_after_s - p.eta_s > best.arrive_after_s - _eta(
-                plans, best
-            ):
-                out[p.claim.request_id] = advice
+            rid = p.claim.request_id
+            if advice is not None and advice.arrive_after_s - p.eta_s > delay_s.get(rid, 0.0):
+                out[rid], delay_s[rid] = advice, advice.arrive_after_s - p.eta_s
     return out
-
-
-def _eta(plans: Mapping[str, Sequence[JunctionPlan]], advice: ArrivalAdvice) -> float:
-    return next(p.eta_s for p in plans[advice.request_id] if p.signal_id == advice.signal_id)
 
 
 def change_s(model: Intersection, ending: Iterable[int], starting: Iterable[int]) -> float:
