@@ -100,7 +100,11 @@ class LiveTimes:
         self._n = int(np.ceil(window_s / bucket_s))
         self._lane_ids: tuple[str, ...] = ()
         self._bucket = -1
+        #: Edge times (s): :attr:`run_s`, the run alone, plus :attr:`queue_s`, the queue's
+        #: discharge at the edge's end.
         self.times_s = np.array(graph.free_flow_s, dtype=float)
+        self.run_s = self.times_s.copy()
+        self.queue_s = np.zeros(graph.n)
 
     def update(self, traffic: TrafficState) -> np.ndarray:
         """Take in one detector reading; returns (and keeps as :attr:`times_s`) the edge
@@ -108,6 +112,7 @@ class LiveTimes:
         lanes = _lanes(self.graph, traffic)
         if lanes is None:
             self.times_s = np.array(self.graph.free_flow_s, dtype=float)
+            self.run_s, self.queue_s = self.times_s.copy(), np.zeros(self.graph.n)
             return self.times_s
         node, run, seen, queue_s = lanes
         k = int(traffic.time_s // self.bucket_s)
@@ -138,6 +143,8 @@ class LiveTimes:
         lane_run = np.where(recent, self._last_run, free)
         mean_queue_s = self._queue.sum(axis=0) / max(self._readings.sum(), 1.0)
         self.times_s = _edge_times(self.graph, node, lane_run + mean_queue_s)
+        self.run_s = _edge_times(self.graph, node, lane_run)
+        self.queue_s = np.maximum(self.times_s - self.run_s, 0.0)
         return self.times_s
 
 

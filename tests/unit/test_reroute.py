@@ -13,6 +13,7 @@ from clearway.control.priority.reroute import (
     ReroutePolicy,
     RerouteState,
     check_route,
+    corridor_time_s,
     judge,
 )
 from clearway.network import load_network
@@ -182,3 +183,29 @@ def test_a_new_route_always_starts_on_the_vehicle_s_edge(graph, slow_s, at, offs
         assert d.route.edges[0] == at and d.route.edges[-1] == ROUTE[-1]
         route_of(graph, d.route.edges)  # drivable: raises otherwise
         assert d.gain_s >= quick.min_gain_s
+
+
+def test_a_corridor_route_is_charged_only_the_queue_left_at_its_eta(graph):
+    route = route_of(graph, ROUTE)
+    queue = np.zeros(graph.n)
+    queue[graph.index["A1B1"]] = 100.0  # the first junction: far more than its ETA
+    queue[graph.index["B1C1"]] = 10.0  # the second: flushed before the vehicle is there
+    eta = route.end_times_s
+    assert eta[1] > 10.0
+    assert corridor_time_s(graph, route, queue) == pytest.approx(
+        route.travel_time_s + 100.0 - eta[0]
+    )
+
+
+def test_a_queue_the_corridor_flushes_mostly_in_time_does_not_reroute(graph):
+    runs = np.array(graph.free_flow_s, dtype=float)
+    queue = np.zeros(graph.n)
+    queue[graph.index["B1C1"]] = 60.0  # at C1, ~28 s ahead: the corridor flushes most of it
+    state = RerouteState()
+    for k in range(3):
+        d = check_route(POLICY, state, graph, ROUTE, "A1B1", 10.0 + 5 * k, 5.0 * k, runs, queue)
+        state = d.state
+        assert d.route is None and d.gain_s < POLICY.min_gain_s
+    # Charged in full, the same queue would send the vehicle round the block.
+    charged = check_route(POLICY, RerouteState(), graph, ROUTE, "A1B1", 10.0, 0.0, runs + queue)
+    assert charged.gain_s >= POLICY.min_gain_s and charged.state.streak == 1

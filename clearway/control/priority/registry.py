@@ -11,8 +11,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-import numpy as np
-
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.control.priority.gps_fixes import GpsFixes
 from clearway.control.priority.lifecycle import PriorityRequest
@@ -221,7 +219,8 @@ class RequestBook:
             self._store(req.expire_if_stale(now_s))
         if self.reroute is not None and traffic is not None:
             self._live = self._live or LiveTimes(self.graph)
-            self._reroute(self.reroute, now_s, self._live.update(traffic))
+            self._live.update(traffic)
+            self._reroute(self.reroute, now_s, self._live)
 
     @property
     def reroutes(self) -> Mapping[str, int]:
@@ -243,13 +242,14 @@ class RequestBook:
         return frozenset(self._signals_on(req.route[req.route.index(pos[0]):]))
 
     # -- internals --------------------------------------------------------------------------
-    def _reroute(self, policy: ReroutePolicy, now_s: float, times: np.ndarray) -> None:
+    def _reroute(self, policy: ReroutePolicy, now_s: float, live: LiveTimes) -> None:
         """Check the live requests that are due whether a clearly faster route has opened."""
         for rid, req in self._requests.items():
             pos, state = self._road_pos.get(rid), self._reroutes.get(rid, RerouteState())
             if req.state is not RequestState.ACTIVE or pos is None or not state.due(policy, now_s):
                 continue
-            decision = check_route(policy, state, self.graph, req.route, *pos[:2], now_s, times)
+            decision = check_route(policy, state, self.graph, req.route, *pos[:2], now_s,
+                                   live.run_s, live.queue_s)  # fmt: skip
             self._reroutes[rid] = decision.state
             if decision.route is not None:
                 new = req.planned(edges := decision.route.edges, self._signals_on(edges), now_s)

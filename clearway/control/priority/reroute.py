@@ -200,6 +200,7 @@ def check_route(
     offset_m: float,
     now_s: float,
     edge_times_s: np.ndarray,
+    queue_s: np.ndarray | None = None,
 ) -> RerouteDecision:
     """One check of a vehicle at ``offset_m`` (m) on ``edge_id`` of its ``route``.
 
@@ -216,7 +217,14 @@ def check_route(
     now_s
         The time of the check (s).
     edge_times_s
-        Live travel time per graph node (s), as :func:`~clearway.network.graph.edge_times_s`.
+        Live travel time per graph node (s), e.g. :attr:`LiveTimes.times_s
+        <clearway.network.live_times.LiveTimes>`; with ``queue_s``, the run alone
+        (:attr:`~clearway.network.live_times.LiveTimes.run_s`).
+    queue_s
+        Discharge time of the queue at each edge's end (s). Under a corridor a queue ahead is
+        flushed before the vehicle arrives where there is time for it: a route is charged only
+        what of each queue's discharge is left at the vehicle's ETA there
+        (:func:`corridor_time_s`); the route searched for is the fastest by runs.
 
     Returns
     -------
@@ -238,6 +246,9 @@ def check_route(
     best = fastest_route(
         graph, edge_id, rest[-1], edge_times_s=edge_times_s, origin_offset_m=offset
     )
+    if queue_s is not None:
+        current = replace(current, travel_time_s=corridor_time_s(graph, current, queue_s))
+        best = replace(best, travel_time_s=corridor_time_s(graph, best, queue_s))
     if best.edges[0] != edge_id or best.edges == rest:
         # The search starts on the vehicle's edge; a route elsewhere would need a teleport.
         new_state, _, why = judge(policy, state, now_s, current.travel_time_s,
@@ -251,6 +262,18 @@ def check_route(
     return RerouteDecision(
         new_state, best if switch else None, current.travel_time_s, best.travel_time_s, why
     )
+
+
+def corridor_time_s(graph: RoutingGraph, route: Route, queue_s: np.ndarray) -> float:
+    """Time of ``route`` (timed by runs) for a vehicle a corridor clears the way for (s): plus,
+    at each junction, the part of its queue's discharge (``queue_s`` per graph node, s) that
+    does not fit before the vehicle's ETA there — the corridor starts a queue moving that
+    long before the vehicle arrives, if it can."""
+    late = [
+        max(float(queue_s[graph.index[e]]) - eta_s, 0.0)
+        for e, eta_s in zip(route.edges[:-1], route.end_times_s, strict=False)
+    ]
+    return route.travel_time_s + sum(late)
 
 
 def _turn(rest: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
