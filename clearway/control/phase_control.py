@@ -22,7 +22,7 @@ from clearway.signals.model import GREEN_CHARS, YELLOW_CHARS, Intersection
 from clearway.signals.programs import safe_phase_states
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
-from clearway.signals.transition import PlanCache, follow, plan_wake_s
+from clearway.signals.transition import PlanCache, follow_or_wake
 from clearway.state.traffic import TrafficState
 
 
@@ -153,14 +153,13 @@ class PhaseController:
             held = waiting.get(sid)
             if held is not None and held[0] is t.since_s and held[1] == target and now_s < held[2]:
                 continue
-            model = self._models[sid]
-            plan = plans.plan(model, t.state, target)
-            nxt = follow(plan, model, t, now_s)
-            if nxt != t.state:
+            plan = plans.plan(self._models[sid], t.state, target)
+            nxt, wake_s = follow_or_wake(plan, t, now_s)
+            if nxt is not None:
                 waiting.pop(sid, None)
                 commands.append(SignalCommand(sid, nxt, now_s, source=self.name))
             else:
-                waiting[sid] = (t.since_s, target, plan_wake_s(plan, t, now_s))
+                waiting[sid] = (t.since_s, target, wake_s)
         return commands
 
     # -- Resumable ----------------------------------------------------------------------------

@@ -21,6 +21,10 @@ from clearway.signals.model import (
 )
 from clearway.signals.timers import SignalTimers
 
+#: (foe, its greens beside which the link may turn on, its last greens the link yields to,
+#: shows red now, shows ``G`` now, ``clearance_s``, ``yellow_s + clearance_s``).
+FoeTest = tuple[int, frozenset[str], frozenset[str], bool, bool, float, float]
+
 
 @dataclass(frozen=True, slots=True)
 class TransitionPlan:
@@ -29,9 +33,13 @@ class TransitionPlan:
     Which links change regardless of time (``fixed``), which once they have held their aspect
     long enough (``timed``: link, duration in s, the character then shown) and which want to
     turn green and need their foes cleared (``wants_on``: link, green character); ``watch``
-    holds those foes once each (link, ``clearance_s``, ``yellow_s + clearance_s``). A
-    controller that keeps a plan per (state, target) pair (:class:`PlanCache`) only re-reads
-    the clocks (:func:`follow`, :func:`plan_wake_s`).
+    holds those foes once each (link, ``clearance_s``, ``yellow_s + clearance_s``).
+    ``turn_on`` is ``wants_on`` with the test of each foe worked out but the clocks: (link,
+    green character, per foe (foe, the greens of the foe the link may show beside, the foe's
+    last greens it yields to, whether the foe shows red now, whether it shows ``G`` now,
+    ``clearance_s``, ``yellow_s + clearance_s``)). A controller that keeps a plan per (state,
+    target) pair (:class:`PlanCache`) only re-reads the clocks (:func:`follow`,
+    :func:`plan_wake_s`).
     """
 
     state: str
@@ -40,6 +48,7 @@ class TransitionPlan:
     timed: tuple[tuple[int, float, str], ...]
     wants_on: tuple[tuple[int, str], ...]
     watch: tuple[tuple[int, float, float], ...]
+    turn_on: tuple[tuple[int, str, tuple[FoeTest, ...]], ...] = ()
 
 
 def plan_transition(model: Intersection, state: str, target: str) -> TransitionPlan:
@@ -77,7 +86,24 @@ def plan_transition(model: Intersection, state: str, target: str) -> TransitionP
         (j, model.timings[j].clearance_s, model.timings[j].yellow_s + model.timings[j].clearance_s)
         for j in foes
     )
-    return TransitionPlan(state, target, tuple(fixed), tuple(timed), tuple(wants_on), watch)
+    turn_on = tuple((i, c, _foe_tests(model, state, i, c)) for i, c in wants_on)
+    return TransitionPlan(state, target, tuple(fixed), tuple(timed), tuple(wants_on), watch, turn_on)
+
+
+def _foe_tests(model: Intersection, state: str, i: int, c: str) -> tuple[FoeTest, ...]:
+    out = []
+    for j in model.blockers_of(i, c):
+        t = model.timings[j]
+        out.append((
+            j,
+            frozenset(x for x in PERMISSIVE_CHARS if model.compatible(i, c, j, x)),
+            frozenset(x for x in PERMISSIVE_CHARS if model.compatible(i, c, j, x)),
+            ASPECT_OF[state[j]] == "red",
+            state[j] == "G",
+            t.clearance_s,
+            t.yellow_s + t.clearance_s,
+        ))  # fmt: skip
+    return tuple(out)
 
 
 def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: float) -> str:
@@ -99,6 +125,10 @@ def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: f
 
 def follow(plan: TransitionPlan, model: Intersection, timers: SignalTimers, now_s: float) -> str:
     """:func:`step_toward` with its plan (made for ``timers.state`` and the same target)."""
+    return "".join(_follow(plan, timers, now_s))
+
+
+def _follow(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> list[str]:
     nxt = list(plan.state)
     for i, c in plan.fixed:
         nxt[i] = c
@@ -106,10 +136,51 @@ def follow(plan: TransitionPlan, model: Intersection, timers: SignalTimers, now_
     for i, need_s, c in plan.timed:
         if now_s - since[i] + TIME_EPS_S >= need_s:
             nxt[i] = c
-    for i, c in plan.wants_on:
-        if _may_turn_on(model, timers, nxt, i, c, now_s):
+    for i, c, tests in plan.turn_on:
+        if _foes_cleared(tests, timers, nxt, now_s):
             nxt[i] = c
-    return "".join(nxt)
+    return nxt
+
+
+def _foes_cleared(tests: tuple[FoeTest, ...], timers: SignalTimers, nxt: list[str], now_s: float) -> bool:
+    """Whether every foe in ``tests`` lets the link turn on at ``now_s``, the others showing
+    ``nxt`` (the guard's R1 and R3, made with the plan's tables)."""
+    since, last_green, unprotected = timers.since_s, timers.last_green, timers.unprotected_since_s
+    for j, beside, yields_to, shows_red, shows_g, clearance_s, protected_s in tests:
+        c_j = nxt[j]
+        if c_j in GREEN_CHARS:
+            # A green foe may stay only if the link may show its green beside it, and a foe
+            # protected a moment ago must first clear that (its "yellow arrow" interval).
+            if c_j not in beside or shows_g or not now_s - unprotected[j] + TIME_EPS_S >= protected_s:
+                return False
+        elif last_green[j] in yields_to:
+            continue  # the link yields to whatever is still leaving j (never to a protected j)
+        elif not shows_red or now_s - since[j] + TIME_EPS_S < clearance_s:
+            return False
+    return True
+
+
+def _foes_cleared_s(
+    tests: tuple[FoeTest, ...], timers: SignalTimers, nxt: list[str], now_s: float
+) -> float:
+    """When :func:`_foes_cleared` turns true if ``nxt`` stays as it is (s): the last of the
+    foes' thresholds still ahead, ``inf`` if no wait is enough; called when it is false."""
+    since, last_green, unprotected = timers.since_s, timers.last_green, timers.unprotected_since_s
+    ready_s = now_s
+    for j, beside, yields_to, shows_red, shows_g, clearance_s, protected_s in tests:
+        c_j = nxt[j]
+        if c_j in GREEN_CHARS:
+            if c_j not in beside or shows_g:
+                return float("inf")
+            due = unprotected[j] + protected_s
+        elif last_green[j] in yields_to:
+            continue
+        elif not shows_red:
+            return float("inf")
+        else:
+            due = since[j] + clearance_s
+        ready_s = max(ready_s, due - TIME_EPS_S)  # the tests are "held + TIME_EPS_S >= need"
+    return ready_s
 
 
 def plan_wake_s(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> float:
@@ -117,23 +188,48 @@ def plan_wake_s(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> flo
 
     While the signal shows the same state its timers' start times stay fixed, and the plan
     depends on time only through "held at least this long" tests: its timed links' own
-    durations and the clearance of the foes its greens wait for. Until the next of those
-    thresholds it gives the same answer, so a controller may skip asking. ``inf`` when none
+    durations, and for each green still waiting the *last* of its foes' clearances (while
+    the others show the same, it turns on when all have cleared, not at the first). Until the
+    next of those it gives the same answer, so a controller may skip asking. ``inf`` when none
     lies ahead.
     """
+    return _follow_and_wake(plan, timers, now_s)[1]
+
+
+def follow_or_wake(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> tuple[str | None, float]:
+    """:func:`follow` and, when it shows what the signal shows, :func:`plan_wake_s`:
+    (the state to show, ``inf``) or (None, the time to ask again) (s)."""
+    nxt, wake_s = _follow_and_wake(plan, timers, now_s)
+    state = "".join(nxt)
+    if state != plan.state:
+        return state, float("inf")
+    return None, wake_s
+
+
+def _follow_and_wake(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> tuple[list[str], float]:
+    """:func:`_follow` and the earliest threshold after ``now_s`` that may change its answer."""
+    nxt = list(plan.state)
+    for i, c in plan.fixed:
+        nxt[i] = c
     wake = float("inf")
     since = timers.since_s
-    for i, need_s, _ in plan.timed:
-        due = since[i] + need_s - TIME_EPS_S  # the tests are "held + TIME_EPS_S >= need"
-        if now_s < due < wake:
-            wake = due
-    unprotected = timers.unprotected_since_s
-    for j, clearance_s, protected_s in plan.watch:
-        for due in (since[j] + clearance_s, unprotected[j] + protected_s):
-            due -= TIME_EPS_S
+    for i, need_s, c in plan.timed:
+        if now_s - since[i] + TIME_EPS_S >= need_s:
+            nxt[i] = c
+        else:
+            due = since[i] + need_s - TIME_EPS_S  # the tests are "held + TIME_EPS_S >= need"
             if now_s < due < wake:
                 wake = due
-    return wake
+    for i, c, tests in plan.turn_on:
+        if _foes_cleared(tests, timers, nxt, now_s):
+            nxt[i] = c
+        else:
+            # While nxt stays as it is (it changes only at one of these thresholds), the link
+            # turns on when its last foe has cleared.
+            due = _foes_cleared_s(tests, timers, nxt, now_s)
+            if now_s < due < wake:
+                wake = due
+    return nxt, wake
 
 
 class PlanCache:
