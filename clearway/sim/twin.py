@@ -304,23 +304,32 @@ class SumoTwin:
 
     def set_route(self, vehicle_id: str, edges: Sequence[str]) -> None:
         """The vehicle drives ``edges`` from now on: a new route from the edge it is on (or
-        one that passes it: the part behind it is dropped).
+        one that passes it: the part behind it is dropped), or from an edge ahead on its route
+        (it is still on its way there, e.g. inside the junction before it).
 
         Raises
         ------
         SimulationError
-            The vehicle is not on the network, its current edge is not on ``edges``, or SUMO
-            refuses the route (not connected for its class); it keeps its old route.
+            The vehicle is not on the network, ``edges`` neither passes its current edge nor
+            starts on one of its route ahead, or SUMO refuses the route (not connected for
+            its class); it keeps its old route.
         """
         self._check_open()
         vehicle = self._sim.vehicle
+        new = list(edges)
         try:
-            current = vehicle.getRoute(vehicle_id)[vehicle.getRouteIndex(vehicle_id)]
-            ahead = list(edges)[list(edges).index(current):] if current in edges else None
+            route, at = list(vehicle.getRoute(vehicle_id)), vehicle.getRouteIndex(vehicle_id)
+            current = route[at]
+            ahead = None
+            if current in new:
+                ahead = new[new.index(current) :]
+            elif new and new[0] in route[at + 1 :]:
+                ahead = route[at : route.index(new[0], at + 1)] + new
             if ahead is None:
                 raise SimulationError(
                     f"cannot re-route {vehicle_id!r}: it is on edge {current!r}, which the new "
-                    f"route {edges[0]!r} -> {edges[-1]!r} does not pass; start it there"
+                    f"route {edges[0]!r} -> {edges[-1]!r} neither passes nor starts ahead of it on its "
+                    "route; start it where the vehicle is"
                 )
             vehicle.setRoute(vehicle_id, ahead)
         except self._errors as exc:

@@ -41,7 +41,11 @@ def test_set_route_changes_a_vehicle_s_way_or_says_why_not(tmp_path):
         assert twin.priority_positions() == {}  # not tracked: set_route needs no tracking
         twin.set_route("amb", ("left1A1", "A1B1", "B1B2", "B2C2", "C2right2"))
         assert twin._sim.vehicle.getRoute("amb")[-1] == "C2right2"
-        with pytest.raises(SimulationError, match="does not pass"):
+        # From an edge ahead on its route: the way there is kept.
+        twin.set_route("amb", ("A1B1", "B1C1", "C1right1"))
+        assert twin._sim.vehicle.getRoute("amb") == ("left1A1", "A1B1", "B1C1", "C1right1")
+        twin.set_route("amb", ("left1A1", "A1B1", "B1B2", "B2C2", "C2right2"))
+        with pytest.raises(SimulationError, match="neither passes nor starts ahead"):
             twin.set_route("amb", ("B1C1", "C1right1"))
         with pytest.raises(SimulationError, match="re-routing vehicle 'amb'"):
             twin.set_route("amb", ("left1A1", "B1C1"))  # not connected
