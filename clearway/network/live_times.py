@@ -66,9 +66,10 @@ class LiveTimes:
     (an incident, a work zone), or they brake for a red light or pull away from it. Braking
     and pulling away take a few seconds, and a vehicle enters the detector at the street's
     speed; on a slow street every vehicle crawls all the time. So a lane's run is timed at
-    the *fastest* moving-vehicle speed its detector saw within the last ``window_s``. A
-    detector with no vehicle moving on it in that time (empty, or its queue standing at a
-    red) says nothing of the street's speed: the lane keeps the run last measured for
+    the *fastest* moving-vehicle speed its detector saw within the last ``window_s``, once
+    vehicles have moved on it in every ``bucket_s`` slice of that window. A detector without
+    moving vehicles all that time (empty, its queue standing at a red, or one vehicle braking
+    for it) says nothing of the street's speed: the lane keeps the run last measured for
     ``memory_s`` (free flow after that, or before any). The queue delay is the queue's mean
     over the window. Both as in :func:`live_edge_times_s` otherwise.
 
@@ -85,7 +86,7 @@ class LiveTimes:
     def __init__(
         self,
         graph: RoutingGraph,
-        window_s: float = 20.0,
+        window_s: float = 10.0,
         bucket_s: float = 5.0,
         memory_s: float = 120.0,
     ) -> None:
@@ -136,7 +137,9 @@ class LiveTimes:
         self._queue[0] += queue_s
         self._readings[0] += 1
         shortest = self._shortest.min(axis=0)
-        measured = np.isfinite(shortest)
+        # Only a speed sustained through the whole window is news of the street: a vehicle
+        # braking for a red moves on the detector for a slice or two, then stands.
+        measured = np.isfinite(self._shortest).all(axis=0)
         self._last_run = np.where(measured, shortest, self._last_run)
         self._measured_s = np.where(measured, traffic.time_s, self._measured_s)
         recent = traffic.time_s - self._measured_s <= self.memory_s

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.sumo, pytest.mark.slow]
 
 
 def test_the_ambulance_is_rerouted_round_the_incident_and_arrives_sooner(tmp_path):
-    plan = build_plan(detour_setup(tmp_path), [1], duration_s=500.0)
+    plan = build_plan(detour_setup(tmp_path), [3])  # seed 3 of the bench: re-routed there
     assert DETOUR_INCIDENT_EDGE in plan.trips[0].edges  # planned through it at dispatch
     (job,) = [j for j in plan_jobs(plan, EvaluationSettings(strategies=("corridor",)), (), tmp_path)
               if j.label == "corridor"]  # fmt: skip

@@ -72,14 +72,31 @@ def test_the_moving_vehicles_speed_excludes_the_standing_ones(net, graph):
 def test_live_times_take_the_fastest_vehicle_of_the_window(net, graph):
     live = LiveTimes(graph, window_s=20.0, bucket_s=5.0, memory_s=60.0)
     k = graph.index[EDGE]
+    fast = lane_len(graph) / 12.0
+
+    def lanes(t, n, speed):
+        return live.update(state(net, float(t), L_0=(n, 0, speed, 0.0), L_1=(n, 0, speed, 0.0)))
+
+    for t in range(0, 20, 5):
+        times = lanes(t, 1, 12.0)
+    assert times[k] == pytest.approx(max(fast, free(graph)))
     # A vehicle braking for a red after one passed at 12 m/s: the street is not slow.
-    live.update(state(net, 0.0, L_0=(1, 0, 12.0, 0.0), L_1=(1, 0, 12.0, 0.0)))
-    times = live.update(state(net, 4.0, L_0=(1, 0, 3.0, 0.0), L_1=(1, 0, 3.0, 0.0)))
-    assert times[k] == pytest.approx(max(lane_len(graph) / 12.0, free(graph)))
+    assert lanes(21, 1, 3.0)[k] == pytest.approx(max(fast, free(graph)))
     # Everyone crawls for longer than the window: now it is.
-    for t in range(5, 30, 5):
-        times = live.update(state(net, float(t), L_0=(2, 0, 2.5, 0.0), L_1=(2, 0, 2.5, 0.0)))
+    for t in range(25, 50, 5):
+        times = lanes(t, 2, 2.5)
     assert times[k] == pytest.approx(lane_len(graph) / 2.5)
+
+
+def test_one_slow_vehicle_alone_is_no_slow_street(net, graph):
+    live = LiveTimes(graph, window_s=20.0, bucket_s=5.0, memory_s=60.0)
+    k = graph.index[EDGE]
+    live.update(state(net, 0.0, L_0=(1, 0, 3.0, 0.0)))  # braking for the red ...
+    live.update(state(net, 5.0, L_0=(1, 1, 0.0, 7.5)))  # ... then standing
+    times = live.update(state(net, 10.0))
+    # Free flow, plus the one standing car's discharge averaged over the three readings and
+    # the edge's two lanes.
+    assert times[k] == pytest.approx(free(graph) + QUEUE_HEADWAY_S / 3 / 2)
 
 
 def test_an_empty_detector_keeps_the_last_run_for_its_memory(net, graph):
