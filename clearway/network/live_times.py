@@ -4,7 +4,9 @@
 runs a lane at its detector's mean speed and adds its queue; at a red light the queue stands
 on the detector, so the lane is both run at walking pace and charged for the queue — every
 red approach looks like a jam, and the estimate swings with the signal cycle.
-:func:`live_edge_times_s` separates the two.
+:func:`live_edge_times_s` separates the two; :class:`LiveTimes` also looks back over the last
+few readings, so a car braking for a red is not taken for a slow street, and keeps a lane's
+last measured speed while its detector is empty.
 """
 
 from __future__ import annotations

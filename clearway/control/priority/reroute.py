@@ -4,8 +4,9 @@ A route is planned at submit time from the travel times then; a street on it may
 (an incident, a queue spilling back) while a parallel one stays free. Every
 :attr:`ReroutePolicy.check_every_s` the request book asks :func:`check_route` whether the best
 route from where the vehicle is now beats the rest of its current route, both timed with the
-same live edge times (:func:`clearway.network.live_times.live_edge_times_s`: detector speeds
-and queues). A switch needs all of:
+same live edge times (:class:`clearway.network.live_times.LiveTimes`: detector speeds, and
+queues charged as far as the corridor cannot flush them before the vehicle arrives,
+:func:`corridor_time_s`). A switch needs all of:
 
 * a clear gain, absolute and relative (:attr:`ReroutePolicy.min_gain_s`,
   :attr:`ReroutePolicy.min_gain_frac`): detector times are estimates, and a new route costs
