@@ -48,7 +48,7 @@ def evaluate_command(
     scenario: Annotated[
         list[str] | None,
         typer.Option(
-            help="spillback, crossing, convoy, berlin, or grid:NxM[:light|moderate|heavy]; "
+            help="spillback, crossing, convoy, berlin, detour, or grid:NxM[:light|moderate|heavy]; "
             "comma-separated or repeated to sweep several (not with --net)."
         ),
     ] = None,
@@ -93,6 +93,13 @@ def evaluate_command(
     local_trigger_m: Annotated[
         float, typer.Option(help="Distance at which 'local' preempts a junction (m).")
     ] = 150.0,
+    reroute: Annotated[
+        bool,
+        typer.Option(
+            help="Re-route priority vehicles on the way when a clearly faster route opens "
+            "(live travel times; their drivers take it)."
+        ),
+    ] = False,
     normal: Annotated[
         str,
         typer.Option(
@@ -221,6 +228,7 @@ def evaluate_command(
         local_trigger_m=local_trigger_m,
         normal=normals[0],
         avl=avl,
+        reroute=reroute,
     )
     if files.routes and not driver_noise and seeds > 1:
         console.print(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clearway.errors import ConfigError
 from clearway.evaluation.priority_scenarios import (
-    NAMED,
+    SCENARIOS,
     PrioritySetup,
     grid_setup,
     named_setup,
@@ -227,7 +227,7 @@ def priority_setup(
     if (net is None) == (scenario is None):
         raise ConfigError(
             "give either --net FILE (with --routes FILE ... and --priority) or --scenario NAME "
-            f"({', '.join(NAMED)} or grid:NxM[:light|moderate|heavy])"
+            f"({', '.join(SCENARIOS)} or grid:NxM[:light|moderate|heavy])"
         )
     if scenario is not None:
         if additional:
@@ -238,9 +238,9 @@ def priority_setup(
         if m:
             size, load = f"{m.group(1)}x{m.group(2)}", m.group(3) or "moderate"
             return grid_setup(out_dir, size, load, requests)
-        if scenario not in NAMED:
+        if scenario not in SCENARIOS:
             raise ConfigError(
-                f"unknown scenario {scenario!r}; use one of {', '.join(NAMED)} or "
+                f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)} or "
                 "grid:NxM[:light|moderate|heavy]"
             )
         setup = named_setup(scenario, out_dir)
@@ -269,11 +269,11 @@ def check_scenario_names(names: Sequence[str]) -> None:
     ConfigError
         Naming the unknown ones and the valid names.
     """
-    unknown = [n for n in names if n not in NAMED and not _GRID.match(n)]
+    unknown = [n for n in names if n not in SCENARIOS and not _GRID.match(n)]
     if unknown:
         raise ConfigError(
             f"unknown scenario(s) {', '.join(repr(n) for n in unknown)} in --scenario; use "
-            f"{', '.join(NAMED)} or grid:NxM[:light|moderate|heavy] (comma-separated or repeated)"
+            f"{', '.join(SCENARIOS)} or grid:NxM[:light|moderate|heavy] (comma-separated or repeated)"
         )
 
 

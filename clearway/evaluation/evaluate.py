@@ -110,6 +110,9 @@ class EvaluationSettings:
         Every strategy hears of the priority vehicles through this emulated AVL unit
         (:mod:`clearway.sim.avl`, seeded per seed alike for all strategies); ``None``: the
         twin's exact positions.
+    reroute
+        Priority vehicles are re-routed on the way when a clearly faster route opens
+        (:mod:`~clearway.control.priority.reroute`); their drivers take the new route.
     """
 
     strategies: tuple[str, ...] = ("none", "local", "corridor")
@@ -122,6 +125,7 @@ class EvaluationSettings:
     local_trigger_m: float = 150.0
     normal: str = "fixed-time"
     avl: AvlSettings | None = None
+    reroute: bool = False
 
 
 @dataclass(frozen=True)
@@ -373,7 +377,8 @@ def plan_jobs(
             # The reference has no priority vehicle to hear of: the AVL unit is the strategies'.
             jobs.append(
                 RunJob(strategy, with_trips, strategy, plan.trips, plan.routes,
-                       out_dir=runs / strategy, avl=settings.avl, **common)
+                       out_dir=runs / strategy, avl=settings.avl, reroute=settings.reroute,
+                       **common)
             )  # fmt: skip
     return jobs
 
@@ -415,6 +420,7 @@ def _header(
         "local_trigger_m": settings.local_trigger_m,
         "normal": settings.normal,
         "avl": avl_dict(settings.avl),
+        "reroute": settings.reroute,
         "backend": settings.backend,
         "engine": settings.engine,
         "trips": trips,

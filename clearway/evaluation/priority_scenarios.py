@@ -77,6 +77,8 @@ BERLIN_TRIP = ("-23925119#0", "320741894#0")
 CROSSING_LEAD_S = 2.0
 
 NAMED = ("spillback", "crossing", "convoy", "berlin")
+#: Every scenario :func:`named_setup` builds: the benches' four and ``detour`` (re-routing).
+SCENARIOS = (*NAMED, "detour")
 #: The detour scenario's incident: the street (the route's fifth block), when it starts (s;
 #: the ambulance is dispatched 30 s before it leaves at WARM_UP_S, so its route is planned
 #: through the street) and the speed traffic gets past it at (m/s; its 200 m then take

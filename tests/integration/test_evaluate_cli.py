@@ -141,3 +141,21 @@ def test_priority_runs_on_top_of_the_normal_controller_chosen(tmp_path):
         assert row["guard_rejections"] == 0
     bad = clearway("evaluate", "--scenario", "grid:3x3", "--normal", "magic", cwd=tmp_path)
     assert bad.returncode == 2 and "--normal 'magic'" in bad.stderr + bad.stdout
+
+
+@pytest.mark.slow
+def test_reroute_takes_the_ambulance_round_the_detour_incident_only_when_asked(tmp_path):
+    times = {}
+    for flag in ("--reroute", "--no-reroute"):
+        out = tmp_path / flag.strip("-")
+        proc = clearway(
+            "evaluate", "--scenario", "detour", "--seeds", "1", "--strategies", "corridor", flag,
+            "--out-dir", str(out), "--json", str(out / "r.json"), cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        data = json.loads((out / "r.json").read_text())
+        assert data["reroute"] is (flag == "--reroute")
+        (row,) = data["rows"]
+        assert row["priority_arrived"] and row["safety_violations"] == 0
+        times[flag] = row["priority_travel_time_s"]
+    assert times["--reroute"] < times["--no-reroute"] - 15.0, times
