@@ -13,7 +13,7 @@ stopping (treated like ``g``), ``y``/``Y`` yellow (minor/major; some programs us
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntFlag
 
 #: Comparisons of times tolerate this much floating-point noise (s).
@@ -112,6 +112,11 @@ class Intersection:
     fixed_off: frozenset[int] = frozenset()
     _foes: tuple[tuple[int, ...], ...] = ()
     _blockers: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
+    # (link, protected?) -> per blocker, the permissive greens it may show beside the link:
+    # filled on first use (transition plans ask it for the few links a change turns on).
+    _yields: dict[tuple[int, bool], tuple[frozenset[str], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         n = len(self.relation)
@@ -168,6 +173,18 @@ class Intersection:
         """Foes of link i that can keep it from showing green ``state_i``: those it may not
         show that green beside while they show a protected one (their clearance matters)."""
         return self._blockers[i][state_i in PERMISSIVE_CHARS]
+
+    def blocker_yields(self, i: int, state_i: str) -> tuple[frozenset[str], ...]:
+        """Per blocker of link i showing ``state_i`` (as :meth:`blockers_of` lists them), the
+        permissive greens (``g``/``s``) of that blocker i may show its green beside."""
+        key = (i, state_i in PERMISSIVE_CHARS)
+        found = self._yields.get(key)
+        if found is None:
+            found = self._yields[key] = tuple(
+                frozenset(x for x in PERMISSIVE_CHARS if self.compatible(i, state_i, j, x))
+                for j in self.blockers_of(i, state_i)
+            )
+        return found
 
     @property
     def max_clearance_s(self) -> float:

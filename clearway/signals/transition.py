@@ -91,19 +91,12 @@ def plan_transition(model: Intersection, state: str, target: str) -> TransitionP
 
 
 def _foe_tests(model: Intersection, state: str, i: int, c: str) -> tuple[FoeTest, ...]:
-    out = []
-    for j in model.blockers_of(i, c):
-        t = model.timings[j]
-        out.append((
-            j,
-            frozenset(x for x in PERMISSIVE_CHARS if model.compatible(i, c, j, x)),
-            frozenset(x for x in PERMISSIVE_CHARS if model.compatible(i, c, j, x)),
-            ASPECT_OF[state[j]] == "red",
-            state[j] == "G",
-            t.clearance_s,
-            t.yellow_s + t.clearance_s,
-        ))  # fmt: skip
-    return tuple(out)
+    timings = model.timings
+    return tuple(
+        (j, beside, beside, ASPECT_OF[state[j]] == "red", state[j] == "G", timings[j].clearance_s,
+         timings[j].yellow_s + timings[j].clearance_s)  # fmt: skip
+        for j, beside in zip(model.blockers_of(i, c), model.blocker_yields(i, c), strict=True)
+    )
 
 
 def step_toward(model: Intersection, timers: SignalTimers, target: str, now_s: float) -> str:
