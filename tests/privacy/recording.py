@@ -185,6 +185,10 @@ class RecordingSim:
         self._closed = False
 
     def wrap(self, domain: str, method: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if domain == "_libsumo":
+            # libsumo's compiled functions (``_libsumo.<domain>_<name>``, what the twin calls
+            # on hot paths) are the same calls as ``<domain>.<name>``: same rules.
+            domain, _, method = method.partition("_")
         def call(*args: Any, **kwargs: Any) -> Any:
             # Which vehicles are priority vehicles right now: the twin's own tracked set.
             tracked = set(getattr(self._twin, "_tracked", ()))
