@@ -1,0 +1,376 @@
+"""Planned convoys with time windows: when a booked route holds each junction, and whether two
+bookings clash there or a booking falls in a demand peak.
+
+A convoy is booked to leave its origin somewhere in a departure window ``[start_s, end_s]``
+(traffic time, s) at its cruise speed. At a signal ``d_m`` along the route its head arrives
+between ``start_s + d_m / v`` and ``end_s + d_m / v``; the junction is held from the earliest
+arrival less the *lead* the guard needs to bring the convoy's green up from anything it may be
+showing (longest minimum green, yellow and red clearance), until the latest arrival plus the
+convoy's passing time (``length_m / v``) plus the *trail* the cross streets wait for clearance
+(yellow and red clearance). Two bookings conflict when they hold one signal in overlapping
+windows (open intervals: one ending exactly when the other starts does not clash).
+
+Demand peaks are time-of-day periods (``HH:MM-HH:MM``, optionally for one signal); a window
+falls in a peak when it overlaps the period on any day. Traffic time is taken as seconds from
+midnight: UTC unix seconds on field equipment (UTC time of day), the simulated clock on the twin
+(a SUMO scenario starts at midnight).
+
+Pure functions over the network model; no service, storage or simulator imports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from clearway.errors import ClearwayError, ConfigError, ConflictError
+from clearway.network.model import Network
+from clearway.signals.model import Intersection
+from clearway.state.traffic import TrafficState
+
+#: Seconds in a day: peaks repeat with this period (s).
+DAY_S = 86_400.0
+#: A departure window may be at most this long (s): a longer one holds junctions' schedules
+#: for hours on a guess; book two convoys instead.
+MAX_WINDOW_S = 3_600.0
+#: A window may start at most this far ahead of now (s), as a convoy's ``depart_in_s``.
+MAX_AHEAD_S = 86_400.0
+
+__all__ = [
+    "DAY_S",
+    "MAX_AHEAD_S",
+    "MAX_WINDOW_S",
+    "BookedPassage",
+    "BookingConflictError",
+    "BookingWindowError",
+    "HoldWindow",
+    "PeakPeriod",
+    "WindowConflict",
+    "check_window",
+    "cross_flow_vph",
+    "find_conflicts",
+    "held_vehicles",
+    "hold_windows",
+    "parse_peak_table",
+    "peaks_hit",
+    "route_signal_distances",
+    "signal_clearance_s",
+]
+
+
+class BookingWindowError(ClearwayError):
+    """A booking's departure window cannot be booked: it ends before it starts, starts in the
+    past, is too long or too far ahead (answered 422)."""
+
+
+class BookingConflictError(ConflictError):
+    """A booking would hold a junction another booking holds at the same time (409)."""
+
+    def __init__(self, message: str, conflicts: Sequence[WindowConflict]) -> None:
+        super().__init__(message)
+        self.conflicts = tuple(conflicts)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldWindow:
+    """When a booking expects to hold one signal (traffic time, s).
+
+    Attributes
+    ----------
+    signal_id
+        The traffic light.
+    distance_m
+        How far along the route from the origin its stop line is (m).
+    from_s, to_s
+        Hold start (earliest head arrival less the lead) and end (latest tail passage plus
+        the trail) (s).
+    """
+
+    signal_id: str
+    distance_m: float
+    from_s: float
+    to_s: float
+
+    @property
+    def hold_s(self) -> float:
+        """How long the signal is held (s)."""
+        return self.to_s - self.from_s
+
+    def overlaps(self, other: HoldWindow) -> bool:
+        """Same signal, and the open intervals share a moment."""
+        return (
+            self.signal_id == other.signal_id
+            and self.from_s < other.to_s
+            and other.from_s < self.to_s
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BookedPassage:
+    """A confirmed booking (or an unfinished convoy) and the windows it holds."""
+
+    booking_id: str
+    windows: tuple[HoldWindow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowConflict:
+    """One clash: at ``ours.signal_id`` the plan's window overlaps booking ``booking_id``'s."""
+
+    booking_id: str
+    ours: HoldWindow
+    theirs: HoldWindow
+
+
+@dataclass(frozen=True, slots=True)
+class PeakPeriod:
+    """A daily demand peak (seconds from midnight; ``to_s < from_s`` wraps past midnight).
+
+    Attributes
+    ----------
+    from_s, to_s
+        Start and end time of day (s, 0-86400).
+    signal_id
+        The one signal it is known at; ``None``: every signal.
+    """
+
+    from_s: float
+    to_s: float
+    signal_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``07:00-09:00`` (and ``@signal``)."""
+        text = f"{_hhmm(self.from_s)}-{_hhmm(self.to_s)}"
+        return text if self.signal_id is None else f"{text}@{self.signal_id}"
+
+
+def _hhmm(day_s: float) -> str:
+    minutes = round(day_s / 60.0)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def check_window(
+    start_s: float,
+    end_s: float,
+    now_s: float,
+    *,
+    max_window_s: float = MAX_WINDOW_S,
+    max_ahead_s: float = MAX_AHEAD_S,
+    describe: object = None,
+) -> None:
+    """Refuse a departure window that cannot be booked (:class:`BookingWindowError`).
+
+    Parameters
+    ----------
+    start_s, end_s, now_s
+        The window and now (traffic time, s).
+    max_window_s, max_ahead_s
+        Longest window, and latest start from now (s).
+    describe
+        ``describe(t_s) -> str`` to show a time in messages (UTC text); default ``t s``.
+    """
+    show = describe if callable(describe) else (lambda t: f"{t:.1f} s (traffic time)")
+    if not (math.isfinite(start_s) and math.isfinite(end_s)):
+        raise BookingWindowError("the window's start and end must be finite times")
+    if end_s < start_s:
+        raise BookingWindowError(
+            f"the window ends ({show(end_s)}) before it starts ({show(start_s)}); "
+            "give an end after the start"
+        )
+    if start_s < now_s:
+        raise BookingWindowError(
+            f"the window starts in the past ({show(start_s)}, now is {show(now_s)}); "
+            "book a window that starts now or later"
+        )
+    if end_s - start_s > max_window_s:
+        raise BookingWindowError(
+            f"the window is {end_s - start_s:.0f} s long, longer than the {max_window_s:.0f} s "
+            "a booking may hold; narrow it, or book two convoys"
+        )
+    if start_s - now_s > max_ahead_s:
+        raise BookingWindowError(
+            f"the window starts {start_s - now_s:.0f} s from now, more than the "
+            f"{max_ahead_s:.0f} s ahead bookings are taken; book it later"
+        )
+
+
+def route_signal_distances(
+    net: Network,
+    route: Sequence[str],
+    junction_signal: Mapping[str, str],
+    origin_offset_m: float = 0.0,
+) -> list[tuple[str, float, str]]:
+    """(signal id, distance from the origin to its stop line in m, the route's edge into it)
+    of every signalised junction the route passes, in order; ``junction_signal`` maps
+    junction ids to signal ids."""
+    out: list[tuple[str, float, str]] = []
+    along_m = -origin_offset_m
+    for edge_id in route[:-1]:
+        edge = net.edge(edge_id)
+        along_m += edge.length_m
+        sid = junction_signal.get(edge.to_junction)
+        if sid is not None:
+            out.append((sid, max(along_m, 0.0), edge_id))
+    return out
+
+
+def signal_clearance_s(intersection: Intersection) -> tuple[float, float]:
+    """(lead, trail) of one signal (s): the lead brings the convoy's green up from any state
+    (longest minimum green + yellow + red clearance), the trail gives the cross streets their
+    clearance after the tail (longest yellow + red clearance)."""
+    timings = intersection.timings
+    yellow_s = max((t.yellow_s for t in timings), default=0.0)
+    min_green_s = max((t.min_green_s for t in timings), default=0.0)
+    clear_s = intersection.max_clearance_s
+    return min_green_s + yellow_s + clear_s, yellow_s + clear_s
+
+
+def hold_windows(
+    signal_distances: Iterable[tuple[str, float, str]],
+    *,
+    start_s: float,
+    end_s: float,
+    speed_mps: float,
+    length_m: float,
+    clearance_s: Mapping[str, tuple[float, float]],
+) -> tuple[HoldWindow, ...]:
+    """Each signal's hold window for a convoy leaving in ``[start_s, end_s]`` (s).
+
+    Parameters
+    ----------
+    signal_distances
+        (signal id, distance from the origin in m, approach edge), from
+        :func:`route_signal_distances`.
+    start_s, end_s
+        Departure window (traffic time, s).
+    speed_mps, length_m
+        The convoy's cruise speed (m/s) and length (m).
+    clearance_s
+        (lead, trail) per signal id (s), from :func:`signal_clearance_s`; a signal missing
+        from it gets none.
+    """
+    if not speed_mps > 0:
+        raise ValueError(f"speed_mps must be > 0, got {speed_mps}")
+    pass_s = length_m / speed_mps
+    out = []
+    for sid, distance_m, _edge in signal_distances:
+        lead_s, trail_s = clearance_s.get(sid, (0.0, 0.0))
+        travel_s = distance_m / speed_mps
+        out.append(
+            HoldWindow(
+                sid, distance_m, start_s + travel_s - lead_s, end_s + travel_s + pass_s + trail_s
+            )
+        )
+    return tuple(out)
+
+
+def find_conflicts(
+    windows: Iterable[HoldWindow], bookings: Iterable[BookedPassage]
+) -> list[WindowConflict]:
+    """Every (booking, signal) where one of ``windows`` overlaps a booking's window there, in
+    the order of the bookings, then of the windows."""
+    ours = list(windows)
+    found: list[WindowConflict] = []
+    for booking in bookings:
+        for theirs in booking.windows:
+            found.extend(
+                WindowConflict(booking.booking_id, w, theirs) for w in ours if w.overlaps(theirs)
+            )
+    return found
+
+
+_PEAK = re.compile(
+    r"^(?:(?P<sid>[^@\s]+)@)?(?P<a>\d{1,2}):(?P<am>\d{2})-(?P<b>\d{1,2}):(?P<bm>\d{2})$"
+)
+
+
+def parse_peak_table(text: str) -> tuple[PeakPeriod, ...]:
+    """Peaks from ``"07:00-09:00, 16:30-18:30, B1@12:00-13:00"`` (times of day; ``SIGNAL@``
+    for a peak at one signal only); empty text: none.
+
+    Raises
+    ------
+    ConfigError
+        An entry that is not ``[SIGNAL@]HH:MM-HH:MM`` with hours 0-24 and minutes 0-59, or
+        a period of no length.
+    """
+    out = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        m = _PEAK.match(entry)
+        if m is None:
+            raise ConfigError(
+                f"peak {entry!r} is not [SIGNAL@]HH:MM-HH:MM (e.g. 07:00-09:00 or B1@16:30-18:30)"
+            )
+        a_h, a_m, b_h, b_m = (int(m.group(k)) for k in ("a", "am", "b", "bm"))
+        if max(a_h, b_h) > 24 or max(a_m, b_m) > 59:
+            raise ConfigError(f"peak {entry!r}: hours are 0-24, minutes 0-59")
+        from_s, to_s = a_h * 3600.0 + a_m * 60.0, b_h * 3600.0 + b_m * 60.0
+        if from_s % DAY_S == to_s % DAY_S:
+            raise ConfigError(f"peak {entry!r} has no length; give its start and end")
+        out.append(PeakPeriod(from_s % DAY_S, to_s if to_s == DAY_S else to_s % DAY_S, m["sid"]))
+    return tuple(out)
+
+
+def peaks_hit(window: HoldWindow, peaks: Iterable[PeakPeriod]) -> list[PeakPeriod]:
+    """The peaks (at its signal, or at every signal) the window overlaps on any day."""
+    hit = []
+    for peak in peaks:
+        if peak.signal_id is not None and peak.signal_id != window.signal_id:
+            continue
+        length_s = (peak.to_s - peak.from_s) % DAY_S or DAY_S
+        # The peak's occurrences that could touch the window: from the day before its start.
+        day = math.floor(window.from_s / DAY_S) - 1
+        while day * DAY_S + peak.from_s < window.to_s:
+            a = day * DAY_S + peak.from_s
+            if a < window.to_s and window.from_s < a + length_s:
+                hit.append(peak)
+                break
+            day += 1
+    return hit
+
+
+def held_vehicles(flow_vph: float, hold_s: float) -> float:
+    """Vehicles expected to wait through a hold: cross flow (veh/h) times its length (s)."""
+    return max(flow_vph, 0.0) * max(hold_s, 0.0) / 3600.0
+
+
+def cross_flow_vph(
+    net: Network,
+    traffic: TrafficState,
+    signal_id: str,
+    approach_edge: str,
+    *,
+    detector_length_m: float,
+) -> tuple[float, int]:
+    """Flow (veh/h) on the detected lanes into ``signal_id`` other than the convoy's own
+    approach, from one detector reading, and how many such lanes have a detector.
+
+    Each lane's flow is density times speed (``q = k v``): vehicles on the detector over its
+    length (the lane's, if shorter than ``detector_length_m``) times their mean speed. It is
+    the flow *now*: a lane standing at red counts ~0, so over a signal cycle this is a low
+    estimate. Aggregates only.
+    """
+    lanes = sorted(
+        {
+            lk.from_lane
+            for lk in net.signal_links(signal_id)
+            if lk.from_lane.rsplit("_", 1)[0] != approach_edge
+        }
+    )
+    flow_vps, measured = 0.0, 0
+    for lane_id in lanes:
+        if not traffic.has_lane(lane_id):
+            continue
+        lane = traffic.lane(lane_id)
+        measured += 1
+        if lane.vehicle_count <= 0 or lane.mean_speed_mps <= 0:
+            continue
+        length_m = min(net.lane(lane_id).length_m, detector_length_m)
+        flow_vps += lane.vehicle_count / length_m * lane.mean_speed_mps
+    return flow_vps * 3600.0, measured
