@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -172,32 +173,120 @@ def users_revoke(
 def audit_verify(
     db: DbOption = DEFAULT_DB,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="A published head (JSON: the head, or the public report holding it): check "
+            "its Ed25519 signature and that the chain still holds that record with that hash.",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The published public key (PEM, or base64 raw) for --against; default the "
+            "key the head names (compare it with the published one)."
+        ),
+    ] = None,
 ) -> None:
     """Check the hash chain. Exit 0 when intact; 1 naming the first broken record."""
-    engine, _, audit = _open(db)
+    from clearway.storage.signed_head import SignatureError
+
+    try:
+        head = _published_head(against, public_key) if against is not None else None
+    except SignatureError as exc:
+        console.print(f"[bold red]not verified[/]: {against}: {exc}")
+        raise typer.Exit(code=1) from None
+    engine, sessions, audit = _open(db)
     report = audit.verify()
+    found = None
+    if head is not None:
+        from clearway.storage.signed_head import check_against
+
+        with sessions() as s:
+            found = check_against(s, head)
     engine.dispose()
+    ok = report.ok and (found is None or found.ok)
     if json_out:
-        typer.echo(
-            json.dumps(
-                {
-                    "ok": report.ok,
-                    "checked": report.checked,
-                    "head_seq": report.head_seq,
-                    "head_hash": report.head_hash,
-                    "bad_seq": report.bad_seq,
-                    "problem": report.problem,
-                    "message": report.message,
-                }
-            )
-        )
-    elif report.ok:
-        console.print(f"[green]ok[/]: {report.message}")
-        console.print("keep the head hash outside the database to detect a rewritten chain")
+        out = {
+            "ok": ok,
+            "checked": report.checked,
+            "head_seq": report.head_seq,
+            "head_hash": report.head_hash,
+            "bad_seq": report.bad_seq,
+            "problem": report.problem,
+            "message": report.message,
+        }
+        if found is not None:
+            out["against"] = {
+                "ok": found.ok,
+                "head_seq": found.head_seq,
+                "bad_seq": found.bad_seq,
+                "message": found.message,
+            }
+        typer.echo(json.dumps(out))
     else:
-        console.print(f"[bold red]broken[/] at record {report.bad_seq}: {report.message}")
-    if not report.ok:
+        if found is not None and not found.ok:
+            console.print(f"[bold red]rewritten[/] at record {found.bad_seq}: {found.message}")
+        elif found is not None:
+            console.print(f"[green]ok[/]: signature valid; {found.message}")
+        if report.ok:
+            console.print(f"[green]ok[/]: {report.message}")
+            if found is None:
+                console.print("keep the head hash outside the database to detect a rewritten chain")
+        elif found is None or found.ok:
+            console.print(f"[bold red]broken[/] at record {report.bad_seq}: {report.message}")
+    if not ok:
         raise typer.Exit(code=1)
+
+
+def _published_head(path: Path, public_key: Path | None) -> dict[str, Any]:
+    """The head in ``path``, its signature checked (and its report's digest, if the file is a
+    whole report); :class:`~clearway.storage.signed_head.SignatureError` if not."""
+    from clearway.errors import ConfigError
+    from clearway.storage.public_report import body_of
+    from clearway.storage.signed_head import (
+        SignatureError,
+        check_signature,
+        head_of,
+        load_public_key,
+        report_digest,
+    )
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--against {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise SignatureError(f"--against {path} is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise SignatureError(f"--against {path} holds no published head")
+    head = head_of(document)
+    key = None
+    if public_key is not None:
+        try:
+            key = load_public_key(public_key.read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"--public-key {public_key}: {exc.strerror}") from None
+    check_signature(head, key)
+    if "audit_head" in document and report_digest(body_of(document)) != head["report_digest"]:
+        raise SignatureError(
+            f"the report in {path} was changed after it was signed: its digest does not match"
+        )
+    return head
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    path: Annotated[Path, typer.Argument(help="Private key file to write (mode 0600).")],
+    force: Annotated[bool, typer.Option(help="Replace an existing key.")] = False,
+) -> None:
+    """Write an Ed25519 key pair that signs the published audit head: PATH (private, 0600;
+    set CLEARWAY_REPORT_KEY_FILE to it) and PATH.pub (public: publish it)."""
+    from clearway.storage.signed_head import generate_keypair
+
+    private, public = generate_keypair(path, overwrite=force)
+    console.print(f"private key {private} (mode 0600, keep it secret); public key {public}")
 
 
 @audit_app.command("list")
