@@ -51,6 +51,7 @@ from clearway.service.clock import FIELD_CLOCK, TrafficClock
 from clearway.service.live_view import EMPTY_VIEW, LiveView
 from clearway.service.positions import PositionRecorder
 from clearway.service.request_index import LiveRequest, RequestIndex
+from clearway.service.run_config import run_config_of
 from clearway.service.runtime_lifecycle import SiteLifecycle
 from clearway.service.runtime_records import (
     lifecycle_entry,
@@ -250,7 +251,8 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
                     desk.cancel(record.request_id, now)
                     raise
             rid = f"pr-{secrets.token_hex(8)}"
-            save = save_created(rid, owner, record, now, {**(detail or {}), "simulated": simulate})
+            detail = {**(detail or {}), "simulated": simulate}
+            save = save_created(rid, owner, record, now, detail, run_config_of(self))
             # Queued under the lock: before any tick's write about this request.
             saved = self._writer().submit(save)
             self.adopt(rid, owner, record, simulate)

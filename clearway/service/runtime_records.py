@@ -199,16 +199,19 @@ def save_created(
     record: PriorityRequest,
     now_s: float,
     detail: Mapping[str, Any],
+    run: Mapping[str, Any] | None = None,
 ) -> Callable[[Session], None]:
-    """The write of a new request: its row and its ``created`` audit record."""
+    """The write of a new request: its row and its ``created`` audit record (``run``: what
+    the runtime runs on, :func:`~clearway.service.run_config.run_config`, for a replay)."""
     spec = record.spec.model_dump(mode="json")
+    extra = {} if run is None else {"run": dict(run)}
 
     def write(s: Session) -> None:
         request_store.save_request(
             s, rid, spec=spec, status=record.state.value, principal=owner,
             detail={**detail, **request_detail(record)}, created_s=now_s,
         )  # fmt: skip
-        append_entries(s, [lifecycle_entry(rid, owner, "created", record, now_s)])
+        append_entries(s, [lifecycle_entry(rid, owner, "created", record, now_s, **extra)])
 
     return write
 
