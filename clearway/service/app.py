@@ -44,6 +44,7 @@ from clearway.service.routers import (
     junctions,
     metrics,
     priority,
+    public,
     tokens,
     users,
 )
@@ -110,6 +111,7 @@ def create_app(
                 "positions": settings.rate_positions_per_s,
                 "writes": settings.rate_writes_per_s,
                 "reads": settings.rate_reads_per_s,
+                "public": settings.rate_public_per_s,
             },
             burst_s=settings.rate_burst_s,
         ),
@@ -149,6 +151,7 @@ def create_app(
         audit,
         users,
         dashboard,
+        public,
     ):
         app.include_router(module.router)
     app.include_router(priority.batch_router)

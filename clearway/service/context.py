@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clearway.errors import ServiceUnavailableError
 from clearway.network import Network
 from clearway.network.graph import RoutingGraph, build_routing_graph
+from clearway.service.alert_publisher import AlertPublisher
 from clearway.service.clock import TrafficClock
 from clearway.service.credential_cache import CredentialCache
 from clearway.service.metrics import ServiceMetrics
@@ -48,6 +49,9 @@ class ServiceContext:
         Per-principal rate limits (see :mod:`clearway.service.rate_limit`).
     signatures
         Checks signed requests and refuses replays (see :mod:`clearway.service.signing`).
+    public_alerts
+        The public alert feed's last body and open streams (see
+        :mod:`clearway.service.alert_publisher`).
     """
 
     settings: ServiceSettings
@@ -62,9 +66,10 @@ class ServiceContext:
     signatures: SignatureChecker = field(default_factory=SignatureChecker)
     limiter: RateLimiter = field(
         default_factory=lambda: RateLimiter(
-            {"positions": 200.0, "writes": 2.0, "reads": 100.0}, burst_s=10.0
+            {"positions": 200.0, "writes": 2.0, "reads": 100.0, "public": 2.0}, burst_s=10.0
         )
     )
+    public_alerts: AlertPublisher = field(default_factory=AlertPublisher, repr=False)
     _graph: RoutingGraph | None = field(default=None, repr=False)
 
     def routing_graph(self) -> RoutingGraph:

@@ -43,6 +43,7 @@ def request_view(live: LiveRequest) -> RequestView:
         etas_s=dict(live.etas_s or {}),
         simulated=live.simulated,
         flag=live.flag,
+        pass_time_s=rec.spec.convoy.pass_time_s if rec.spec.convoy is not None else 0.0,
     )
 
 

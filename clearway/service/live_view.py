@@ -63,6 +63,9 @@ class RequestView:
         ``rejected``, ``watchOtherTraffic`` or ``recovering``.
     etas_s
         Predicted arrival at signals ahead (traffic time, s), where planned.
+    pass_time_s
+        How long after its head its tail passes a point: a convoy's length / speed, else 0
+        (s). Not in :meth:`to_json`: the public alert feed uses it for its windows.
     """
 
     request_id: str
@@ -76,6 +79,7 @@ class RequestView:
     etas_s: Mapping[str, float]
     simulated: bool = False
     flag: str | None = None
+    pass_time_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {

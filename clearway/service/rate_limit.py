@@ -3,9 +3,10 @@
 A stolen or buggy dispatch key must not be able to flood the service: each principal may
 make ``rate`` requests of a kind per second, and spend ``burst_s`` seconds' worth at once.
 Kinds: ``positions`` (a vehicle reports several times a second), ``writes`` (create, cancel,
-renew, strategy, users ...), ``reads``. A refusal is a 429 with ``Retry-After``; the first
+renew, strategy, users ...), ``reads``, and ``public`` (the unauthenticated alert feed,
+keyed by client address, not principal). A refusal is a 429 with ``Retry-After``; the first
 refusal of a principal in a minute is audited (``auth.throttled``), not every one — the
-audit log must not become the flood's target.
+audit log must not become the flood's target (the public feed's refusals are not audited).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from clearway.errors import ClearwayError
 
 #: The kinds of request limited separately.
-KINDS = ("positions", "writes", "reads")
+KINDS = ("positions", "writes", "reads", "public")
 #: A principal's refusals are audited at most once in this long (s).
 AUDIT_EVERY_S = 60.0
 

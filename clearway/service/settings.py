@@ -65,6 +65,12 @@ class ServiceSettings(BaseSettings):
     rate_positions_per_s, rate_writes_per_s, rate_reads_per_s, rate_burst_s
         Per principal: sustained request rates by kind, and the burst (in seconds of the
         rate) allowed on top; beyond them 429 with ``Retry-After``.
+    rate_public_per_s
+        Per client address: requests to the public alert feed (and streams opened) per second.
+    public_stream_max_s, public_keepalive_s, public_streams_per_client
+        The public alert stream: how long the server keeps one open (s; the client
+        reconnects), how often an idle one gets a keep-alive comment (s), how many one
+        address may hold open.
     max_corridors_per_area, area_cell_m
         A district cannot be starved: at most this many unfinished requests may route
         through any one square of this side (operators may exceed it).
@@ -94,6 +100,18 @@ class ServiceSettings(BaseSettings):
     rate_reads_per_s: float = Field(100.0, gt=0, description="reads per principal (per s)")
     rate_burst_s: float = Field(
         10.0, gt=0, le=3600, description="a principal may spend this many seconds' worth at once"
+    )
+    rate_public_per_s: float = Field(
+        2.0, gt=0, description="public alert feed requests per client address (per s)"
+    )
+    public_stream_max_s: float = Field(
+        300.0, gt=0, le=86_400, description="longest a public alert stream stays open (s)"
+    )
+    public_keepalive_s: float = Field(
+        15.0, gt=0, le=300, description="keep-alive comment on an idle alert stream every (s)"
+    )
+    public_streams_per_client: int = Field(
+        4, ge=1, le=1000, description="public alert streams one address may hold open"
     )
     max_corridors_per_area: int = Field(
         3, ge=1, description="unfinished requests whose routes cross one area at most (count)"

@@ -17,7 +17,12 @@ from clearway.service.auth import ROLE_PERMISSIONS, Permission
 from .conftest import ROLES, db_snapshot
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-PUBLIC = {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/"}
+#: The public alert feed for drivers and navigation apps (no personal data; rate-limited per
+#: client address): answers without a credential, 503 when the service has no live runtime.
+PUBLIC_FEEDS = {"/public/alerts", "/public/alerts/stream"}
+PUBLIC = {
+    "/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/",
+} | PUBLIC_FEEDS  # fmt: skip
 #: Routes any authenticated caller may use (exchanging one's own key changes nothing shared).
 ANY_ROLE = {("POST", "/auth/token")}
 
@@ -166,8 +171,12 @@ def test_every_read_route_refuses_no_credential(service):
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_public_routes_answer_without_credential(service):
-    for path in sorted(PUBLIC - {"/docs/oauth2-redirect"}):
+    for path in sorted(PUBLIC - {"/docs/oauth2-redirect"} - PUBLIC_FEEDS):
         assert service.client.get(path).status_code == 200, path
+    # No live runtime behind this service: the feeds say so (their 200s: test_public_alerts).
+    for path in sorted(PUBLIC_FEEDS):
+        r = service.client.get(path)
+        assert r.status_code == 503 and "runtime" in r.json()["detail"], (path, r.text)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
