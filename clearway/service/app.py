@@ -46,6 +46,7 @@ from clearway.service.routers import (
     priority,
     public,
     tokens,
+    transparency,
     users,
 )
 from clearway.service.settings import ServiceSettings
@@ -151,6 +152,7 @@ def create_app(
         audit,
         users,
         dashboard,
+        transparency,
         public,
     ):
         app.include_router(module.router)

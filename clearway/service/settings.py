@@ -78,6 +78,10 @@ class ServiceSettings(BaseSettings):
         A position older than ``max_position_age_s`` (real seconds, now minus its time
         stamp), or more than ``clock_tolerance_s`` ahead of now (the sender's clock error
         allowed), is refused (409).
+    report_key_file, public_report_k
+        The public transparency report (``/public/report``): the Ed25519 private key (PEM,
+        mode 0600; ``clearway audit keygen``) that signs the audit head it publishes (unset:
+        published unsigned), and its suppression floor k (requests per cell, at least 5).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -124,6 +128,10 @@ class ServiceSettings(BaseSettings):
     )
     clock_tolerance_s: float = Field(
         2.0, ge=0, le=60, description="how far ahead of now a position's time may be (s)"
+    )
+    report_key_file: Path | None = None
+    public_report_k: int = Field(
+        5, ge=5, le=1000, description="public report: no cell from fewer requests (count)"
     )
 
     def check_secrets(self) -> ServiceSettings:

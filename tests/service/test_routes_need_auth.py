@@ -25,6 +25,8 @@ PUBLIC = {
 } | PUBLIC_FEEDS  # fmt: skip
 #: Routes any authenticated caller may use (exchanging one's own key changes nothing shared).
 ANY_ROLE = {("POST", "/auth/token")}
+#: The public transparency report, its key and its page (aggregates only, no credential).
+PUBLIC |= {"/public/report", "/public/key", "/public/transparency"}
 
 
 def _routes(app) -> list[tuple[str, str, Any]]:
