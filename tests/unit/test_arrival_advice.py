@@ -49,6 +49,19 @@ def test_the_less_important_vehicle_arriving_first_is_told_to_arrive_after_the_o
     assert "amb" in a.reason and "importance 14" in a.reason
 
 
+def test_a_signal_that_acts_late_on_a_change_moves_the_advised_arrival_by_that_much():
+    amb = plan("amb", {0}, 14, eta_s=30.0)
+    pol = plan("pol", {1}, 10, eta_s=28.0, distance_m=280.0)
+    plans = {"amb": [amb], "pol": [pol]}
+    direct = arrival_advice(plans, MODELS, now_s=8.0)["pol"]
+    late = arrival_advice(plans, MODELS, now_s=8.0, latency_s={"J": 1.0})["pol"]
+    assert late.green_from_s == pytest.approx(direct.green_from_s + 1.0)
+    assert late.arrive_after_s == pytest.approx(direct.arrive_after_s + 1.0)
+    # Latency of another signal changes nothing here.
+    other = arrival_advice(plans, MODELS, now_s=8.0, latency_s={"K": 3.0})["pol"]
+    assert other.green_from_s == pytest.approx(direct.green_from_s)
+
+
 def test_no_advice_without_a_clash_in_links_or_in_time():
     amb = plan("amb", {0}, 14, eta_s=30.0)
     assert arrival_advice({"amb": [amb], "b": [plan("b", {3}, 10, 28.0)]}, MODELS, 8.0) == {}

@@ -68,6 +68,7 @@ def arrival_advice(
     plans: Mapping[str, Sequence[JunctionPlan]],
     models: Mapping[str, Intersection],
     now_s: float,
+    latency_s: Mapping[str, float] | None = None,
 ) -> dict[str, ArrivalAdvice]:
     """Advice per request id, for every request that must let another through first.
 
@@ -79,6 +80,10 @@ def arrival_advice(
         The intersection model per signal id.
     now_s
         Time now (s).
+    latency_s
+        Per signal id, how much later than a link state set directly a change it is told
+        takes effect (s; a field controller acts on phase controls at its next step). None
+        for signals not named.
 
     Returns
     -------
@@ -99,7 +104,7 @@ def arrival_advice(
         # The arbitration's order: importance, then arrival.
         order = sorted(at, key=lambda p: (-p.claim.importance, p.eta_s, p.claim.request_id))
         for k, p in enumerate(order[1:], start=1):
-            advice = _behind(model, p, order[:k], now_s)
+            advice = _behind(model, p, order[:k], now_s, (latency_s or {}).get(sid, 0.0))
             rid = p.claim.request_id
             if advice is not None and advice.arrive_after_s - p.eta_s > delay_s.get(rid, 0.0):
                 out[rid], delay_s[rid] = advice, advice.arrive_after_s - p.eta_s
@@ -122,17 +127,21 @@ def change_s(model: Intersection, ending: Iterable[int], starting: Iterable[int]
 
 
 def _behind(
-    model: Intersection, plan: JunctionPlan, first: Sequence[JunctionPlan], now_s: float
+    model: Intersection,
+    plan: JunctionPlan,
+    first: Sequence[JunctionPlan],
+    now_s: float,
+    latency_s: float = 0.0,
 ) -> ArrivalAdvice | None:
     """Advice for ``plan`` behind the plans that go ``first`` at its junction, if any clash
-    with it in time."""
+    with it in time (``latency_s``: how late the signal acts on a change, s)."""
     discharge_s = plan.eta_s - plan.green_start_s - plan.transition_s
     green_from_s = float("-inf")
     winner: JunctionPlan | None = None
     for q in first:
         if not links_clash(model, plan.claim.links, q.claim.links):
             continue
-        free_s = q.hold_until_s + change_s(model, q.claim.links, plan.claim.links)
+        free_s = q.hold_until_s + latency_s + change_s(model, q.claim.links, plan.claim.links)
         # Only a vehicle that would need its green while the other still holds (or is
         # clearing) waits; one through before the other's green starts is not delayed.
         back_s = change_s(model, plan.claim.links, q.claim.links)

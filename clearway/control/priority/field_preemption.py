@@ -34,6 +34,9 @@ from clearway.signals.transition import step_toward
 #: After a hold was cut at its maximum, the same request may hold the signal again only
 #: after this long (s): the controller needs a cycle to serve what waited.
 BLOCKED_COOLDOWN_S = 60.0
+#: A field controller acts on phase controls at its next step, one tick after a link state
+#: set directly would show (s): the advice to a vehicle waiting behind another counts it.
+CONTROL_LATENCY_S = 1.0
 
 
 def phase_combos(pm: PhaseMap) -> tuple[frozenset[int], ...]:
@@ -127,6 +130,7 @@ class FieldPreemption(PreemptionController):
     def __init__(self, *args: object, phase_maps: Mapping[str, PhaseMap], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.phase_maps = dict(phase_maps)
+        self._latency_s = {sid: CONTROL_LATENCY_S for sid in self.phase_maps}
         self._blocked_at: dict[tuple[str, str], float] = {}
 
     def _target_state(

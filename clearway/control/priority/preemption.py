@@ -120,6 +120,8 @@ class PreemptionController(BookDesk):
         self._traffic: TrafficState | None = None
         self._etas: dict[str, dict[str, float]] = {}
         self._advice: dict[str, ArrivalAdvice] = {}
+        #: Per signal, how much later than a state set directly a change takes effect (s).
+        self._latency_s: dict[str, float] = {}
 
     @property
     def held(self) -> frozenset[str]:
@@ -226,7 +228,10 @@ class PreemptionController(BookDesk):
                     self._upcoming(plan.signal_id, shown, upcoming), now_s, scheduled,
                 )
                 out.setdefault(plan.signal_id, []).append((plan, want and key not in self._blocked))
-        self._advice = arrival_advice(planned, self.models, now_s) if self.policy.advises_arrival else {}
+        self._advice = (
+            arrival_advice(planned, self.models, now_s, self._latency_s)
+            if self.policy.advises_arrival else {}
+        )
         return out
 
     def _arbitrate(
