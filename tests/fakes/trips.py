@@ -3,6 +3,7 @@ the public transparency report's tests."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from itertools import count
 
@@ -64,3 +65,21 @@ def add_trip(
                      detail={"route": list(route), "junctions": {}}, created_s=990.0, at=at)  # fmt: skip
         append_entries(s, entries)
     return rid
+
+
+def _keys(value) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def assert_no_private_data(report: dict, rids: list[str]) -> None:
+    """No principal, request id, vehicle or incident id, route edge or position field."""
+    text = json.dumps(report)
+    for private in (*PRIVATE, *rids, "A0A1", "A1B1"):
+        assert private not in text, private
+    fields = {"lat", "lon", "x_m", "y_m", "offset_m", "edge_id", "route", "principal",
+              "request_id", "requester_id", "incident_id", "vehicle_id", "owner", "position"}  # fmt: skip
+    assert not fields & _keys(report), fields & _keys(report)

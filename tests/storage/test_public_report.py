@@ -3,7 +3,6 @@ is never published."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from clearway.storage.public_report import (
     parse_period,
     publish,
 )
-from tests.fakes.trips import PRIVATE, add_trip
+from tests.fakes.trips import add_trip, assert_no_private_data
 
 DAY = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
@@ -160,24 +159,6 @@ def test_no_principal_request_id_vehicle_or_place_is_published(sessions):
     assert_no_private_data(report, rids)
 
 
-def _keys(value) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in _keys(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in _keys(v)}
-    return set()
-
-
-def assert_no_private_data(report: dict, rids: list[str]) -> None:
-    """No principal, request id, vehicle or incident id, route edge or position field."""
-    text = json.dumps(report)
-    for private in (*PRIVATE, *rids, "A0A1", "A1B1"):
-        assert private not in text, private
-    fields = {"lat", "lon", "x_m", "y_m", "offset_m", "edge_id", "route", "principal",
-              "request_id", "requester_id", "incident_id", "vehicle_id", "owner", "position"}  # fmt: skip
-    assert not fields & _keys(report), fields & _keys(report)
-
-
 @pytest.mark.sumo
 def test_route_estimate_on_a_grid_is_free_flow_plus_the_red_wait(tmp_path):
     from clearway.network import load_network
@@ -190,8 +171,10 @@ def test_route_estimate_on_a_grid_is_free_flow_plus_the_red_wait(tmp_path):
     free = sum(net.edge(e).length_m / net.edge(e).speed_mps for e in route)
     assert est.free_flow_s == pytest.approx(free)
     assert est.signals == ("A1", "B1")
-    assert 0 < est.signal_wait_s < sum(
-        net.traffic_light(s).default_program.cycle_s for s in est.signals
+    assert (
+        0
+        < est.signal_wait_s
+        < sum(net.traffic_light(s).default_program.cycle_s for s in est.signals)
     )
     assert route_estimator(net)(route) == (est.total_s, ("A1", "B1"))
     assert route_estimator(net)(("nowhere",)) is None
