@@ -16,6 +16,7 @@ from clearway.cli.evaluate import evaluate_command
 from clearway.cli.field import field_app
 from clearway.cli.loadtest import loadtest_command
 from clearway.cli.osm import import_osm_command
+from clearway.cli.replay import replay_command
 from clearway.cli.report import report_app
 from clearway.cli.serve import serve_command
 from clearway.cli.storage_cmds import register_storage_commands
@@ -33,6 +34,7 @@ network_app = typer.Typer(help="Inspect road networks.", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 app.add_typer(field_app, name="field")
 app.command("evaluate")(evaluate_command)
+app.command("replay")(replay_command)
 app.add_typer(report_app, name="report")
 app.command("import-osm")(import_osm_command)
 app.command("serve")(serve_command)

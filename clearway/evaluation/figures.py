@@ -73,13 +73,24 @@ def time_space_figure(traces: Sequence[Trace], path: Path, title: str) -> Path:
     return path
 
 
+def time_space_panel(ax: Axes, trace: Trace) -> None:
+    """Draw one trip's trajectory over its signals' bands on ``ax`` (for figures that add
+    to it, e.g. a replay's logged holds)."""
+    _time_space_panel(ax, trace)
+
+
+def band_height_m(trace: Trace) -> float:
+    """Drawn height of a signal band on a trip's panel (m of route)."""
+    return max(_BAND_SHARE * trace.route_length_m, 8.0)
+
+
 def _time_space_panel(ax: Axes, trace: Trace) -> None:
     t = list(trace.time_s)
     if not t:
         ax.set_title(f"{trace.trip_id}: no data")
         return
     t0, t1 = _window(trace)
-    band_m = max(_BAND_SHARE * trace.route_length_m, 8.0)
+    band_m = band_height_m(trace)
     for sig, aspects in zip(trace.signals, trace.aspects, strict=True):
         for start, end, a in _runs(t, aspects):
             if end < t0 or start > t1:

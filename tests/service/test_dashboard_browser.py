@@ -523,6 +523,58 @@ def test_a_viewer_sees_no_actions(page):
     assert page.errors == [], page.errors
 
 
+def test_an_operator_sees_what_the_public_sees(page):
+    """The "Public" toggle draws the public alert feed (the same SSE stream a navigation app
+    reads, no credential) on the map and lists its messages: the places ahead of a live
+    corridor, and no request, vehicle or incident id."""
+    live, p = page.live, page.page
+    page.login("operator")
+    assert p.is_hidden("#card-public")
+    p.click("#toggle-public")
+    p.wait_for_selector("#card-public:not([hidden])")
+    p.wait_for_selector('#public-status[data-state="live"]')
+    assert p.locator("#layer-public .public-alert").count() == 0  # nothing cleared yet
+    body = {"vehicle_id": "AMB-PUBLIC", "role": "ambulance", "incident_id": "INC-PUBLIC",
+            "origin_edge": ORIGIN, "destination_edge": DESTINATION, "simulate": True}  # fmt: skip
+    r = live.api("POST", "/priority-requests", "dispatcher", json=body)
+    assert r.status_code == 201, r.text
+    rid, route = r.json()["request_id"], r.json()["route"]
+    p.wait_for_selector("#layer-public .public-edge", state="attached", timeout=30_000)
+    p.wait_for_selector("#public-alerts .public-item")
+    edges = p.eval_on_selector_all(
+        "#layer-public .public-edge", "els => els.map(e => e.dataset.edgeId)"
+    )
+    junctions = p.eval_on_selector_all(
+        "#layer-public .public-junction", "els => els.map(e => e.dataset.junctionId)"
+    )
+    net = live.runtime.net
+    assert set(edges) <= set(route), edges
+    assert set(junctions) <= {net.edge(e).to_junction for e in route}, junctions
+    assert p.locator("#layer-public .public-edge path").count() >= len(edges)
+    text = p.inner_text("#card-public")
+    assert "rescue lane ahead" in text, text
+    drawn = p.inner_html("#card-public") + p.evaluate(
+        "document.querySelector('#layer-public').outerHTML"
+    )
+    for secret in (rid, "AMB-PUBLIC", "INC-PUBLIC", "dispatcher"):
+        assert secret not in drawn, secret
+    # What the layer shows is what the public route serves (the same ETag, once both agree).
+    for _ in range(20):
+        served = httpx.get(live.url + "/public/alerts", timeout=10)
+        assert served.status_code == 200 and "x-api-key" not in served.request.headers
+        if p.get_attribute("#layer-public", "data-etag") == served.headers["etag"]:
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail("the public layer never showed the body GET /public/alerts serves")
+    page.shot("13-public-view")
+    live.api("DELETE", f"/priority-requests/{rid}", "operator")
+    p.click("#toggle-public")
+    p.wait_for_selector("#card-public", state="hidden")
+    assert p.locator("#layer-public .public-alert").count() == 0
+    assert page.errors == [], page.errors
+
+
 def test_the_feed_reconnects_after_a_server_restart(page):
     live, p = page.live, page.page
     page.login("viewer")

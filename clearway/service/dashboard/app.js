@@ -5,6 +5,7 @@
 import { Api, ApiError, clearToken, loadToken, login, may } from "./api.js";
 import { Feed } from "./feed.js";
 import { NetMap, statusClass } from "./map.js";
+import { PublicLayer } from "./public_layer.js";
 import { RequestForm } from "./request_form.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -35,6 +36,14 @@ const map = new NetMap($("#map"), {
   signalClick: (id) => inspect(id),
   pick: (at) => requestForm.picked(at),
   hover: (text, x, y) => hover(text, x, y),
+});
+const publicView = new PublicLayer(map, {
+  layer: $("#layer-public"),
+  card: $("#card-public"),
+  list: $("#public-alerts"),
+  count: $("#public-count"),
+  status: $("#public-status"),
+  button: $("#toggle-public"),
 });
 const feed = new Feed(() => api.token, {
   message: onMessage,
@@ -92,6 +101,7 @@ async function start() {
     if (!state.geometry) {
       state.geometry = await api.get("/network/geometry");
       map.load(state.geometry);
+      publicView.setGeometry(state.geometry);
       requestForm.setGeometry(state.geometry);
       document.body.dataset.signals = String(state.geometry.signals.length);
     }
