@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from clearway.control.priority.booking_windows import BookingWindowError
 from clearway.errors import (
     ClearwayError,
     ConflictError,
@@ -33,6 +34,7 @@ _STATUS: tuple[tuple[type[ClearwayError], int], ...] = (
     (RouteError, 422),
     (NoGeoReferenceError, 422),
     (ClocklessError, 422),
+    (BookingWindowError, 422),
     (PayloadTooLargeError, 413),
     (RateLimitedError, 429),
     (ServiceUnavailableError, 503),
@@ -47,11 +49,11 @@ ERROR_RESPONSES = {
     403: "the caller's role may not do this",
     404: "unknown junction, edge, request, user or key",
     409: "conflicts with the current state (stale, out-of-order, too old or future position; "
-    "finished request; name taken)",
+    "finished request; name taken; a convoy booking clashing with another)",
     413: "body too large",
     429: "too many requests from this principal (per-principal rate limit); see Retry-After",
     422: "request does not validate, no drivable route, coordinates no lane is near, or "
-    "coordinates on a network without geo-reference",
+    "coordinates on a network without geo-reference, a convoy window that cannot be booked",
     503: "the live runtime or the database is not available",
 }
 

@@ -159,6 +159,12 @@ class AfterTick:
             self._clock = TrafficClock.anchored(view.time_s, time.time(), self.speed)
         self._view = view
 
+    def last_detectors(self) -> TrafficState | None:
+        """The loop's last detector reading (aggregates per lane; immutable), ``None`` when
+        not running. No lock: it never waits for a tick."""
+        wired = self._wired
+        return wired.loop.last_traffic if wired is not None else None
+
     def _lane_fill(self, traffic: TrafficState) -> Mapping[str, float]:
         # Recomputed only when the loop has read the detectors anew.
         if traffic is not self._fill_of:

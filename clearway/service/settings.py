@@ -12,9 +12,10 @@ import logging
 import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clearway.control.priority.booking_windows import parse_peak_table
 from clearway.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,11 @@ class ServiceSettings(BaseSettings):
         The public alert stream: how long the server keeps one open (s; the client
         reconnects), how often an idle one gets a keep-alive comment (s), how many one
         address may hold open.
+    peak_table, peak_flow_vph
+        Convoy plans: the demand peaks their junction windows are flagged in (times of day,
+        ``07:00-09:00,16:30-18:30``, ``SIGNAL@HH:MM-HH:MM`` for one signal; UTC in the field,
+        simulated seconds from midnight on the twin), and the live cross flow at a junction
+        (veh/h) that flags a window starting within half an hour.
     max_corridors_per_area, area_cell_m
         A district cannot be starved: at most this many unfinished requests may route
         through any one square of this side (operators may exceed it).
@@ -117,6 +123,22 @@ class ServiceSettings(BaseSettings):
     public_streams_per_client: int = Field(
         4, ge=1, le=1000, description="public alert streams one address may hold open"
     )
+    peak_table: str = Field(
+        "", max_length=4000, description="demand peaks, e.g. 07:00-09:00,B1@16:30-18:30"
+    )
+    peak_flow_vph: float = Field(
+        900.0, gt=0, description="live cross flow that flags a convoy window (veh/h)"
+    )
+
+    @field_validator("peak_table")
+    @classmethod
+    def _peaks(cls, value: str) -> str:
+        try:
+            parse_peak_table(value)
+        except ConfigError as exc:
+            raise ValueError(f"CLEARWAY_PEAK_TABLE: {exc}") from None
+        return value
+
     max_corridors_per_area: int = Field(
         3, ge=1, description="unfinished requests whose routes cross one area at most (count)"
     )

@@ -86,6 +86,7 @@ def _request(
         "key_id": service.key_ids["spare"],
         "junction_id": "B1",
         "request_id": request_id,
+        "plan_id": request_id,
     }
     url = path.format(**values)
     bodies = {
@@ -101,6 +102,12 @@ def _request(
         ("PUT", "/junctions/{junction_id}/strategy"): {"strategy": "max-pressure"},
     }  # fmt: skip
     body = bodies.get((method, path))
+    if (method, path) == ("POST", "/convoys/plans"):  # a departure window ahead of now
+        now_s = service.ctx.runtime.now_s()
+        body = CONVOY_BODY | {
+            "convoy_id": f"P-{next(_vehicles)}", "window_start_s": now_s + 600,
+            "window_end_s": now_s + 660,
+        }  # fmt: skip
     if body is not None and "vehicle_id" in body | {"convoy_id": 1}:
         # One unfinished request per vehicle: each creation is for a vehicle of its own.
         fresh = f"V-{next(_vehicles)}"
@@ -127,6 +134,10 @@ def test_every_mutating_route_refuses_no_credential_and_a_wrong_role(live_servic
             ("POST", "/priority-requests/{request_id}/positions")} <= {(m, p) for m, p, _ in routes}  # fmt: skip
     for method, path, route in routes:
         request_id = "none"
+        if "{plan_id}" in path:
+            # A fresh convoy quote of the dispatcher's, for the confirmation to book.
+            request_id = _request(service, "POST", "/convoys/plans", service.as_("dispatcher"))
+            request_id = request_id.json()["plan_id"]
         if "{request_id}" in path or path == "/positions":
             # A fresh request of the first role allowed (the dispatcher), made before the
             # snapshot: each route acts on one it may succeed on.

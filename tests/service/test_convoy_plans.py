@@ -1,0 +1,257 @@
+"""``/convoys/plans``: a convoy booked for a departure window — quote, confirm, clash (409),
+windows that cannot be booked (422), peaks and the audit log — against the live runtime (3x3
+grid in libsumo, corridor priority, 50x real time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from clearway.service.runtime import ServiceRuntime
+
+from .conftest import Service, make_service
+
+pytestmark = [pytest.mark.sumo, pytest.mark.parametrize("backend", ["sqlite"])]
+
+PLAN = {
+    "convoy_id": "POL-1",
+    "incident_id": "OP-3",
+    "origin_edge": "A0A1",
+    "destination_edge": "B2C2",
+    "vehicle_count": 4,
+    "length_m": 60.0,
+    "cruise_speed_mps": 12.5,
+}
+#: Signals on A0A1 -> B2C2 in the 3x3 grid, in driving order.
+ROUTE_SIGNALS = ["A1", "B1", "B2"]
+
+
+def _plan(live: Service, start_in_s: float, length_s: float, **extra: Any) -> dict[str, Any]:
+    now = live.ctx.runtime.now_s()
+    window = {"window_start_s": now + start_in_s, "window_end_s": now + start_in_s + length_s}
+    return PLAN | window | extra
+
+
+def _quote(live: Service, body: dict[str, Any], role: str = "dispatcher") -> dict[str, Any]:
+    r = live.client.post("/convoys/plans", json=body, headers=live.as_(role))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _audit(live: Service, kind: str) -> list[dict[str, Any]]:
+    page = live.ctx.audit.query(kind=kind, limit=1000)
+    return [
+        {"principal": r.principal, "request_id": r.request_id, **r.payload} for r in page.records
+    ]
+
+
+def test_a_quote_shows_holds_and_cost_and_books_nothing_until_confirmed(live_service):
+    live = live_service
+    q = _quote(live, _plan(live, 120, 300))
+    assert q["state"] == "quoted" and q["confirmable"] and q["conflicts"] == [], q
+    assert q["owner"] == "dispatcher" and q["route"][0] == "A0A1" and q["route"][-1] == "B2C2"
+    sig = [j["signal_id"] for j in q["junctions"]]
+    assert sig == ROUTE_SIGNALS, sig
+    for j in q["junctions"]:
+        # held from before the earliest arrival to after the latest tail passage
+        travel_s = j["distance_m"] / 12.5
+        assert j["hold_from_s"] < q["window_start_s"] + travel_s
+        assert j["hold_to_s"] > q["window_end_s"] + travel_s + 60 / 12.5
+        assert j["hold_s"] == pytest.approx(j["hold_to_s"] - j["hold_from_s"])
+        assert j["expected_vehicles_held"] == pytest.approx(
+            j["cross_flow_vph"] * j["hold_s"] / 3600, abs=0.06
+        )
+        assert j["detected_lanes"] > 0 and j["hold_from_utc"] is not None
+    dist = [j["distance_m"] for j in q["junctions"]]
+    assert dist == sorted(dist) and dist[0] > 0
+    assert "no detector history" in q["demand_source"]
+    # nothing booked yet
+    assert live.client.get("/convoys", headers=live.as_("viewer")).json() == []
+    (quoted,) = _audit(live, "convoy.plan.quoted")
+    assert quoted["plan_id"] == q["plan_id"] and quoted["principal"] == "dispatcher"
+    assert [j["signal_id"] for j in quoted["junctions"]] == ROUTE_SIGNALS
+
+    r = live.client.post(f"/convoys/plans/{q['plan_id']}/confirm", headers=live.as_("dispatcher"))
+    assert r.status_code == 201, r.text
+    booked = r.json()
+    assert booked["state"] == "confirmed" and booked["request_id"].startswith("pr-"), booked
+    convoy = live.client.get(f"/convoys/{booked['request_id']}", headers=live.as_("viewer")).json()
+    assert convoy["state"] == "planned" and convoy["vehicle_id"] == "POL-1", convoy
+    assert convoy["depart_s"] == pytest.approx(q["window_start_s"])  # leaves at the window start
+    (confirmed,) = _audit(live, "convoy.plan.confirmed")
+    assert confirmed["plan_id"] == q["plan_id"] and confirmed["request_id"] == booked["request_id"]
+    listed = live.client.get("/convoys/plans?state=confirmed", headers=live.as_("viewer")).json()
+    assert [p["plan_id"] for p in listed] == [q["plan_id"]]
+    # a booking is confirmed once
+    r = live.client.post(f"/convoys/plans/{q['plan_id']}/confirm", headers=live.as_("dispatcher"))
+    assert r.status_code == 409 and "confirmed" in r.json()["detail"], r.text
+
+
+def test_a_clashing_booking_is_refused_naming_the_booking_junction_and_times(live_service):
+    live = live_service
+    first = _quote(live, _plan(live, 200, 300))
+    r = live.client.post(
+        f"/convoys/plans/{first['plan_id']}/confirm", headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 201, r.text
+    rid = r.json()["request_id"]
+
+    # the same route, another convoy, leaving in the first one's window: every junction clashes
+    body = _plan(live, 350, 60) | {"convoy_id": "POL-2", "incident_id": "OP-4"}
+    second = _quote(live, body, role="dispatcher2")
+    assert not second["confirmable"], second
+    assert {c["signal_id"] for c in second["conflicts"]} == set(ROUTE_SIGNALS)
+    assert {c["booking_id"] for c in second["conflicts"]} == {first["plan_id"]}
+    assert {c["request_id"] for c in second["conflicts"]} == {rid}
+    assert {c["convoy_id"] for c in second["conflicts"]} == {"POL-1"}
+    for c in second["conflicts"]:
+        assert c["ours_from_s"] < c["theirs_to_s"] and c["theirs_from_s"] < c["ours_to_s"], c
+
+    r = live.client.post(
+        f"/convoys/plans/{second['plan_id']}/confirm", headers=live.as_("dispatcher2")
+    )
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert r.json()["error"] == "BookingConflictError"
+    assert first["plan_id"] in detail and rid in detail and "'A1'" in detail, detail
+    first_a1 = first["junctions"][0]
+    stamp = datetime.fromisoformat(first_a1["hold_from_utc"]).astimezone(UTC)
+    assert stamp.strftime("%Y-%m-%dT%H:%M:%S") in detail, detail  # the times, in UTC
+    assert f"{first_a1['hold_from_s']:.1f} s" in detail, detail  # ... and in traffic time
+    refused = live.client.get(
+        f"/convoys/plans/{second['plan_id']}", headers=live.as_("viewer")
+    ).json()
+    assert refused["state"] == "refused" and refused["reason"] == detail
+    (audited,) = _audit(live, "convoy.plan.refused")
+    assert audited["plan_id"] == second["plan_id"] and audited["principal"] == "dispatcher2"
+    assert {c["signal_id"] for c in audited["conflicts"]} == set(ROUTE_SIGNALS)
+    assert [
+        c["vehicle_id"] for c in live.client.get("/convoys", headers=live.as_("viewer")).json()
+    ] == ["POL-1"]
+
+    # well after the first convoy: no clash
+    later = _quote(live, _plan(live, 3000, 60) | {"convoy_id": "POL-3"}, role="dispatcher2")
+    assert later["confirmable"] and later["conflicts"] == [], later
+    # once the first booking is cancelled, its junctions are free again
+    assert live.client.delete(f"/convoys/{rid}", headers=live.as_("dispatcher")).status_code == 200
+    again = _quote(live, body, role="dispatcher2")
+    assert again["confirmable"], again
+    r = live.client.post(
+        f"/convoys/plans/{again['plan_id']}/confirm", headers=live.as_("dispatcher2")
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_an_unfinished_convoy_without_a_window_clashes_too(live_service):
+    live = live_service
+    r = live.client.post(
+        "/convoys", json=PLAN | {"convoy_id": "POL-9", "depart_in_s": 300},
+        headers=live.as_("dispatcher"),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    q = _quote(live, _plan(live, 290, 30) | {"convoy_id": "POL-10"})
+    assert {c["booking_id"] for c in q["conflicts"]} == {r.json()["request_id"]}, q
+
+
+PAST = {"window_start": "2020-01-01T08:00:00Z", "window_end": "2020-01-01T08:10:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("window", "words"),
+    [
+        (PAST, "in the past"),
+        ((60, 3601), "longer than"),
+        ((86_500, 60), "ahead"),
+    ],
+)
+def test_windows_that_cannot_be_booked_are_422_with_the_reason(live_service, window, words):
+    live = live_service
+    body = PLAN | window if isinstance(window, dict) else _plan(live, *window)
+    r = live.client.post("/convoys/plans", json=body, headers=live.as_("dispatcher"))
+    assert r.status_code == 422, r.text
+    assert words in r.json()["detail"] and r.json()["error"] == "BookingWindowError", r.text
+    (audited,) = _audit(live, "convoy.plan.refused")
+    assert words in audited["reason"] and audited["plan_id"] is None
+    assert live.client.get("/convoys/plans", headers=live.as_("viewer")).json() == []
+
+
+def test_malformed_windows_are_422_naming_the_problem(live_service):
+    live = live_service
+    now = live.ctx.runtime.now_s()
+    cases = [
+        (PLAN | {"window_start_s": now + 200, "window_end_s": now + 100}, "before it starts"),
+        (PLAN | {"window_start_s": now + 200}, "both its start and its end"),
+        (PLAN, "exactly one pair"),
+        (
+            PLAN | {"window_start_s": now + 100, "window_end_s": now + 200,
+                    "window_start": "2030-01-01T10:00:00Z", "window_end": "2030-01-01T10:05:00Z"},
+            "exactly one pair",
+        ),
+    ]  # fmt: skip
+    for body, words in cases:
+        r = live.client.post("/convoys/plans", json=body, headers=live.as_("dispatcher"))
+        assert r.status_code == 422 and words in r.text, (body, r.text)
+
+
+def test_a_utc_window_is_taken_on_the_traffic_clock(live_service):
+    live = live_service
+    clock = live.ctx.runtime.traffic_clock()
+    now = live.ctx.runtime.now_s()
+    start_utc = datetime.fromtimestamp(clock.to_utc_s(now + 600), UTC)
+    end_utc = datetime.fromtimestamp(clock.to_utc_s(now + 660), UTC)
+    body = PLAN | {"window_start": start_utc.isoformat(), "window_end": end_utc.isoformat()}
+    q = _quote(live, body)
+    # the twin's clock is re-anchored every tick: within a tick of the asked times
+    assert q["window_start_s"] == pytest.approx(now + 600, abs=2 * live.ctx.runtime.tick_s * 50)
+    assert q["window_end_s"] - q["window_start_s"] == pytest.approx(60, abs=1e-3)
+
+
+def test_who_may_quote_and_confirm(live_service):
+    live = live_service
+    r = live.client.post("/convoys/plans", json=_plan(live, 100, 60), headers=live.as_("viewer"))
+    assert r.status_code == 403, r.text
+    q = _quote(live, _plan(live, 100, 60))
+    url = f"/convoys/plans/{q['plan_id']}/confirm"
+    r = live.client.post(url, headers=live.as_("dispatcher2"))
+    assert r.status_code == 403 and "owner" in r.json()["detail"], r.text
+    assert (
+        live.client.get(f"/convoys/plans/{q['plan_id']}", headers=live.as_("viewer")).json()[
+            "state"
+        ]
+        == "quoted"
+    )
+    r = live.client.post("/convoys/plans/pl-0000000000000000/confirm", headers=live.as_("operator"))
+    assert r.status_code == 404 and "convoy plan" in r.json()["detail"], r.text
+    r = live.client.post(url, headers=live.as_("operator"))  # an operator may
+    assert r.status_code == 201 and r.json()["state"] == "confirmed", r.text
+
+
+@pytest.fixture
+def peak_service(engine, sessions, live_scenario) -> Iterator[Service]:
+    """The live service with a peak table: the twin's first half hour, and B1 from 02:00."""
+    runtime = ServiceRuntime(live_scenario, strategy="corridor", speed=50.0)
+    svc = make_service(
+        engine, sessions, None, runtime=runtime, peak_table="00:00-00:30,B1@02:00-03:00"
+    )
+    with svc.client:
+        yield svc
+    assert runtime.violations == []
+
+
+def test_windows_in_a_configured_peak_are_flagged(peak_service):
+    live = peak_service
+    early = _quote(live, _plan(live, 60, 60))  # the first half hour of simulated time
+    assert early["in_peak"], early
+    assert all(any("peak 00:00-00:30" in why for why in j["peaks"]) for j in early["junctions"]), (
+        early["junctions"]
+    )
+    # at 02:10 simulated time: only B1 is in its peak
+    now = live.ctx.runtime.now_s()
+    late = _quote(live, _plan(live, 2 * 3600 + 600 - now, 60) | {"convoy_id": "POL-5"})
+    flagged = {j["signal_id"]: j["peaks"] for j in late["junctions"]}
+    assert flagged["B1"] == ["peak 02:00-03:00@B1 (CLEARWAY_PEAK_TABLE)"], flagged
+    assert flagged["A1"] == [] and flagged["B2"] == [], flagged
+    assert late["in_peak"]
