@@ -67,7 +67,7 @@ def test_the_report_page_shows_aggregates_and_the_signed_head(served):
             href = page.get_attribute("#transparency-link", "href")
             assert href == "/public/transparency"
             page.goto(url + href + "?month=2026-11")
-            page.wait_for_function("document.body.dataset.loaded === '2026-11'")
+            page.wait_for_selector('body[data-loaded="2026-11"]')
             rows = {
                 r.query_selector("th").inner_text(): r.query_selector("td").inner_text()
                 for r in page.query_selector_all("#totals tbody tr")
@@ -87,7 +87,7 @@ def test_the_report_page_shows_aggregates_and_the_signed_head(served):
             # Another period from the form: a day with no request shows suppressed cells.
             page.fill("#day", "2026-11-13")
             page.click("#show")
-            page.wait_for_function("document.body.dataset.loaded === '2026-11-13'")
+            page.wait_for_selector('body[data-loaded="2026-11-13"]')
             first = page.query_selector("#totals tbody tr td").inner_text()
             assert first == "suppressed"
             page.screenshot(path=str(ARTIFACTS / "public-report.png"), full_page=True)
