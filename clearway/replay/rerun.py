@@ -29,6 +29,7 @@ from clearway.network import Network, load_network
 from clearway.network.routing import Route, build_routing_graph, fastest_route, route_of
 from clearway.replay.incident import IncidentLog
 from clearway.replay.source import ReplayError
+from clearway.service.run_config import content_digest
 from clearway.sim.files import file_digest
 from clearway.sim.priority_trips import PriorityTrip
 from clearway.sim.scenario import Scenario
@@ -125,9 +126,10 @@ def plan_replay(
     notes: list[str] = []
     net = load_network(scenario.net_file)
     run = log.run or {}
-    logged_net = (run.get("net") or {}).get("sha256")
-    if overridden and logged_net and file_digest(Path(scenario.net_file)) != logged_net:
-        notes.append("the network given differs from the one the service ran (SHA-256)")
+    logged_net = (run.get("net") or {}).get("content_sha256")
+    if overridden and logged_net and content_digest(Path(scenario.net_file)) != logged_net:
+        notes.append("the network given differs from the one the service ran (SHA-256 without "
+                     "its comments)")  # fmt: skip
     edges, how = _route_edges(stored, net)
     if how:
         notes.append(how)

@@ -5,11 +5,15 @@ needs the scenario the service ran (network, demand, detectors, SUMO seed, time 
 factor) and how it controlled the signals (priority strategy, normal controller, control
 period). None of it is personal data: file paths and SHA-256 digests of the SUMO inputs,
 numbers and strategy names. The digests let the replay check that the files it finds are the
-ones the service ran, and refuse (or, with an explicit override, note) a changed file.
+ones the service ran, and refuse a changed file; the network's digest without its comments
+(:func:`content_digest`) tells whether a scenario given instead has the same network.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -65,9 +69,10 @@ def _scenario_config(scenario: Scenario) -> dict[str, Any]:
         return [{"path": str(Path(p).resolve()), "sha256": _digest(Path(p))} for p in paths]
 
     det = scenario.detector_file
+    net = files((scenario.net_file,))[0]
     return {
         "scenario": scenario.name,
-        "net": files((scenario.net_file,))[0],
+        "net": {**net, "content_sha256": content_digest(Path(scenario.net_file))},
         "routes": files(scenario.route_files),
         "additional": files(scenario.additional_files),
         "detectors": None if det is None else files((det,))[0],
@@ -83,3 +88,17 @@ def _digest(path: Path) -> str:
         return file_digest(path)
     except OSError:  # gone already: the replay will say so
         return ""
+
+
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of a SUMO XML file without its comments (``.gz`` read uncompressed): the same
+    for a network generated again from the same inputs, whose header comment names another
+    time and output path. ``""`` if it cannot be read."""
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha256(_COMMENT.sub(b"", data)).hexdigest()

@@ -178,3 +178,15 @@ def test_scenario_files_gone_ask_for_an_override(served, tmp_path):
         moved.rename(routes)
     assert r.exit_code == 2
     assert "is gone" in r.output and "--scenario" in r.output
+
+
+def test_a_scenario_given_instead_is_re_run_with_the_logged_seed(served, tmp_path):
+    db, rid = served
+    r = _replay(rid, "--db", f"sqlite:///{db}", "--scenario", "grid:3x3:light",
+                "--out-dir", str(tmp_path / "out"))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "out" / "replay.json").read_text())
+    assert data["rerun"]["seed"] == SEED and data["rerun"]["scenario"].startswith("grid3x3-light")
+    # The same generator and inputs give the same network: nothing to warn about.
+    assert data["rerun"]["notes"] == []
+    assert set(data["comparison"]) == {"none", "local", "corridor"}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 
-from clearway.service.run_config import run_config
+from clearway.service.run_config import content_digest, run_config
 from clearway.sim.scenario import Scenario
 
 
@@ -26,6 +27,7 @@ def test_a_twin_run_names_its_files_with_digests_its_seed_and_its_control(tmp_pa
     assert cfg["net"] == {
         "path": str(sc.net_file.resolve()),
         "sha256": hashlib.sha256(b"<net/>").hexdigest(),
+        "content_sha256": hashlib.sha256(b"<net/>").hexdigest(),
     }
     assert [f["sha256"] for f in cfg["routes"]] == [hashlib.sha256(b"<routes/>").hexdigest()]
     assert cfg["detectors"] is None and cfg["additional"] == []
@@ -43,3 +45,14 @@ def test_another_seed_is_another_configuration(tmp_path):
 def test_field_controllers_have_no_scenario(tmp_path):
     cfg = run_config(None, strategy="corridor", normal="fixed-time", tick_s=2.0, backend="libsumo")
     assert cfg == {"site": "field", "strategy": "corridor", "normal": "fixed-time", "tick_s": 2.0}
+
+
+def test_a_network_generated_again_has_the_same_content_digest(tmp_path):
+    a, b, c = tmp_path / "a.net.xml", tmp_path / "b.net.xml.gz", tmp_path / "c.net.xml"
+    a.write_text("<!-- generated on 10:00 into /tmp/x -->\n<net><edge id='e'/></net>")
+    b.write_bytes(
+        gzip.compress(b"<!-- generated on 11:00\n into /y -->\n<net><edge id='e'/></net>")
+    )
+    c.write_text("<!-- generated on 10:00 into /tmp/x -->\n<net><edge id='f'/></net>")
+    assert content_digest(a) == content_digest(b) != content_digest(c)
+    assert content_digest(tmp_path / "gone.net.xml") == ""
