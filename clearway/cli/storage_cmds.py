@@ -204,7 +204,7 @@ def audit_verify(
         from clearway.storage.signed_head import check_against
 
         with sessions() as s:
-            found = check_against(s, head)
+            found = check_against(s, head, report)
     engine.dispose()
     ok = report.ok and (found is None or found.ok)
     if json_out:

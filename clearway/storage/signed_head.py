@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearway.errors import ClearwayError, ConfigError
-from clearway.storage.audit import verify
+from clearway.storage.audit import VerifyReport, verify
 from clearway.storage.chain import canonical_json
 from clearway.storage.models import AuditRecordRow
 
@@ -195,15 +195,17 @@ class AgainstReport:
     message: str
 
 
-def check_against(session: Session, head: dict[str, Any]) -> AgainstReport:
+def check_against(
+    session: Session, head: dict[str, Any], chain: VerifyReport | None = None
+) -> AgainstReport:
     """Does the chain still hold the published entry? Verifies the whole chain first (a
-    break at or before ``head_seq`` is named by its record), then the record at
-    ``head_seq``: it must exist and carry ``head_hash``."""
+    break at or before ``head_seq`` is named by its record; pass ``chain`` if it was just
+    verified), then the record at ``head_seq``: it must exist and carry ``head_hash``."""
     try:
         seq, digest = int(head["head_seq"]), str(head["head_hash"])
     except (KeyError, TypeError, ValueError):
         raise SignatureError("the published head has no integer head_seq and head_hash") from None
-    chain = verify(session)
+    chain = chain if chain is not None else verify(session)
     if not chain.ok and chain.bad_seq is not None and chain.bad_seq <= seq:
         return AgainstReport(
             False, seq, chain.bad_seq,
