@@ -151,7 +151,7 @@ def time_space(
             ax.plot(trace.time_s, trace.distance_m, linewidth=0.8, alpha=0.8,
                     label=f"re-run: {name}")  # fmt: skip
     ax.set_title(f"{title}: re-run corridor (bands, black) and the logged holds (hatched)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

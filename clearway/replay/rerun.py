@@ -11,6 +11,7 @@ vehicle, one run per strategy, and the free-flow run, on the same seeded demand.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -161,7 +162,7 @@ def plan_replay(
     last = max([final.time_s if final else depart + OPEN_REQUEST_S]
                + [h.end_s or h.last_command_s for h in log.holds])  # fmt: skip
     slowest = depart + max(MIN_RERUN_S, SLOWEST_FACTOR * route.travel_time_s)
-    end = min(scenario.end_s, max(last + TAIL_S, slowest))
+    end = min(scenario.end_s, math.ceil(max(last + TAIL_S, slowest)))
     normal = str(run.get("normal", "fixed-time"))
     if normal not in EVALUATION_NORMALS:
         notes.append(f"normal control {normal!r} cannot be re-run; fixed-time instead")
