@@ -11,7 +11,7 @@ from clearway.control.priority.booking_windows import (
     BookedPassage,
     HoldWindow,
     WindowConflict,
-    cross_flow_vph,
+    cross_lanes,
     held_vehicles,
     hold_windows,
     parse_peak_table,
@@ -31,11 +31,13 @@ from clearway.service.places import ClocklessError, request_place
 from clearway.service.plan_book import PlanBook
 from clearway.service.plan_schemas import ConvoyPlanCreate, PlanConflictOut, PlanJunctionOut
 from clearway.service.request_index import LiveRequest
-from clearway.sim.detectors import DETECTOR_LENGTH_M
+from clearway.state.flow_history import FlowHistory
 
 #: The live detector reading says something about the next half hour only: a window starting
 #: later is not flagged by it (s).
 LIVE_HORIZON_S = 1800.0
+#: A time-of-day profile counts for a window once it holds this much of it (traffic s).
+MIN_HISTORY_S = 300.0
 
 
 def plan_book(ctx: ServiceContext) -> PlanBook:
@@ -155,27 +157,44 @@ def conflicts_out(
     ]
 
 
+def _cross_flow(
+    flows: FlowHistory, lanes: Sequence[str], window: HoldWindow
+) -> tuple[float, int, str]:
+    """(cross flow in veh/h, lanes with a detector, ``history`` | ``recent`` | ``none``): the
+    time-of-day profile over the window where every detected lane has
+    :data:`MIN_HISTORY_S` of it, else the flow over the last 15 minutes."""
+    detected = [lane for lane in lanes if flows.has_lane(lane)]
+    if not detected:
+        return 0.0, 0, "none"
+    profile = [flows.profile_vph(lane, window.from_s, window.to_s) for lane in detected]
+    if min(seen_s for _, seen_s in profile) >= MIN_HISTORY_S:
+        return sum(f for f, _ in profile), len(detected), "history"
+    return sum(flows.recent_vph(lane) for lane in detected), len(detected), "recent"
+
+
 def junctions_out(
     ctx: ServiceContext, windows: Sequence[HoldWindow], route: Sequence[str], now_s: float
 ) -> tuple[list[PlanJunctionOut], str]:
     """Per signal its window, cost and peak flags; and what they were taken from."""
     net, settings, clock = ctx.require_network(), ctx.settings, ctx.traffic_clock()
-    traffic = ctx.require_runtime().last_detectors()
+    flows = ctx.require_runtime().flows
     peaks = parse_peak_table(settings.peak_table)
+    threshold = settings.peak_flow_vph
     approach = {sid: e for sid, _, e in route_signal_distances(net, route, signal_of_junction(net))}
     out = []
     for w in windows:
-        flow, lanes = (0.0, 0)
-        if traffic is not None:
-            flow, lanes = cross_flow_vph(
-                net, traffic, w.signal_id, approach.get(w.signal_id, ""),
-                detector_length_m=DETECTOR_LENGTH_M,
-            )  # fmt: skip
+        lanes = cross_lanes(net, w.signal_id, approach.get(w.signal_id, ""))
+        flow, detected, source = _cross_flow(flows, lanes, w)
         why = [f"peak {p.label} (CLEARWAY_PEAK_TABLE)" for p in peaks_hit(w, peaks)]
-        if flow >= settings.peak_flow_vph and w.from_s - now_s <= LIVE_HORIZON_S:
+        if source == "history" and flow >= threshold:
             why.append(
-                f"cross flow now {flow:.0f} veh/h >= {settings.peak_flow_vph:.0f} veh/h "
-                "(CLEARWAY_PEAK_FLOW_VPH, live detectors)"
+                f"detector history: cross flow {flow:.0f} veh/h at this time of day >= "
+                f"{threshold:.0f} veh/h (CLEARWAY_PEAK_FLOW_VPH)"
+            )
+        elif source == "recent" and flow >= threshold and w.from_s - now_s <= LIVE_HORIZON_S:
+            why.append(
+                f"cross flow over the last 15 min {flow:.0f} veh/h >= {threshold:.0f} veh/h "
+                "(CLEARWAY_PEAK_FLOW_VPH; no history for this time of day yet)"
             )
         out.append(
             PlanJunctionOut(
@@ -187,17 +206,18 @@ def junctions_out(
                 hold_to_utc=utc_of(clock, w.to_s),
                 hold_s=w.hold_s,
                 cross_flow_vph=round(flow, 1),
-                detected_lanes=lanes,
+                flow_source=source,
+                detected_lanes=detected,
                 expected_vehicles_held=round(held_vehicles(flow, w.hold_s), 1),
                 peaks=why,
             )  # fmt: skip
         )
-    at = f"traffic time {traffic.time_s:.0f} s" if traffic is not None else "none yet"
     source = (
-        f"live detector reading ({at}): the service keeps no detector history, so cross flow "
-        "is the flow now (density x speed on each other detected approach; lanes standing at "
-        f"red count ~0, a low estimate); peaks from CLEARWAY_PEAK_TABLE "
-        f"({settings.peak_table or 'not set'}) and, for windows starting within "
-        f"{LIVE_HORIZON_S / 60:.0f} min, live cross flow >= {settings.peak_flow_vph:.0f} veh/h"
+        f"detectors of this run ({flows.observed_s:.0f} s of traffic time seen): cross flow "
+        "is density x speed on every other detected approach, from the time-of-day profile "
+        f"(15 min bins) where it holds {MIN_HISTORY_S:.0f} s of readings for the window, else "
+        "the mean of the last 15 min; peaks from CLEARWAY_PEAK_TABLE "
+        f"({settings.peak_table or 'not set'}) and cross flow >= {threshold:.0f} veh/h "
+        f"(the last 15 min only for windows starting within {LIVE_HORIZON_S / 60:.0f} min)"
     )
     return out, source

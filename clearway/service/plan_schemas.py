@@ -79,8 +79,10 @@ class PlanJunctionOut(Schema):
     hold_from_utc: datetime | None = None
     hold_to_utc: datetime | None = None
     hold_s: float = Field(description="how long it is held (s)")
-    cross_flow_vph: float = Field(
-        description="flow on its other detected approaches in the live reading (veh/h)"
+    cross_flow_vph: float = Field(description="flow on its other detected approaches (veh/h)")
+    flow_source: Literal["history", "recent", "none"] = Field(
+        description="cross flow from the detectors' time-of-day profile over the window, the "
+        "last 15 minutes (no profile there yet), or none (no detector)"
     )
     detected_lanes: int = Field(description="other approach lanes with a detector (count)")
     expected_vehicles_held: float = Field(description="cross flow x hold time (vehicles)")

@@ -25,6 +25,8 @@ from clearway.service.runtime_records import (
     signal_entries,
 )
 from clearway.signals.safety.guard import Verdict
+from clearway.sim.detectors import DETECTOR_LENGTH_M
+from clearway.state.flow_history import FlowHistory
 from clearway.state.traffic import TrafficState
 from clearway.storage.audit import AuditEntry
 from clearway.storage.writer import DbWriter
@@ -159,6 +161,19 @@ class AfterTick:
             self._clock = TrafficClock.anchored(view.time_s, time.time(), self.speed)
         self._view = view
 
+    @property
+    def flows(self) -> FlowHistory:
+        """Flow per detected lane, now and by time of day, from every detector reading of this
+        run (made on first use; the tick thread feeds it)."""
+        found: FlowHistory | None = self.__dict__.get("_flows")
+        if found is None:
+            net = self.net
+            found = self.__dict__.setdefault(
+                "_flows",
+                FlowHistory(lambda lane: min(net.lane(lane).length_m, DETECTOR_LENGTH_M)),
+            )
+        return found
+
     def last_detectors(self) -> TrafficState | None:
         """The loop's last detector reading (aggregates per lane; immutable), ``None`` when
         not running. No lock: it never waits for a tick."""
@@ -169,4 +184,5 @@ class AfterTick:
         # Recomputed only when the loop has read the detectors anew.
         if traffic is not self._fill_of:
             self._fill_of, self._fill = traffic, live_state.lane_fill(traffic)
+            self.flows.observe(traffic)
         return self._fill

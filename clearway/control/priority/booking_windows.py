@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from clearway.errors import ClearwayError, ConfigError, ConflictError
 from clearway.network.model import Network
 from clearway.signals.model import Intersection
-from clearway.state.traffic import TrafficState
 
 #: Seconds in a day: peaks repeat with this period (s).
 DAY_S = 86_400.0
@@ -49,7 +48,7 @@ __all__ = [
     "PeakPeriod",
     "WindowConflict",
     "check_window",
-    "cross_flow_vph",
+    "cross_lanes",
     "find_conflicts",
     "held_vehicles",
     "hold_windows",
@@ -340,37 +339,15 @@ def held_vehicles(flow_vph: float, hold_s: float) -> float:
     return max(flow_vph, 0.0) * max(hold_s, 0.0) / 3600.0
 
 
-def cross_flow_vph(
-    net: Network,
-    traffic: TrafficState,
-    signal_id: str,
-    approach_edge: str,
-    *,
-    detector_length_m: float,
-) -> tuple[float, int]:
-    """Flow (veh/h) on the detected lanes into ``signal_id`` other than the convoy's own
-    approach, from one detector reading, and how many such lanes have a detector.
-
-    Each lane's flow is density times speed (``q = k v``): vehicles on the detector over its
-    length (the lane's, if shorter than ``detector_length_m``) times their mean speed. It is
-    the flow *now*: a lane standing at red counts ~0, so over a signal cycle this is a low
-    estimate. Aggregates only.
-    """
-    lanes = sorted(
-        {
-            lk.from_lane
-            for lk in net.signal_links(signal_id)
-            if lk.from_lane.rsplit("_", 1)[0] != approach_edge
-        }
+def cross_lanes(net: Network, signal_id: str, approach_edge: str) -> tuple[str, ...]:
+    """The lanes into ``signal_id`` other than the convoy's own approach (``approach_edge``):
+    the traffic a hold there makes wait."""
+    return tuple(
+        sorted(
+            {
+                lk.from_lane
+                for lk in net.signal_links(signal_id)
+                if lk.from_lane.rsplit("_", 1)[0] != approach_edge
+            }
+        )
     )
-    flow_vps, measured = 0.0, 0
-    for lane_id in lanes:
-        if not traffic.has_lane(lane_id):
-            continue
-        lane = traffic.lane(lane_id)
-        measured += 1
-        if lane.vehicle_count <= 0 or lane.mean_speed_mps <= 0:
-            continue
-        length_m = min(net.lane(lane_id).length_m, detector_length_m)
-        flow_vps += lane.vehicle_count / length_m * lane.mean_speed_mps
-    return flow_vps * 3600.0, measured

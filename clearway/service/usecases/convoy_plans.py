@@ -1,9 +1,9 @@
 """Use cases of convoy plans: quote a convoy booked for a departure window, confirm it, list.
 
 A quote (``POST /convoys/plans``) plans the route, the hold window at every signal on it
-(:mod:`clearway.control.priority.booking_windows`), what the holds cost cross traffic (live
-cross flow x hold time) and which windows fall in a demand peak, and lists the bookings it
-would clash with; nothing is booked. Confirming it (``POST /convoys/plans/{id}/confirm``)
+(:mod:`clearway.control.priority.booking_windows`), what the holds cost cross traffic (the
+detectors' cross flow x hold time, :mod:`clearway.service.plan_costs`) and which windows fall
+in a demand peak, and lists the bookings it would clash with; nothing is booked. Confirming it (``POST /convoys/plans/{id}/confirm``)
 checks the window and the clashes again, under the runtime's lock, and books it as a convoy
 request leaving at the window's start (its ``arrival_window`` spans the window's arrivals).
 Quotes, confirmations and refusals are audited (``convoy.plan.quoted``, ``.confirmed``,
