@@ -34,7 +34,7 @@ from clearway.evaluation.priority_rows import (
     run_line,
     strategy_row,
 )
-from clearway.evaluation.priority_run import RunJob
+from clearway.evaluation.priority_run import DISPATCH_LEAD_S, RunJob
 from clearway.evaluation.trace import Trace, signals_on_route
 from clearway.network import Network
 from clearway.network.routing import Route
@@ -113,6 +113,8 @@ class EvaluationSettings:
     reroute
         Priority vehicles are re-routed on the way when a clearly faster route opens
         (:mod:`~clearway.control.priority.reroute`); their drivers take the new route.
+    dispatch_lead_s
+        Each request reaches the strategy this long before its vehicle leaves (s).
     """
 
     strategies: tuple[str, ...] = ("none", "local", "corridor")
@@ -126,6 +128,7 @@ class EvaluationSettings:
     normal: str = "fixed-time"
     avl: AvlSettings | None = None
     reroute: bool = False
+    dispatch_lead_s: float = DISPATCH_LEAD_S
 
 
 @dataclass(frozen=True)
@@ -358,6 +361,7 @@ def plan_jobs(
         "timing_file": settings.timing_file,
         "local_trigger_m": settings.local_trigger_m,
         "normal": settings.normal,
+        "dispatch_lead_s": settings.dispatch_lead_s,
     }
     jobs = []
     for seed, base in sorted(plan.scenarios.items()):

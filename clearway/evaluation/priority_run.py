@@ -79,6 +79,9 @@ class RunJob:
         The strategy hears of the priority vehicles through an emulated AVL unit
         (:class:`~clearway.sim.avl.AvlFeed`, seeded with the scenario's seed) instead of the
         twin's exact positions; ``None``: exact. Traces and metrics always use the truth.
+    dispatch_lead_s
+        The request reaches the strategy this long before its vehicle leaves (s; a replay
+        of a service request uses 0: the service heard of it as the vehicle left).
     """
 
     label: str
@@ -96,6 +99,7 @@ class RunJob:
     normal: str = "fixed-time"
     avl: AvlSettings | None = None
     reroute: bool = False
+    dispatch_lead_s: float = DISPATCH_LEAD_S
 
 
 @dataclass(frozen=True)
@@ -290,7 +294,8 @@ class _Dispatcher:
 
     def on_tick(self, now_s: float) -> None:
         twin = self.wired.twin
-        while self.pending and self.pending[0][0].depart_s - DISPATCH_LEAD_S <= now_s + 1e-9:
+        lead_s = self.job.dispatch_lead_s
+        while self.pending and self.pending[0][0].depart_s - lead_s <= now_s + 1e-9:
             trip, route = self.pending.pop(0)
             self._dispatch(trip, route, now_s)
         if not self._active:

@@ -20,7 +20,7 @@ from clearway.evaluation import figures
 from clearway.evaluation.evaluate import EvaluationResult
 from clearway.evaluation.trace import GREEN, RED, YELLOW, Trace, aspect, signals_on_route
 from clearway.replay.incident import LoggedHold
-from clearway.replay.rerun import ReplayPlan
+from clearway.replay.rerun import REPLAY_DISPATCH_LEAD_S, ReplayPlan
 from clearway.replay.source import Incident
 
 plt = figures.plt
@@ -95,6 +95,7 @@ def write_replay_report(
             "begin_s": plan.scenario.begin_s,
             "duration_s": plan.duration_s,
             "normal": plan.normal,
+            "dispatch_lead_s": REPLAY_DISPATCH_LEAD_S,
             "trip": {
                 "trip_id": plan.trip.trip_id,
                 "role": plan.trip.role,

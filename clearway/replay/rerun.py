@@ -48,6 +48,9 @@ OPEN_REQUEST_S = 600.0
 #: take several times as long as the corridor did.
 MIN_RERUN_S = 600.0
 SLOWEST_FACTOR = 5.0
+#: The service heard of a request when it was created, which is when the re-run's vehicle
+#: leaves: the strategies get it then, not ahead of it as in an evaluation (s).
+REPLAY_DISPATCH_LEAD_S = 0.0
 _TRIP_ID = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -216,6 +219,7 @@ def run_replay(
         begin_s=sc.begin_s,
     )
     settings = EvaluationSettings(
-        strategies=tuple(strategies), workers=workers, normal=plan.normal, backend=backend
-    )
+        strategies=tuple(strategies), workers=workers, normal=plan.normal, backend=backend,
+        dispatch_lead_s=REPLAY_DISPATCH_LEAD_S,
+    )  # fmt: skip
     return evaluate(evaluation, settings, out_dir)
