@@ -245,3 +245,16 @@ def test_the_publisher_keeps_its_etag_while_the_windows_stay(net):
     assert json.loads(c.body)["type"] == "FeatureCollection"
     with pytest.raises(ServiceUnavailableError, match="UTC"):
         pub.current(_view(4), net, None)
+
+
+def test_the_publisher_caps_open_streams_per_client():
+    pub = AlertPublisher()
+    assert pub.open_stream("addr:a", cap=2) and pub.open_stream("addr:a", cap=2)
+    assert not pub.open_stream("addr:a", cap=2)  # a third one is refused...
+    assert pub.open_stream("addr:b", cap=2)  # ... for that address only
+    assert pub.streams_of("addr:a") == 2
+    pub.close_stream("addr:a")
+    assert pub.streams_of("addr:a") == 1 and pub.open_stream("addr:a", cap=2)
+    for _ in range(3):
+        pub.close_stream("addr:a")
+    assert pub.streams_of("addr:a") == 0  # never below zero
