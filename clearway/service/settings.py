@@ -75,8 +75,9 @@ class ServiceSettings(BaseSettings):
     peak_table, peak_flow_vph
         Convoy plans: the demand peaks their junction windows are flagged in (times of day,
         ``07:00-09:00,16:30-18:30``, ``SIGNAL@HH:MM-HH:MM`` for one signal; UTC in the field,
-        simulated seconds from midnight on the twin), and the live cross flow at a junction
-        (veh/h) that flags a window starting within half an hour.
+        simulated seconds from midnight on the twin), and the cross flow at a junction (veh/h)
+        that flags a window: the detectors' time-of-day history over it, or their last 15
+        minutes for a window starting within half an hour.
     max_corridors_per_area, area_cell_m
         A district cannot be starved: at most this many unfinished requests may route
         through any one square of this side (operators may exceed it).
@@ -127,7 +128,7 @@ class ServiceSettings(BaseSettings):
         "", max_length=4000, description="demand peaks, e.g. 07:00-09:00,B1@16:30-18:30"
     )
     peak_flow_vph: float = Field(
-        900.0, gt=0, description="live cross flow that flags a convoy window (veh/h)"
+        900.0, gt=0, description="cross flow that flags a convoy window (veh/h)"
     )
 
     @field_validator("peak_table")
