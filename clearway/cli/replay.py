@@ -4,12 +4,15 @@ on the twin under every strategy, and write a report (markdown, JSON, time–spa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from clearway.errors import ClearwayError, ConfigError, StorageError
+
+if TYPE_CHECKING:
+    from clearway.sim.scenario import Scenario
 
 console = Console()
 err_console = Console(stderr=True)
@@ -62,8 +65,8 @@ def _replay(
     from dataclasses import replace
 
     from clearway.replay.report import write_replay_report
-    from clearway.replay.rerun import logged_scenario, plan_replay, run_replay
-    from clearway.replay.source import read_incident
+    from clearway.replay.rerun import logged_scenario, plan_replay, require_route, run_replay
+    from clearway.replay.source import RouteUnknownError, read_incident
     from clearway.storage.db import make_engine, parse_db_url, session_factory
 
     if scenario is not None and sumocfg is not None:
@@ -81,6 +84,12 @@ def _replay(
     finally:
         engine.dispose()
     run = incident.log.run or {}
+    try:
+        require_route(incident.stored)
+    except RouteUnknownError as exc:
+        # Where the vehicle went is gone: what the log shows is still worth reporting.
+        err_console.print(f"[yellow]note:[/] {exc}")
+        return write_replay_report(incident, None, None, out_dir, not_rerun=str(exc))
     if scenario is None and sumocfg is None:
         sc = logged_scenario(incident.log.run)
     else:
@@ -93,7 +102,10 @@ def _replay(
     return write_replay_report(incident, plan, result, out_dir)
 
 
-def _override(scenario, sumocfg, run, seed, out_dir):
+def _override(
+    scenario: str | None, sumocfg: Path | None, run: dict, seed: int | None, out_dir: Path
+) -> Scenario:
+    """The scenario given instead of the logged one, with the logged seed and end."""
     from clearway.cli.scenarios import resolve_scenario, user_files
 
     seed_ = seed if seed is not None else int(run.get("seed", 1))

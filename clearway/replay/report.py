@@ -61,52 +61,49 @@ def passed_s(trace: Trace, distance_m: float) -> float | None:
 
 
 def write_replay_report(
-    incident: Incident, plan: ReplayPlan, result: EvaluationResult, out_dir: Path
+    incident: Incident,
+    plan: ReplayPlan | None,
+    result: EvaluationResult | None,
+    out_dir: Path,
+    *,
+    not_rerun: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``replay.md``, ``replay.json`` and ``time-space.png`` into ``out_dir``."""
+    """Write ``replay.md``, ``replay.json`` and ``time-space.png`` into ``out_dir``.
+
+    Without ``plan`` and ``result`` (the trip could not be re-run, ``not_rerun`` says why)
+    the report has the log's part alone, and no figure.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     log = incident.log
-    signals = {s.signal_id: s for s in signals_on_route(plan.net, plan.route)}
-    traces = {s: tr[0] for (s, _), tr in result.traces.items() if tr}
+    signals, traces = {}, {}
+    if plan is not None and result is not None:
+        signals = {s.signal_id: s for s in signals_on_route(plan.net, plan.route)}
+        traces = {s: tr[0] for (s, _), tr in result.traces.items() if tr}
     corridor = traces.get("corridor")
     per_hold = []
     for h in log.holds:
         sig = signals.get(h.signal_id)
         per_hold.append({
             **h.to_dict(),
-            "on_route": sig is not None,
+            "on_route": None if plan is None else sig is not None,
             "logged_green_s": None if sig is None else held_green_s(h, sig.core_links),
             "rerun_corridor_passed_s": None if sig is None or corridor is None
             else passed_s(corridor, sig.distance_m),
         })  # fmt: skip
-    compared = comparison(result)
+    v = incident.verified
     data = {
         "request_id": log.request_id,
         "verified": {
-            "ok": incident.verified.ok,
-            "records": incident.verified.checked,
-            "head_seq": incident.verified.head_seq,
-            "head_hash": incident.verified.head_hash,
+            "ok": v.ok,
+            "records": v.checked,
+            "head_seq": v.head_seq,
+            "head_hash": v.head_hash,
         },  # fmt: skip
         "log": {**log.to_dict(), "holds": per_hold},
-        "rerun": {
-            "scenario": plan.scenario.name,
-            "seed": plan.scenario.seed,
-            "begin_s": plan.scenario.begin_s,
-            "duration_s": plan.duration_s,
-            "normal": plan.normal,
-            "dispatch_lead_s": REPLAY_DISPATCH_LEAD_S,
-            "trip": {
-                "trip_id": plan.trip.trip_id,
-                "role": plan.trip.role,
-                "vehicles": plan.trip.vehicle_count,
-                "depart_s": plan.trip.depart_s,
-                "route": list(plan.route.edges),
-            },  # fmt: skip
-            "notes": list(plan.notes),
-        },
-        "comparison": compared,
-        "failed": result.failed,
+        "rerun": None if plan is None else _rerun(plan),
+        "not_rerun": not_rerun,
+        "comparison": {} if result is None else comparison(result),
+        "failed": [] if result is None else result.failed,
     }
     paths = {
         "json": out_dir / "replay.json",
@@ -120,6 +117,25 @@ def write_replay_report(
         del paths["figure"]
     paths["markdown"].write_text(_markdown(data, "figure" in paths), encoding="utf-8")
     return paths
+
+
+def _rerun(plan: ReplayPlan) -> dict[str, Any]:
+    return {
+        "scenario": plan.scenario.name,
+        "seed": plan.scenario.seed,
+        "begin_s": plan.scenario.begin_s,
+        "duration_s": plan.duration_s,
+        "normal": plan.normal,
+        "dispatch_lead_s": REPLAY_DISPATCH_LEAD_S,
+        "trip": {
+            "trip_id": plan.trip.trip_id,
+            "role": plan.trip.role,
+            "vehicles": plan.trip.vehicle_count,
+            "depart_s": plan.trip.depart_s,
+            "route": list(plan.route.edges),
+        },
+        "notes": list(plan.notes),
+    }
 
 
 def time_space(
@@ -196,8 +212,9 @@ def _markdown(data: Mapping[str, Any], figure: bool) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for h in log["holds"]:
+        off = " (not a crossing of its route)" if h["on_route"] is False else ""
         md.append(
-            f"| {h['signal_id']}{'' if h['on_route'] else ' (not a crossing of its route)'} | {h['start_s']:g} "
+            f"| {h['signal_id']}{off} | {h['start_s']:g} "
             f"| {_f(h['end_s'], '{:g}')} | {len(h['commands'])} | {h['rejected']} "
             f"| {_f(h['logged_green_s'], '{:g}')} | {_f(h['rerun_corridor_passed_s'], '{:g}')} "
             f"| {', '.join(h['shared_with']) or '—'} |"
@@ -222,6 +239,9 @@ def _markdown(data: Mapping[str, Any], figure: bool) -> str:
                       f"at {adv['signal_id']} behind {adv['yields_to']}, green from "
                       f"{adv['green_from_s']:g} s, arrive after {adv['arrive_after_s']:g} s "
                       f"({adv['reason']})"))  # fmt: skip
+    if rerun is None:
+        md += ["", "## Not re-run", "", str(data["not_rerun"])]
+        return "\n".join(md) + "\n"
     md += [
         "",
         "## The same demand re-run on the twin",

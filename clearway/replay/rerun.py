@@ -29,7 +29,7 @@ from clearway.evaluation.evaluate import (
 from clearway.network import Network, load_network
 from clearway.network.routing import Route, build_routing_graph, fastest_route, route_of
 from clearway.replay.incident import IncidentLog
-from clearway.replay.source import ReplayError
+from clearway.replay.source import ReplayError, RouteUnknownError
 from clearway.service.run_config import content_digest
 from clearway.sim.files import file_digest
 from clearway.sim.priority_trips import PriorityTrip
@@ -123,9 +123,11 @@ def plan_replay(
 
     Raises
     ------
+    RouteUnknownError
+        The request's route is no longer stored (redacted after the retention period).
     ReplayError
-        The request's route is no longer stored (redacted after the retention period), or
-        does not fit the scenario's network.
+        Its route does not fit the scenario's network, or it was created outside the
+        scenario's time window.
     """
     notes: list[str] = []
     net = load_network(scenario.net_file)
@@ -161,6 +163,9 @@ def plan_replay(
     if stored is not None and not stored.detail.get("simulated", True):
         notes.append("the service heard of the vehicle from dispatch; on the twin it drives "
                      "its planned route from the request's creation")  # fmt: skip
+    if any(e.event == "restored" for e in log.events):
+        notes.append("the service restarted while the request lived (restored): its later "
+                     "records count traffic time of a fresh twin; the re-run is one run")  # fmt: skip
     final = log.final
     last = max([final.time_s if final else depart + OPEN_REQUEST_S]
                + [h.end_s or h.last_command_s for h in log.holds])  # fmt: skip
@@ -175,28 +180,43 @@ def plan_replay(
     return ReplayPlan(scenario, net, trip, route, end - scenario.begin_s, normal, tuple(notes))
 
 
-def _route_edges(stored: StoredRequest | None, net: Network) -> tuple[tuple[str, ...], str]:
-    """The planned route's edges, and a note when they had to be re-planned."""
+def require_route(stored: StoredRequest | None) -> StoredRequest:
+    """``stored`` if it still has a route to re-run (planned, explicit, or origin and
+    destination edges).
+
+    Raises
+    ------
+    RouteUnknownError
+        No row, a row redacted after the retention period, or no route in it.
+    """
     if stored is None:
-        raise ReplayError(
+        raise RouteUnknownError(
             "the database has the request's audit records but not its row: its route is "
             "unknown, so its trip cannot be re-run"
         )
     if stored.detail.get("redacted"):
-        raise ReplayError(
+        raise RouteUnknownError(
             f"request {stored.request_id!r} finished more than the retention period ago and "
-            "its route was removed (where a vehicle went is personal data): its holds can be "
-            "read from the log (`clearway audit list --request ID`), its trip not re-run"
+            "its route was removed (where a vehicle went is personal data): what the log "
+            "shows is reported, its trip cannot be re-run"
         )
+    o, d = stored.spec.get("origin") or {}, stored.spec.get("destination") or {}
+    if not (stored.detail.get("route") or stored.spec.get("route")) and not (
+        o.get("edge_id") and d.get("edge_id")
+    ):
+        raise RouteUnknownError(f"request {stored.request_id!r} has no route stored to re-run")
+    return stored
+
+
+def _route_edges(stored: StoredRequest | None, net: Network) -> tuple[tuple[str, ...], str]:
+    """The planned route's edges, and a note when they had to be re-planned."""
+    stored = require_route(stored)
     edges = stored.detail.get("route") or stored.spec.get("route")
     if edges:
         return tuple(edges), ""
-    o, d = stored.spec.get("origin") or {}, stored.spec.get("destination") or {}
-    if o.get("edge_id") and d.get("edge_id"):
-        graph = build_routing_graph(net, "emergency")
-        r = fastest_route(graph, o["edge_id"], d["edge_id"])
-        return r.edges, "no planned route stored: routed again from its origin to destination"
-    raise ReplayError(f"request {stored.request_id!r} has no route stored to re-run")
+    o, d = stored.spec["origin"], stored.spec["destination"]
+    r = fastest_route(build_routing_graph(net, "emergency"), o["edge_id"], d["edge_id"])
+    return r.edges, "no planned route stored: routed again from its origin to destination"
 
 
 def run_replay(

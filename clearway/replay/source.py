@@ -37,6 +37,10 @@ class ReplayError(ConfigError):
     """A request cannot be replayed (the message says why and what to do)."""
 
 
+class RouteUnknownError(ReplayError):
+    """The request's route is no longer stored: its log can be read, its trip not re-run."""
+
+
 @dataclass(frozen=True)
 class Incident:
     """What the database holds about one request.

@@ -192,3 +192,49 @@ def test_a_scenario_given_instead_is_re_run_with_the_logged_seed(served, tmp_pat
     # The same generator and inputs give the same network: nothing to warn about.
     assert data["rerun"]["notes"] == []
     assert set(data["comparison"]) == {"none", "local", "corridor"}
+
+
+def test_a_sumocfg_given_instead_runs_its_files(served, tmp_path):
+    db, rid = served
+    run = json.loads(_rows(db, "SELECT payload FROM audit_records WHERE request_id = ? "
+                           "ORDER BY seq LIMIT 1", rid)[0][0])["run"]  # fmt: skip
+    cfg = tmp_path / "city.sumocfg"
+    cfg.write_text(
+        "<configuration><input>"
+        f'<net-file value="{run["net"]["path"]}"/>'
+        f'<route-files value="{run["routes"][0]["path"]}"/>'
+        '</input><time><begin value="0"/><end value="600"/></time></configuration>'
+    )
+    r = _replay(rid, "--db", f"sqlite:///{db}", "--sumocfg", str(cfg), "--out-dir",
+                str(tmp_path / "out"))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "out" / "replay.json").read_text())
+    assert data["rerun"]["seed"] == SEED and data["rerun"]["notes"] == []
+    assert set(data["comparison"]) == {"none", "local", "corridor"}
+
+
+def test_a_route_redacted_after_the_retention_period_is_reported_from_the_log_alone(
+    served, tmp_path
+):
+    from datetime import timedelta
+
+    from clearway.storage.db import write_session
+    from clearway.storage.models import utcnow
+    from clearway.storage.requests import redact_finished
+
+    db, rid = served
+    copy = tmp_path / "old.db"
+    shutil.copy(db, copy)
+    engine = make_engine(f"sqlite:///{copy}")
+    with write_session(session_factory(engine)) as s:
+        assert redact_finished(s, 30, now=utcnow() + timedelta(days=31)) == 1
+    engine.dispose()
+    r = _replay(rid, "--db", f"sqlite:///{copy}", "--out-dir", str(tmp_path / "out"))
+    # What the log shows is reported all the same; the trip is not re-run.
+    assert r.exit_code == 0 and "its route was removed" in r.output
+    data = json.loads((tmp_path / "out" / "replay.json").read_text())
+    assert data["rerun"] is None and "route was removed" in data["not_rerun"]
+    assert data["comparison"] == {} and not (tmp_path / "out" / "time-space.png").exists()
+    logged = sorted((h["signal_id"], h["start_s"], h["end_s"]) for h in data["log"]["holds"])
+    assert logged and logged == _logged_holds(copy, rid)
+    assert "## Not re-run" in (tmp_path / "out" / "replay.md").read_text()
