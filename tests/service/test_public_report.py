@@ -168,3 +168,11 @@ def test_the_live_runtime_s_records_make_the_report(live_service):
     assert totals["holds_per_junction"], totals
     assert_no_private_data(rep, rids)
     print("live: median time saved", saved["value"], "s; holds", totals["holds_per_junction"])
+
+
+def test_the_report_is_rate_limited_per_client_address(engine, sessions, grid_net):
+    svc = make_service(engine, sessions, grid_net, rate_public_per_s=0.1)  # burst: 1 request
+    assert svc.client.get("/public/report").status_code == 200
+    r = svc.client.get("/public/report", params={"day": "2026-12-03"})
+    assert r.status_code == 429 and "Retry-After" in r.headers, r.text
+    assert svc.client.get("/public/transparency").status_code == 200  # the page is not

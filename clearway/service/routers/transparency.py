@@ -2,7 +2,8 @@
 
 * ``GET /public/report?month=YYYY-MM`` (or ``day=YYYY-MM-DD``; default this month, UTC): the
   report as JSON with the audit chain's head, signed (see
-  :mod:`clearway.storage.public_report` for each figure and the k floor).
+  :mod:`clearway.storage.public_report` for each figure and the k floor); rate-limited per
+  client address like the alert feed.
 * ``GET /public/key``: the Ed25519 public key that checks the heads (``null`` when unset).
 * ``GET /public/transparency``: a page that shows the report (linked from the dashboard).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from clearway.service.context import ServiceContext, get_context
@@ -25,12 +26,17 @@ _CACHE = {"Cache-Control": f"public, max-age={int(transparency.CACHE_S)}"}
 
 @router.get("/report")
 def public_report(
+    request: Request,
     month: str | None = Query(None, max_length=7, description="YYYY-MM (UTC)"),
     day: str | None = Query(None, max_length=10, description="YYYY-MM-DD (UTC)"),
     k: int | None = Query(None, ge=5, le=1000, description="suppression floor (>= 5)"),
     ctx: ServiceContext = Depends(get_context),
 ) -> Any:
-    """Aggregates of a month or day; cells from fewer than k requests are null."""
+    """Aggregates of a month or day; cells from fewer than k requests are null.
+
+    Rate-limited per client address (``CLEARWAY_RATE_PUBLIC_PER_S``, shared with the alert
+    feed): 429 with ``Retry-After`` beyond it."""
+    ctx.limiter.take("addr:" + (request.client.host if request.client else "unknown"), "public")
     report = transparency.public_report(ctx, month=month, day=day, k=k)
     return JSONResponse(report, headers=_CACHE)
 
