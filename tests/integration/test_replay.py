@@ -108,6 +108,8 @@ def test_replay_rebuilds_the_logged_holds_and_compares_every_strategy(served, tm
     assert holds and holds == _logged_holds(db, rid)
     assert data["log"]["final"]["event"] == "completed"
     assert data["rerun"]["seed"] == SEED and data["rerun"]["trip"]["depart_s"] == created["time_s"]
+    # The run configuration names files and numbers, never where the vehicle went.
+    assert not any(edge in json.dumps(created["run"]) for edge in data["rerun"]["trip"]["route"])
     # The strategies hear of the request as the vehicle leaves, as the service did.
     assert data["rerun"]["dispatch_lead_s"] == 0.0
     assert set(data["comparison"]) == {"none", "local", "corridor"}

@@ -126,3 +126,23 @@ def test_rebuild_reads_decisions_advice_run_and_names_requests_live_meanwhile():
 def test_rebuild_refuses_records_that_do_not_start_with_the_creation():
     with pytest.raises(ValueError, match="creation"):
         rebuild(RID, [_event(3, "restored", 1.0)], {})
+
+
+def test_a_log_only_report_tells_the_advice_holds_and_why_it_was_not_re_run(tmp_path):
+    from clearway.replay.report import write_replay_report
+    from clearway.replay.source import Incident
+    from clearway.storage.audit import VerifyReport
+
+    advice = {"signal_id": "B", "yields_to": "pr-other", "green_from_s": 30.0,
+              "arrive_after_s": 31.0, "speed_mps": 8.0, "reason": "higher importance"}  # fmt: skip
+    req = [_event(10, "created", 5.0), _event(14, "advised", 8.0, advice=advice),
+           _event(15, "advised", 20.0, advice=None), _event(19, "cancelled", 50.0)]  # fmt: skip
+    sig = {"B": [_cmd(16, "B", 21.0, "corridor"), _cmd(17, "B", 33.0, "fixed-time")]}
+    log = rebuild(RID, req, sig)
+    incident = Incident(log, VerifyReport(True, 19, 19, "ab" * 32), None)
+    paths = write_replay_report(incident, None, None, tmp_path, not_rerun="route redacted")
+    assert set(paths) == {"json", "markdown"}
+    md = paths["markdown"].read_text()
+    assert "8 s: at B behind pr-other, green from 30 s, arrive after 31 s (higher importance)" in md
+    assert "20 s: withdrawn" in md and "cancelled at 50 s" in md
+    assert "| B | 21 | 33 | 1 | 0 |" in md and "## Not re-run" in md and "route redacted" in md
