@@ -19,6 +19,7 @@ _MEDIAN_ROWS: tuple[tuple[str, str, str], ...] = (
     ("cross streets' extra delay (veh·h)", "cross_street_extra_delay_veh_h", "{:+.3f}"),
     ("others' mean time loss (s)", "mean_time_loss_s", "{:.1f}"),
     ("others' 95th pct time loss (s)", "p95_time_loss_s", "{:.1f}"),
+    ("pedestrians' mean time loss (s)", "ped_time_loss_s", "{:.1f}"),
     ("time to recover, median (s)", "time_to_recover_s", "{:.0f}"),
     ("time to recover, max (s)", "time_to_recover_max_s", "{:.0f}"),
 )
@@ -114,6 +115,7 @@ def seeds_table(rows: Sequence[Mapping]) -> Table:
         "stops",
         "others (veh·h)",
         "cross (veh·h)",
+        "peds' loss (s)",
     ):
         t.add_column(col, justify="right" if col != "strategy" else "left")
     for r in sorted(rows, key=lambda r: (r["seed"], r["strategy"])):
@@ -125,6 +127,7 @@ def seeds_table(rows: Sequence[Mapping]) -> Table:
             str(r["stops"]),
             _fmt(r["others_extra_delay_veh_h"], "{:+.3f}"),
             _fmt(r["cross_street_extra_delay_veh_h"], "{:+.3f}"),
+            _fmt(r.get("ped_time_loss_s"), "{:.1f}"),
         )
     return t
 

@@ -19,11 +19,14 @@ from clearway.evaluation.priority_scenarios import (
     user_setup,
 )
 from clearway.evaluation.trip_spec import TripRequest
+from clearway.sim.pedestrians import ped_grid_scenario
 from clearway.sim.scenario import Scenario, grid_scenario, random_demand, user_scenario
 from clearway.sim.sumo_env import sumo_home
 from clearway.sim.sumocfg import holds_clearway_detectors, read_sumocfg
 
-_GRID = re.compile(r"^grid:(\d+)x(\d+)(?::(moderate|heavy|light))?$")
+#: ``grid:NxM[:load][:peds]``; ``:peds`` adds sidewalks, crossings and walkers
+#: (:mod:`clearway.sim.pedestrians`).
+_GRID = re.compile(r"^grid:(\d+)x(\d+)(?::(moderate|heavy|light))?(:peds)?$")
 
 #: The real city of the demo: Berlin (Adlershof area) from OpenStreetMap, shipped in the
 #: eclipse-sumo wheel; 1,911 junctions, 15 signals.
@@ -182,10 +185,11 @@ def resolve_scenario(
         m = _GRID.match(scenario)
         if not m:
             raise ConfigError(
-                f"unknown scenario {scenario!r}; built-in scenarios are grid:NxM[:light|moderate|heavy]"
+                f"unknown scenario {scenario!r}; built-in scenarios are grid:NxM[:light|moderate|heavy][:peds]"
             )
         nx, ny, load = int(m.group(1)), int(m.group(2)), m.group(3) or "moderate"
-        return grid_scenario(out_dir / "scenarios", size=f"{nx}x{ny}", seed=seed, end_s=end_s, load=load)
+        build = ped_grid_scenario if m.group(4) else grid_scenario
+        return build(out_dir / "scenarios", size=f"{nx}x{ny}", seed=seed, end_s=end_s, load=load)
     assert net is not None
     route_files = list(routes or [])
     if not route_files:
@@ -227,7 +231,7 @@ def priority_setup(
     if (net is None) == (scenario is None):
         raise ConfigError(
             "give either --net FILE (with --routes FILE ... and --priority) or --scenario NAME "
-            f"({', '.join(SCENARIOS)} or grid:NxM[:light|moderate|heavy])"
+            f"({', '.join(SCENARIOS)} or grid:NxM[:light|moderate|heavy][:peds])"
         )
     if scenario is not None:
         if additional:
@@ -237,11 +241,11 @@ def priority_setup(
         m = _GRID.match(scenario)
         if m:
             size, load = f"{m.group(1)}x{m.group(2)}", m.group(3) or "moderate"
-            return grid_setup(out_dir, size, load, requests)
+            return grid_setup(out_dir, size, load, requests, peds=bool(m.group(4)))
         if scenario not in SCENARIOS:
             raise ConfigError(
                 f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)} or "
-                "grid:NxM[:light|moderate|heavy]"
+                "grid:NxM[:light|moderate|heavy][:peds]"
             )
         setup = named_setup(scenario, out_dir)
         return replace(setup, requests=tuple(requests)) if requests else setup
@@ -273,7 +277,7 @@ def check_scenario_names(names: Sequence[str]) -> None:
     if unknown:
         raise ConfigError(
             f"unknown scenario(s) {', '.join(repr(n) for n in unknown)} in --scenario; use "
-            f"{', '.join(SCENARIOS)} or grid:NxM[:light|moderate|heavy] (comma-separated or repeated)"
+            f"{', '.join(SCENARIOS)} or grid:NxM[:light|moderate|heavy][:peds] (comma-separated or repeated)"
         )
 
 

@@ -19,6 +19,8 @@ _RESULT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("vehicles never inserted", "undeparted", "{}"),
     ("mean time loss (s)", "mean_time_loss_s", "{:.1f}"),
     ("95th percentile time loss (s)", "p95_time_loss_s", "{:.1f}"),
+    ("pedestrians arrived", "persons", "{}"),
+    ("pedestrians' mean time loss (s)", "ped_time_loss_s", "{:.1f}"),
     ("safety-monitor violations", "safety_violations", "{}"),
     ("guard rejections", "guard_rejections", "{}"),
     ("teleports", "teleports", "{}"),
@@ -36,7 +38,8 @@ def results_table(results: Sequence[RunResult], title: str = "clearway run") -> 
     for label, attr, fmt in _RESULT_ROWS:
         cells = []
         for r in results:
-            cell = fmt.format(getattr(r, attr))
+            value = getattr(r, attr)
+            cell = "—" if value is None else fmt.format(value)
             if attr == "safety_violations":
                 cell = f"[{'green' if r.safety_violations == 0 else 'bold red'}]{cell}[/]"
             cells.append(cell)

@@ -5,6 +5,9 @@ vehicle of the demand: arrived, still driving at the end (``arrival="-1"``) and 
 (``depart="-1"``, with the time it has been waiting as ``departDelay``). Without the last two
 the vehicles hurt most by a strategy would vanish from its delay figures.
 
+People on foot (SUMO persons) are in the same file as ``<personinfo>``, once they arrived
+(:func:`read_personinfo`: their count and mean time loss, nothing per person).
+
 Teleports are not in this file; the twin counts them (:attr:`SumoTwin.teleports`).
 
 For reports, :func:`others_distribution` condenses the non-priority vehicles of a file into a
@@ -94,6 +97,59 @@ def tripinfo_records(path: str | os.PathLike[str]) -> Iterator[Mapping[str, str]
         raise SimulationError(
             f"tripinfo file {p} is not complete XML ({exc}); close the simulation before reading"
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonStats:
+    """Pedestrians of one run, from a tripinfo file's ``<personinfo>`` elements.
+
+    Attributes
+    ----------
+    persons
+        People who finished their walk by the end (count); SUMO writes no others.
+    mean_time_loss_s
+        Their mean time loss against walking unhindered at their own speed (s): SUMO's
+        ``timeLoss`` of the person (the sum over its walks: waiting at red crossings, in
+        crowds); ``nan`` when nobody walked.
+    """
+
+    persons: int
+    mean_time_loss_s: float
+
+
+def read_personinfo(path: str | os.PathLike[str]) -> PersonStats:
+    """Count and mean time loss of the persons in a tripinfo file (read incrementally).
+
+    Only these two aggregates leave the function: no person id, route or time is kept.
+
+    Raises
+    ------
+    SimulationError
+        If the file is missing or not valid XML.
+    """
+    p = Path(path)
+    n = 0
+    total_s = 0.0
+    try:
+        root = None
+        for event, elem in ElementTree.iterparse(p, events=("start", "end")):
+            if root is None:
+                root = elem
+            if event == "end" and elem.tag == "personinfo":
+                # Written unfinished (duration -1, time loss 0) only with write-unfinished.
+                if float(elem.get("duration", 0.0)) >= 0:
+                    n += 1
+                    total_s += float(elem.get("timeLoss", 0.0))
+                root.clear()
+    except FileNotFoundError:
+        raise SimulationError(
+            f"tripinfo file {p} not found; run the simulation with a tripinfo path and close it"
+        ) from None
+    except ElementTree.ParseError as exc:
+        raise SimulationError(
+            f"tripinfo file {p} is not complete XML ({exc}); close the simulation before reading"
+        ) from None
+    return PersonStats(persons=n, mean_time_loss_s=total_s / n if n else float("nan"))
 
 
 def read_tripinfo(path: str | os.PathLike[str]) -> TripStats:

@@ -42,6 +42,7 @@ MEDIAN_FIELDS = (
     "cross_street_extra_delay_veh_h",
     "mean_time_loss_s",
     "p95_time_loss_s",
+    "ped_time_loss_s",
     "time_to_recover_s",
     "time_to_recover_max_s",
     "safety_violations",
@@ -98,6 +99,7 @@ def strategy_row(
         else _r(extra_delay_veh_h(run.cross_time_loss_s, reference.cross_time_loss_s), 4),
         "mean_time_loss_s": _r(run.others.mean_time_loss_s),
         "p95_time_loss_s": _r(run.others.p95_time_loss_s),
+        **_pedestrian_fields(run),
         "time_to_recover_s": _r(median(recover)),
         "time_to_recover_max_s": _r(max(recover) if recover else None),
         "recoveries": len(recover),
@@ -148,11 +150,21 @@ def reference_row(scenario: str, ref: RunMeasures) -> dict:
         "mean_time_loss_s": _r(ref.others.mean_time_loss_s),
         "p95_time_loss_s": _r(ref.others.p95_time_loss_s),
         "vehicles": ref.others.vehicles,
+        **_pedestrian_fields(ref),
         "safety_violations": ref.safety_violations,
         "teleports": ref.teleports,
         "wall_s": _r(ref.wall_s),
         **_distribution_fields(ref),
     }
+
+
+def _pedestrian_fields(run: RunMeasures) -> dict:
+    """``persons`` who finished a walk and their mean ``ped_time_loss_s`` (``None``: nobody
+    walked, or not read)."""
+    peds = run.pedestrians
+    if peds is None or not peds.persons:
+        return {"persons": 0 if peds is not None else None, "ped_time_loss_s": None}
+    return {"persons": peds.persons, "ped_time_loss_s": _r(peds.mean_time_loss_s)}
 
 
 def _distribution_fields(run: RunMeasures) -> dict:

@@ -25,7 +25,14 @@ from clearway.control.priority.request import (
 )
 from clearway.control.priority.reroute import ReroutePolicy
 from clearway.errors import ClearwayError, SimulationError
-from clearway.evaluation.metrics import Throughput, TimeLossDistribution, others_distribution
+from clearway.evaluation.alert_drivers import AlertDrivers
+from clearway.evaluation.metrics import (
+    PersonStats,
+    Throughput,
+    TimeLossDistribution,
+    others_distribution,
+    read_personinfo,
+)
 from clearway.evaluation.priority_metrics import (
     OthersDelay,
     TripOutcome,
@@ -82,6 +89,9 @@ class RunJob:
     dispatch_lead_s
         The request reaches the strategy this long before its vehicle leaves (s; a replay
         of a service request uses 0: the service heard of it as the vehicle left).
+    alert_share
+        Share of the other drivers who follow the public alert feed (0-1;
+        :mod:`clearway.evaluation.alert_drivers`): routed around the edges it announces.
     """
 
     label: str
@@ -100,6 +110,7 @@ class RunJob:
     avl: AvlSettings | None = None
     reroute: bool = False
     dispatch_lead_s: float = DISPATCH_LEAD_S
+    alert_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,11 @@ class RunMeasures:
         with the exact feed.
     reroutes
         Per trip id, how many times its lead was given a new route on its way.
+    alert_followers, alert_reroutes
+        Drivers who follow the public alert feed (count), and the re-routes the feed gave
+        them on the road (count); 0 without ``alert_share``.
+    pedestrians
+        Count and mean time loss of the people who finished a walk (``None``: not read).
     """
 
     label: str
@@ -154,6 +170,9 @@ class RunMeasures:
     others_throughput: Throughput | None = None
     avl_reports: dict[str, int] | None = None
     reroutes: dict[str, int] = field(default_factory=dict)
+    alert_followers: int = 0
+    alert_reroutes: int = 0
+    pedestrians: PersonStats | None = None
 
 
 _NETS: dict[Path, Network] = {}
@@ -219,6 +238,11 @@ def _run(job: RunJob) -> RunMeasures:
         if job.reroute and book is not None:
             book.reroute = ReroutePolicy()
         dispatcher = _Dispatcher(job, wired, net)
+        if job.alert_share > 0:
+            dispatcher.alerts = AlertDrivers(
+                wired.twin, net, scenario.route_files, job.alert_share, scenario.seed,
+                exclude=[v for t in job.trips for v in t.vehicle_ids],
+            )  # fmt: skip
         wired.loop.run(job.duration_s, on_tick=dispatcher.on_tick)
         recoveries = tuple(
             r.time_to_recover_s
@@ -267,6 +291,9 @@ def _run(job: RunJob) -> RunMeasures:
             if avl_feeds else None
         ),
         reroutes=dispatcher.reroutes,
+        alert_followers=dispatcher.alerts.chosen if dispatcher.alerts else 0,
+        alert_reroutes=dispatcher.alerts.followers.reroutes if dispatcher.alerts else 0,
+        pedestrians=read_personinfo(tripinfo),
     )
 
 
@@ -291,6 +318,8 @@ class _Dispatcher:
         self._full: dict[str, tuple[str, ...]] = {}
         #: Per trip id, how many times its vehicles were given a new route.
         self.reroutes: dict[str, int] = {}
+        #: Drivers who follow the public alert feed (``None``: nobody does).
+        self.alerts: AlertDrivers | None = None
 
     def on_tick(self, now_s: float) -> None:
         twin = self.wired.twin
@@ -298,6 +327,8 @@ class _Dispatcher:
         while self.pending and self.pending[0][0].depart_s - lead_s <= now_s + 1e-9:
             trip, route = self.pending.pop(0)
             self._dispatch(trip, route, now_s)
+        if self.alerts is not None:
+            self.alerts.on_tick(now_s, self.wired.priority)
         if not self._active:
             return
         self._follow_advice()

@@ -26,7 +26,14 @@ strategy comparisons run):
     pace (a SUMO variable speed sign on both lanes), so going round it by a parallel row is
     clearly faster.
 
-Any ``grid:NxM[:load]`` or ``--net`` network can be evaluated with ``--priority`` trips too.
+And one with people on foot (:data:`PEDESTRIANS`; not in :data:`NAMED` either):
+
+``pedestrians``
+    5x5 grid with sidewalks, a signalised crossing over every arm and seeded walkers
+    (:mod:`clearway.sim.pedestrians`), moderate load: one ambulance west to east along row 2,
+    through junctions where people are crossing.
+
+Any ``grid:NxM[:load][:peds]`` or ``--net`` network can be evaluated with ``--priority`` trips too.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from clearway.network import load_network
 from clearway.network.loader import require_traffic_lights
 from clearway.network.routing import build_routing_graph, fastest_route
 from clearway.sim.files import file_stem
+from clearway.sim.pedestrians import build_ped_grid, ped_grid_scenario
 from clearway.sim.scenario import (
     Scenario,
     build_grid,
@@ -77,8 +85,11 @@ BERLIN_TRIP = ("-23925119#0", "320741894#0")
 CROSSING_LEAD_S = 2.0
 
 NAMED = ("spillback", "crossing", "convoy", "berlin")
-#: Every scenario :func:`named_setup` builds: the benches' four and ``detour`` (re-routing).
-SCENARIOS = (*NAMED, "detour")
+#: The scenario with walkers (:func:`pedestrians_setup`).
+PEDESTRIANS = "pedestrians"
+#: Every scenario :func:`named_setup` builds: the benches' four, ``detour`` (re-routing) and
+#: ``pedestrians``.
+SCENARIOS = (*NAMED, "detour", PEDESTRIANS)
 #: The detour scenario's incident: the street (the route's fifth block), when it starts (s;
 #: the ambulance is dispatched 30 s before it leaves at WARM_UP_S, so its route is planned
 #: through the street) and the speed traffic gets past it at (m/s; its 200 m then take
@@ -125,21 +136,29 @@ def grid_setup(
     *,
     block_m: float = 200.0,
     name: str | None = None,
+    peds: bool = False,
 ) -> PrioritySetup:
-    """A seeded grid; without ``requests`` one ambulance crosses the middle row west to east."""
+    """A seeded grid; without ``requests`` one ambulance crosses the middle row west to east.
+
+    With ``peds`` the grid has sidewalks, crossings and walkers
+    (:func:`~clearway.sim.pedestrians.ped_grid_scenario`).
+    """
     scenarios = out_dir / "scenarios"
     nx, ny = _size(size)
-    net_file = build_grid(scenarios, nx=nx, ny=ny, block_m=block_m)
+    grid = build_ped_grid if peds else build_grid
+    net_file = grid(scenarios, nx=nx, ny=ny, block_m=block_m)
     if not requests:
         row = ny // 2
         requests = (TripRequest(f"left{row}A{row}", f"{_col(nx - 1)}{row}right{row}", WARM_UP_S),)
 
+    make = ped_grid_scenario if peds else grid_scenario
+
     def build(seed: int, end_s: float) -> Scenario:
-        return grid_scenario(
-            scenarios, size=size, seed=seed, end_s=end_s, load=load, block_m=block_m
-        )
+        return make(scenarios, size=size, seed=seed, end_s=end_s, load=load, block_m=block_m)
 
     label = name or f"grid{size}-{load if isinstance(load, str) else f'p{load:g}s'}"
+    if peds and not name:
+        label += "-peds"
     return PrioritySetup(label, net_file, build, tuple(requests))
 
 
@@ -216,6 +235,8 @@ def named_setup(name: str, out_dir: Path) -> PrioritySetup:
         return _crossing(out_dir)
     if name == DETOUR:
         return detour_setup(out_dir)
+    if name == PEDESTRIANS:
+        return pedestrians_setup(out_dir)
     if name == "berlin":
         net = sumo_home() / BERLIN_NET
         trip = TripRequest(*BERLIN_TRIP, WARM_UP_S)
@@ -264,6 +285,12 @@ def detour_setup(out_dir: Path) -> PrioritySetup:
         return replace(sc, additional_files=(*sc.additional_files, incident.resolve()))
 
     return replace(setup, name=DETOUR, build=build)
+
+
+def pedestrians_setup(out_dir: Path) -> PrioritySetup:
+    """The ``pedestrians`` scenario (see the module docstring)."""
+    trip = TripRequest("left2A2", "E2right2", WARM_UP_S)
+    return grid_setup(out_dir, "5x5", "moderate", (trip,), name=PEDESTRIANS, peds=True)
 
 
 def build_plan(

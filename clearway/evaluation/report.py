@@ -32,8 +32,8 @@ REQUIRED_KEYS = ("status", "scenario", "label", "strategy", "seed")
 #: Fields read as numbers (``None`` allowed: not measured).
 NUMBER_KEYS = (
     "ratio", "stops", "others_total_delay_veh_h", "cross_street_time_loss_veh_h",
-    "mean_time_loss_s", "p95_time_loss_s", "time_to_recover_s", "safety_violations",
-    "guard_rejections", "teleports",
+    "mean_time_loss_s", "p95_time_loss_s", "ped_time_loss_s", "time_to_recover_s",
+    "safety_violations", "guard_rejections", "teleports",
 )  # fmt: skip
 #: Quantiles shown in the time-loss table (line keys of ``others_time_loss_quantiles_s``).
 TABLE_QUANTILES = ("p50", "p90", "p95", "p99", "max")
@@ -207,7 +207,8 @@ def summary(group: Group, label: str) -> dict:
         "others_extra_delay_veh_h": median(extra_delays_veh_h(group, label).values()),
         "cross_street_extra_delay_veh_h": median(cross.values()),
     }
-    for key in ("ratio", "stops", "mean_time_loss_s", "p95_time_loss_s", "time_to_recover_s"):
+    for key in ("ratio", "stops", "mean_time_loss_s", "p95_time_loss_s", "ped_time_loss_s",
+                "time_to_recover_s"):
         out[key] = median(r.get(key) for r in runs)
     for key in ("safety_violations", "guard_rejections", "teleports"):
         values = [r[key] for r in runs if r.get(key) is not None]
@@ -297,8 +298,10 @@ def _group_section(g: Group, prefix: Path, out_dir: Path) -> list[str]:
     md += [
         "| strategy | runs | failed | ratio to free flow | stops | others' extra delay (veh·h) "
         "| cross streets' extra delay (veh·h) | mean time loss (s) | p95 time loss (s) "
-        "| time to recover (s) | safety violations | guard rejections |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| pedestrians' time loss (s) | time to recover (s) | safety violations "
+        "| guard rejections |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for label in g.labels:
         s = summary(g, label)
@@ -308,7 +311,7 @@ def _group_section(g: Group, prefix: Path, out_dir: Path) -> list[str]:
             f"| {_f(s['stops'], 'g')} | {_f(s['others_extra_delay_veh_h'], '+.3f')} "
             f"| {_f(s['cross_street_extra_delay_veh_h'], '+.3f')} "
             f"| {_f(s['mean_time_loss_s'], '.1f')} | {_f(s['p95_time_loss_s'], '.1f')} "
-            f"| {_f(s['time_to_recover_s'], '.1f')} | {_f(s['safety_violations_total'], 'd')} "
+            f"| {_f(s['ped_time_loss_s'], '.1f')} | {_f(s['time_to_recover_s'], '.1f')} | {_f(s['safety_violations_total'], 'd')} "
             f"| {_f(s['guard_rejections_total'], 'd')} |"
         )
     md += ["", "Medians over the seeds that ran; extra delay: run minus the same seed's "

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from clearway.bootstrap import STRATEGIES, open_twin_run
-from clearway.evaluation.metrics import read_tripinfo
+from clearway.evaluation.metrics import read_personinfo, read_tripinfo
 from clearway.network import Network
 from clearway.sim.scenario import Scenario
 
@@ -45,6 +45,9 @@ class RunResult:
         Number of signals controlled.
     demand_scale
         Factor the route files' demand was run at (SUMO ``--scale``).
+    persons, ped_time_loss_s
+        People who finished a walk (count), and their mean time loss against walking
+        unhindered (s; ``None`` when nobody walked): SUMO's ``<personinfo>``, aggregated.
     """
 
     scenario: str
@@ -66,6 +69,8 @@ class RunResult:
     signals: int = 0
     demand_scale: float = 1.0
     begin_s: float = 0.0
+    persons: int = 0
+    ped_time_loss_s: float | None = None
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -127,6 +132,7 @@ def run_scenario(
         loop_stats = wired.loop.stats
         n_signals = len(wired.guard.intersections)
     stats = read_tripinfo(tripinfo)
+    walkers = read_personinfo(tripinfo)
     return RunResult(
         scenario=scenario.name,
         strategy=strategy,
@@ -147,4 +153,6 @@ def run_scenario(
         signals=n_signals,
         demand_scale=scenario.demand_scale,
         begin_s=start_sim,
+        persons=walkers.persons,
+        ped_time_loss_s=round(walkers.mean_time_loss_s, 3) if walkers.persons else None,
     )

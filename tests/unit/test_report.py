@@ -74,7 +74,8 @@ def _quant(p50):
             "p95": 70.0, "p99": 90.0, "max": 120.0}  # fmt: skip
 
 
-def _run(label, seed, ratio, stops, total_h, mean_s, violations=0, rejections=0, recover=None):
+def _run(label, seed, ratio, stops, total_h, mean_s, violations=0, rejections=0, recover=None,
+         ped=None):
     return _line(
         label, seed, ratio=ratio, stops=stops, others_total_delay_veh_h=total_h,
         cross_street_time_loss_veh_h=0.5, mean_time_loss_s=mean_s, p95_time_loss_s=2 * mean_s,
@@ -82,7 +83,7 @@ def _run(label, seed, ratio, stops, total_h, mean_s, violations=0, rejections=0,
         teleports=0, others_time_loss_quantiles_s=_quant(mean_s),
         others_time_loss_histogram=_hist([seed, 2, 3]),
         others_arrivals={"interval_s": 60.0, "counts": [seed, 4, 6]},
-        traces=[compact_trace(_trace())],
+        traces=[compact_trace(_trace())], ped_time_loss_s=ped,
     )  # fmt: skip
 
 
@@ -100,10 +101,12 @@ def _ref(seed, total_h, scenario="A"):
 def results(tmp_path):
     lines = [
         _ref(1, 10.0),
-        _run("corridor", 1, 1.1, 0, 10.5, 12.0, violations=1, rejections=1, recover=20.0),
+        _run("corridor", 1, 1.1, 0, 10.5, 12.0, violations=1, rejections=1, recover=20.0,
+             ped=30.0),
         _run("none", 1, 2.0, 3, 10.0, 10.0),
         _ref(2, 11.0),
-        _run("corridor", 2, 1.3, 1, 12.0, 14.0, violations=1, rejections=2, recover=30.0),
+        _run("corridor", 2, 1.3, 1, 12.0, 14.0, violations=1, rejections=2, recover=30.0,
+             ped=40.0),
         _run("none", 2, 1.8, 2, 11.1, 11.0),
         _ref(1, 3.0, scenario="B"),
         {**_line("corridor", 1, "B"), "status": "failed", "error": "corridor run, seed 1: boom"},
@@ -131,12 +134,13 @@ def test_tables_hold_medians_over_seeds_and_extra_delay_against_the_same_seed(re
     a = _section(md, "A")
     # strategy, runs, failed, ratio, stops, extra, cross extra, mean, p95, recover, viol., rej.
     assert _row(a, "`corridor`") == [
-        "`corridor`", "2", "0", "1.20", "0.5", "+0.750", "+0.100", "13.0", "26.0", "25.0",
-        "2", "3",
+        "`corridor`", "2", "0", "1.20", "0.5", "+0.750", "+0.100", "13.0", "26.0", "35.0",
+        "25.0", "2", "3",
     ]  # fmt: skip
     # none: extra 10.0-10.0 = 0, 11.1-11.0 = 0.1 -> median 0.05.
     assert _row(a, "`none`")[:6] == ["`none`", "2", "0", "1.90", "2.5", "+0.050"]
-    assert _row(a, "`none`")[9] == "—"  # no recovery
+    assert _row(a, "`none`")[9] == "—"  # nobody walked: no pedestrian figure, not 0
+    assert _row(a, "`none`")[10] == "—"  # no recovery
     ref = _row(a, "reference (no trip)")
     assert ref[1:3] == ["2", "0"] and ref[5] == "—" and ref[7] == "10.0"
     # Time-loss quantiles table: corridor's p50 is the median of 12 and 14.
