@@ -157,6 +157,19 @@ class ServiceSettings(BaseSettings):
         5, ge=5, le=1000, description="public report: no cell from fewer requests (count)"
     )
 
+    @field_validator("report_key_file")
+    @classmethod
+    def _signing_key(cls, value: Path | None) -> Path | None:
+        # Refuse to start with a key that cannot sign, not at the first public request.
+        if value is not None:
+            from clearway.storage.signed_head import load_private_key
+
+            try:
+                load_private_key(value)
+            except ConfigError as exc:
+                raise ValueError(f"CLEARWAY_REPORT_KEY_FILE: {exc}") from None
+        return value
+
     def check_secrets(self) -> ServiceSettings:
         """These settings, with a usable token secret, or :class:`ConfigError`.
 

@@ -176,3 +176,20 @@ def test_the_report_is_rate_limited_per_client_address(engine, sessions, grid_ne
     r = svc.client.get("/public/report", params={"day": "2026-12-03"})
     assert r.status_code == 429 and "Retry-After" in r.headers, r.text
     assert svc.client.get("/public/transparency").status_code == 200  # the page is not
+
+
+def test_a_key_that_cannot_sign_refuses_the_start(tmp_path):
+    import os
+
+    from pydantic import ValidationError
+
+    from clearway.service.settings import ServiceSettings
+
+    with pytest.raises(ValidationError, match="make one with `clearway audit keygen`"):
+        ServiceSettings(report_key_file=tmp_path / "missing.key")
+    key, _ = generate_keypair(tmp_path / "report.key")
+    os.chmod(key, 0o640)
+    with pytest.raises(ValidationError, match="may be read by others"):
+        ServiceSettings(report_key_file=key)
+    os.chmod(key, 0o600)
+    assert ServiceSettings(report_key_file=key).report_key_file == key
