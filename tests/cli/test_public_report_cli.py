@@ -128,3 +128,17 @@ def test_report_public_without_a_key_publishes_an_unsigned_head_and_says_so(run,
     report = json.loads(res.stdout)
     assert report["audit_head"]["signature"] is None and "unsigned" in report["audit_head"]
     assert "UNSIGNED" in res.stderr
+
+
+@pytest.mark.sumo
+def test_report_public_with_the_network_estimates_time_saved(run, trips, tmp_path):
+    from tests.fakes.networks import netgenerate_grid
+
+    net = netgenerate_grid(tmp_path / "grid.net.xml", 3)
+    res = run("report", "public", "--day", "2026-12-03", "--net", str(net))
+    assert res.exit_code == 0, res.output
+    totals = json.loads(res.stdout)["totals"]
+    # Seven completed trips of 100 s on A0A1 -> A1B1: far slower than its estimate (~26 s).
+    saved = totals["time_saved_median_s"]
+    assert saved["requests"] == 7 and -100 < saved["value"] < -50, saved
+    assert list(totals["holds_per_junction"]) == ["A1"]
