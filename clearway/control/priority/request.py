@@ -124,7 +124,9 @@ class Convoy(BaseModel):
 
 
 class ArrivalWindow(BaseModel):
-    """Desired arrival at the destination, as traffic times (s)."""
+    """Desired arrival at the destination, as traffic times (s). A convoy booked for a
+    departure window (:mod:`~clearway.control.priority.booking_windows`) carries the window's
+    arrivals here: its span is the window's, which later bookings are checked against."""
 
     model_config = _Frozen
     earliest_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
