@@ -60,6 +60,22 @@ def passed_s(trace: Trace, distance_m: float) -> float | None:
     return None
 
 
+def green_used_s(trace: Trace, signal_index: int, passed: float | None) -> float | None:
+    """When the green the re-run vehicle passed the signal on began (s); ``None`` if it
+    did not pass on green (or did not pass). A state observed at a tick was shown from the
+    step before, as the diagram draws it (and as the log times a command)."""
+    if passed is None:
+        return None
+    aspects, t = trace.aspects[signal_index], trace.time_s
+    i = t.index(passed)
+    if aspects[i] != GREEN:
+        return None
+    while i > 0 and aspects[i - 1] == GREEN:
+        i -= 1
+    step = t[1] - t[0] if len(t) > 1 else 1.0
+    return t[i] - step
+
+
 def write_replay_report(
     incident: Incident,
     plan: ReplayPlan | None,
@@ -81,14 +97,19 @@ def write_replay_report(
         traces = {s: tr[0] for (s, _), tr in result.traces.items() if tr}
     corridor = traces.get("corridor")
     per_hold = []
+    index = {} if corridor is None else {x.signal_id: k for k, x in enumerate(corridor.signals)}
     for h in log.holds:
         sig = signals.get(h.signal_id)
+        passed = None
+        if sig is not None and corridor is not None:
+            passed = passed_s(corridor, sig.distance_m)
         per_hold.append({
             **h.to_dict(),
             "on_route": None if plan is None else sig is not None,
             "logged_green_s": None if sig is None else held_green_s(h, sig.core_links),
-            "rerun_corridor_passed_s": None if sig is None or corridor is None
-            else passed_s(corridor, sig.distance_m),
+            "rerun_corridor_green_s": None if h.signal_id not in index
+            else green_used_s(corridor, index[h.signal_id], passed),
+            "rerun_corridor_passed_s": passed,
         })  # fmt: skip
     v = incident.verified
     data = {
@@ -207,16 +228,17 @@ def _markdown(data: Mapping[str, Any], figure: bool) -> str:
         "",
         "### Holds per signal",
         "",
-        "| signal | from (s) | to (s) | commands | refused | its green from (s) | "
-        "re-run corridor passed (s) | shared with |",
-        "|---|---|---|---|---|---|---|---|",
+        "| signal | from (s) | to (s) | commands | refused | held green from (s) | "
+        "re-run: green from (s) | re-run: passed (s) | shared with |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for h in log["holds"]:
         off = " (not a crossing of its route)" if h["on_route"] is False else ""
         md.append(
             f"| {h['signal_id']}{off} | {h['start_s']:g} "
             f"| {_f(h['end_s'], '{:g}')} | {len(h['commands'])} | {h['rejected']} "
-            f"| {_f(h['logged_green_s'], '{:g}')} | {_f(h['rerun_corridor_passed_s'], '{:g}')} "
+            f"| {_f(h['logged_green_s'], '{:g}')} | {_f(h['rerun_corridor_green_s'], '{:g}')} "
+            f"| {_f(h['rerun_corridor_passed_s'], '{:g}')} "
             f"| {', '.join(h['shared_with']) or '—'} |"
         )
     md += [

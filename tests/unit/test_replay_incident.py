@@ -146,3 +146,17 @@ def test_a_log_only_report_tells_the_advice_holds_and_why_it_was_not_re_run(tmp_
     assert "8 s: at B behind pr-other, green from 30 s, arrive after 31 s (higher importance)" in md
     assert "20 s: withdrawn" in md and "cancelled at 50 s" in md
     assert "| B | 21 | 33 | 1 | 0 |" in md and "## Not re-run" in md and "route redacted" in md
+
+
+def test_the_re_run_green_a_vehicle_passed_on_starts_a_step_before_it_was_first_seen():
+    from clearway.evaluation.trace import SignalOnRoute, Trace
+    from clearway.replay.report import green_used_s, passed_s
+
+    t = tuple(float(x) for x in range(10, 20))
+    d = (0.0, 10, 20, 30, 40, 50, 60, 70, 80, 90)
+    sig = SignalOnRoute("S", "J", 55.0, (0,))
+    trace = Trace("ev", t, d, (10.0,) * 10, d, (sig,), ("RRRGGGGGRR",), 100.0)
+    passed = passed_s(trace, 55.0)
+    assert passed == 16.0 and green_used_s(trace, 0, passed) == 12.0
+    red = Trace("ev", t, d, (10.0,) * 10, d, (sig,), ("GGGGGGRRRR",), 100.0)
+    assert green_used_s(red, 0, passed_s(red, 65.0)) is None and green_used_s(red, 0, None) is None
