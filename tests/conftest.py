@@ -31,6 +31,18 @@ BACKENDS = ("sqlite", "postgresql")
 os.environ[STRICT_MONITOR_ENV] = "1"
 
 
+@pytest.fixture(autouse=True)
+def _no_database_in_the_checkout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A command or service a test starts without ``--db`` (or ``CLEARWAY_DB_URL``) would
+    write ``sqlite:///clearway.db`` into the working folder, the checkout; it gets a throw-away
+    file instead. Tests of the default itself unset the variable."""
+    if "CLEARWAY_DB_URL" not in os.environ:
+        db = tmp_path_factory.mktemp("default-db") / "clearway.db"
+        monkeypatch.setenv("CLEARWAY_DB_URL", f"sqlite:///{db}")
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
     """URL of a PostgreSQL server's maintenance database (this process's own cluster)."""
