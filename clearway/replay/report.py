@@ -167,7 +167,7 @@ def time_space(
     title: str,
 ) -> Path:
     """The re-run corridor's time–space panel with the logged holds above its bands."""
-    fig, ax = plt.subplots(figsize=(10, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 6))
     figures.time_space_panel(ax, corridor)
     band = figures.band_height_m(corridor)
     at = {s.signal_id: s for s in corridor.signals}
@@ -189,7 +189,7 @@ def time_space(
             ax.plot(trace.time_s, trace.distance_m, linewidth=0.8, alpha=0.8,
                     label=f"re-run: {name}")  # fmt: skip
     ax.set_title(f"{title}: re-run corridor (bands, black) and the logged holds (hatched)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=4, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
