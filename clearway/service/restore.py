@@ -4,7 +4,8 @@ The database holds every request's spec and status. On start, each unfinished on
 to the desk again, under its old id and owner: the twin starts afresh, so its junctions are
 planned and held anew from the signals' safe state (they resume, they are not left half-held).
 The traffic clock restarts with the twin, so the request leaves now and the earlier run's
-time stamps (``last_time_s``) mean nothing any more; its ``seq`` still does. A request that
+time stamps (``last_time_s``) mean nothing any more; its ``seq`` still does. On field
+controllers traffic time is UTC and runs on: a planned departure still ahead is kept. A request that
 cannot be planned any more (the network changed) is stored as rejected, with the reason.
 """
 
@@ -27,6 +28,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _departure_s(runtime: ServiceRuntime, planned_s: object, now_s: float) -> float:
+    """When a request taken up leaves: now — except on field controllers, whose traffic time
+    (UTC) runs on across a restart: there a planned departure still ahead (a convoy booked for
+    a later window) keeps its time, and its junctions are not cleared before it."""
+    if runtime.field is not None and isinstance(planned_s, int | float) and planned_s > now_s:
+        return float(planned_s)
+    return now_s
+
+
 def restore_requests(runtime: ServiceRuntime, writer: DbWriter) -> int:
     """Hand the stored unfinished requests to ``runtime``'s desk (under its lock, before it
     ticks); returns how many were taken up."""
@@ -39,7 +49,9 @@ def restore_requests(runtime: ServiceRuntime, writer: DbWriter) -> int:
     updates: dict[str, tuple[str, dict]] = {}
     taken = 0
     for st in stored:
-        spec = PriorityRequestSpec.model_validate({**st.spec, "depart_s": now})
+        spec = PriorityRequestSpec.model_validate(
+            {**st.spec, "depart_s": _departure_s(runtime, st.spec.get("depart_s"), now)}
+        )
         detail = {k: v for k, v in st.detail.items() if k != "last_time_s"}
         simulated = bool(detail.get("simulated"))
         try:
