@@ -16,6 +16,7 @@ from clearway.service.alert_publisher import AlertPublisher
 from clearway.service.clock import TrafficClock
 from clearway.service.credential_cache import CredentialCache
 from clearway.service.metrics import ServiceMetrics
+from clearway.service.plan_book import PlanBook
 from clearway.service.rate_limit import RateLimiter
 from clearway.service.settings import ServiceSettings
 from clearway.service.signing import SignatureChecker
@@ -52,6 +53,9 @@ class ServiceContext:
     public_alerts
         The public alert feed's last body and open streams (see
         :mod:`clearway.service.alert_publisher`).
+    convoy_plans
+        Convoy plans of this run: quotes, bookings, refusals (see
+        :mod:`clearway.service.plan_book`).
     """
 
     settings: ServiceSettings
@@ -70,6 +74,7 @@ class ServiceContext:
         )
     )
     public_alerts: AlertPublisher = field(default_factory=AlertPublisher, repr=False)
+    convoy_plans: PlanBook = field(default_factory=PlanBook, repr=False)
     _graph: RoutingGraph | None = field(default=None, repr=False)
 
     def routing_graph(self) -> RoutingGraph:

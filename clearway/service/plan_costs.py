@@ -41,12 +41,8 @@ MIN_HISTORY_S = 300.0
 
 
 def plan_book(ctx: ServiceContext) -> PlanBook:
-    """The app's convoy plans (made on first use)."""
-    book = getattr(ctx, "convoy_plans", None)
-    if book is None:
-        book = PlanBook()
-        ctx.convoy_plans = book  # type: ignore[attr-defined]
-    return book
+    """The app's convoy plans."""
+    return ctx.convoy_plans
 
 
 def utc_of(clock: TrafficClock | None, traffic_s: float) -> datetime | None:
