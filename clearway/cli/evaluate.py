@@ -100,6 +100,15 @@ def evaluate_command(
             "(live travel times; their drivers take it)."
         ),
     ] = False,
+    alert_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of the other drivers who follow the public alert feed (0-1): routed "
+            "around the edges it announces; the same drivers for every strategy of a seed.",
+        ),
+    ] = 0.0,
     normal: Annotated[
         str,
         typer.Option(
@@ -229,6 +238,7 @@ def evaluate_command(
         normal=normals[0],
         avl=avl,
         reroute=reroute,
+        alert_share=alert_share,
     )
     if files.routes and not driver_noise and seeds > 1:
         console.print(

@@ -115,6 +115,10 @@ class EvaluationSettings:
         (:mod:`~clearway.control.priority.reroute`); their drivers take the new route.
     dispatch_lead_s
         Each request reaches the strategy this long before its vehicle leaves (s).
+    alert_share
+        Share of the other drivers who follow the public alert feed (0-1), routed around
+        the edges it announces (:mod:`clearway.evaluation.alert_drivers`); the same drivers
+        for every strategy of a seed.
     """
 
     strategies: tuple[str, ...] = ("none", "local", "corridor")
@@ -129,6 +133,7 @@ class EvaluationSettings:
     avl: AvlSettings | None = None
     reroute: bool = False
     dispatch_lead_s: float = DISPATCH_LEAD_S
+    alert_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -382,7 +387,7 @@ def plan_jobs(
             jobs.append(
                 RunJob(strategy, with_trips, strategy, plan.trips, plan.routes,
                        out_dir=runs / strategy, avl=settings.avl, reroute=settings.reroute,
-                       **common)
+                       alert_share=settings.alert_share, **common)
             )  # fmt: skip
     return jobs
 
@@ -425,6 +430,7 @@ def _header(
         "normal": settings.normal,
         "avl": avl_dict(settings.avl),
         "reroute": settings.reroute,
+        "alert_share": settings.alert_share,
         "backend": settings.backend,
         "engine": settings.engine,
         "trips": trips,

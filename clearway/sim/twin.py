@@ -44,6 +44,11 @@ from clearway.state.traffic import TRAFFIC_FIELDS, TrafficState
 
 __all__ = ["TIME_TO_TELEPORT_S", "Backend", "SumoTwin"]
 
+#: What an edge announced by the public alert feed costs a driver who follows the feed, during
+#: its window (s): enough to take any detour (:meth:`SumoTwin.avoid_edges`).
+AVOIDED_EDGE_S = 3600.0
+
+
 _SIM_VARS = (
     tc.VAR_TIME,
     tc.VAR_MIN_EXPECTED_VEHICLES,
@@ -334,6 +339,39 @@ class SumoTwin:
             vehicle.setRoute(vehicle_id, ahead)
         except self._errors as exc:
             raise self._failure(f"re-routing vehicle {vehicle_id!r}", exc) from exc
+
+    def set_routing_weights(self, weights_s: Mapping[str, float]) -> None:
+        """Evaluation only: the travel time (s) SUMO's router assumes for each edge given, for
+        the whole run, when a vehicle is re-routed by :meth:`avoid_edges` (without it SUMO
+        uses the current travel times, and a follower's re-route would also dodge queues the
+        feed never announced). Edge-level: no vehicle is named."""
+        self._check_open()
+        try:
+            for edge_id, t in weights_s.items():
+                self._sim.edge.adaptTraveltime(edge_id, t)
+        except self._errors as exc:
+            raise self._failure("setting routing weights", exc) from exc
+
+    def avoid_edges(self, vehicle_id: str, windows_s: Mapping[str, tuple[float, float]]) -> bool:
+        """Evaluation only: a simulated driver who follows the public alert feed is routed
+        around ``windows_s`` (edge -> (from, to), traffic s) — each edge costs
+        :data:`AVOIDED_EDGE_S` to it during its window, so it avoids the edge only if it would
+        be on it then (:mod:`clearway.sim.alert_followers`). Nothing is read about the driver.
+
+        Returns
+        -------
+        bool
+            ``False`` if the vehicle is not on the road (not yet inserted, or arrived).
+        """
+        self._check_open()
+        vehicle = self._sim.vehicle
+        try:
+            for edge_id, (from_s, to_s) in windows_s.items():
+                vehicle.setAdaptedTraveltime(vehicle_id, edge_id, AVOIDED_EDGE_S, from_s, to_s)
+            vehicle.rerouteTraveltime(vehicle_id, False)
+        except self._errors:
+            return False
+        return True
 
     def untrack_priority_vehicle(self, vehicle_id: str) -> None:
         """Stop reporting this vehicle; no error if it was not tracked."""
