@@ -4,7 +4,8 @@ For any phase window, bus calls, settings and time, the end :func:`decide` gives
 green phase is one the oracle allows: the normal end; or later, by at most
 ``max_extension_s``, exactly when a late bus served now gets through then; or earlier, by at
 most ``max_early_s``, never before its minimum green nor before now, only for a late bus whose
-movement the next green phase serves and while no late bus served now still needs the green.
+movement the next green phase serves, arriving before that green would start, and while no
+late bus served now still needs the green.
 A bus that is not late changes nothing.
 """
 
@@ -62,7 +63,7 @@ def allowed(
     )
     return (
         not still_needed
-        and any(c.served is Served.NEXT for c in late)
+        and any(c.served is Served.NEXT and c.eta_s < n + window.gap_s for c in late)
         and end >= n - s.max_early_s - TOL
         and end >= window.floor_end_s - TOL
         and end >= now - TOL

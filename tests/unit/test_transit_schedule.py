@@ -109,13 +109,14 @@ def test_on_time_bus_changes_nothing() -> None:
 
 def test_early_green_ends_the_phase_sooner_but_never_below_min_green() -> None:
     bus = BusCall(97.0, 120.0, Served.NEXT)
-    # Its green should start at 97 -> this phase ends at 92 (gap 5 s), within 10 s of 100.
+    # It would reach the stop line before its green's normal start (105): this phase ends
+    # max_early_s sooner.
     d = decide(WINDOW, [bus], S, 80.0)
-    assert (d.action, d.end_s) == (Action.EARLY, 92.0)
+    assert (d.action, d.end_s) == (Action.EARLY, 90.0)
     # Past that time already: it ends now.
     assert decide(WINDOW, [bus], S, 94.0).end_s == 94.0
-    # Arriving sooner: at most max_early_s earlier.
-    assert decide(WINDOW, [BusCall(60.0, 120.0, Served.NEXT)], S, 50.0).end_s == 90.0
+    # Arriving after its green starts anyway: nothing to do.
+    assert decide(WINDOW, [BusCall(106.0, 120.0, Served.NEXT)], S, 80.0).action is Action.NONE
     # The minimum green holds it.
     floor = PhaseWindow(100.0, 95.0, 5.0)
     assert decide(floor, [BusCall(60.0, 120.0, Served.NEXT)], S, 50.0).end_s == 95.0

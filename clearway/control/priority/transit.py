@@ -6,8 +6,9 @@ Never preemption. For the green phase a signal shows, the normal program has an 
 
 * **green extension** — the phase serves the bus: it ends when the bus is through, at most
   ``max_extension_s`` after its normal end, and only if the bus gets through by then;
-* **early green** — the next phase the program serves is the bus's: the current phase ends
-  up to ``max_early_s`` before its normal end, never before its own minimum green
+* **early green** — the next phase the program serves is the bus's and the bus would reach
+  the stop line before that green starts: the current phase ends up to ``max_early_s``
+  before its normal end, never before its own minimum green
   (:attr:`PhaseWindow.floor_end_s`), so the bus's green comes sooner.
 
 No phase is skipped, no order changes, a phase is never cut below its minimum green, and the
@@ -133,11 +134,11 @@ def decide(
         if wanted > normal:
             return TransitDecision(Action.EXTEND, wanted)
         return TransitDecision(Action.NONE, normal)
-    early = [c for c in late if c.served is Served.NEXT]
+    # A late bus that would reach the stop line before its green's normal start: the phase
+    # before ends as soon as the limits allow (red truncation).
+    early = [c for c in late if c.served is Served.NEXT and c.eta_s < normal + window.gap_s]
     if early:
-        # The bus's green should start by its arrival: end this phase gap_s before it.
-        desired = min(c.eta_s for c in early) - window.gap_s
-        end = max(desired, normal - settings.max_early_s, window.floor_end_s, now_s)
+        end = max(normal - settings.max_early_s, window.floor_end_s, now_s)
         if end < normal:
             return TransitDecision(Action.EARLY, end)
     return TransitDecision(Action.NONE, normal)
