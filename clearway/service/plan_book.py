@@ -82,6 +82,11 @@ class PlanBook:
             self._claimed.add(plan_id)
             return plan
 
+    def claimed(self) -> list[Plan]:
+        """The plans being confirmed now."""
+        with self._lock:
+            return [self._plans[pid] for pid in self._claimed if pid in self._plans]
+
     def release(self, plan_id: str) -> None:
         """End a :meth:`claim`."""
         with self._lock:

@@ -133,12 +133,20 @@ def booked_passage(ctx: ServiceContext, live: LiveRequest) -> BookedPassage | No
 def conflicts_out(
     ctx: ServiceContext, conflicts: Sequence[WindowConflict], unfinished: Sequence[LiveRequest]
 ) -> list[PlanConflictOut]:
-    clock = ctx.traffic_clock()
-    plan_of = {p.out.request_id: p.out.plan_id for p in plan_book(ctx).all() if p.out.request_id}
+    """The clashes as the API names them: the other booking by its plan id (a booking being
+    confirmed right now by the plan confirming its convoy; a convoy sent without a plan, or
+    taken up after a restart, by its request id), its request and convoy, both windows."""
+    clock, book = ctx.traffic_clock(), plan_book(ctx)
+    plan_of = {p.out.request_id: p.out.plan_id for p in book.all() if p.out.request_id}
+    confirming = {p.body.convoy_id: p.out.plan_id for p in book.claimed()}
     vehicle = {live.request_id: live.record.spec.requester_id for live in unfinished}
+
+    def booking(rid: str) -> str:
+        return plan_of.get(rid) or confirming.get(vehicle.get(rid, ""), rid)
+
     return [
         PlanConflictOut(
-            booking_id=plan_of.get(c.booking_id, c.booking_id),
+            booking_id=booking(c.booking_id),
             request_id=c.booking_id,
             convoy_id=vehicle.get(c.booking_id, ""),
             signal_id=c.ours.signal_id,

@@ -4,6 +4,7 @@ grid in libsumo, corridor priority, 50x real time)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -319,3 +320,33 @@ def test_windows_in_a_configured_peak_are_flagged(peak_service):
     flagged = {j["signal_id"]: j["peaks"] for j in late["junctions"]}
     assert flagged == {"A1": [], "B1": ["peak 02:00-03:00@B1 (CLEARWAY_PEAK_TABLE)"]}, flagged
     assert late["in_peak"]
+
+
+def test_two_clashing_quotes_confirmed_at_once_book_one(live_service):
+    live = live_service
+    a = _quote(live, _plan(live, 400, 120) | {"convoy_id": "POL-A"})
+    b = _quote(live, _plan(live, 450, 120) | {"convoy_id": "POL-B"}, role="dispatcher2")
+    assert a["confirmable"] and b["confirmable"]  # neither is booked yet
+    barrier = threading.Barrier(2)
+    answers: dict[str, Any] = {}
+
+    def confirm(plan: dict[str, Any], role: str) -> None:
+        barrier.wait()
+        url = f"/convoys/plans/{plan['plan_id']}/confirm"
+        answers[plan["plan_id"]] = live.client.post(url, headers=live.as_(role))
+
+    threads = [
+        threading.Thread(target=confirm, args=(a, "dispatcher")),
+        threading.Thread(target=confirm, args=(b, "dispatcher2")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    statuses = sorted(r.status_code for r in answers.values())
+    assert statuses == [201, 409], {k: r.text for k, r in answers.items()}
+    won = next(k for k, r in answers.items() if r.status_code == 201)
+    lost = next(r for r in answers.values() if r.status_code == 409)
+    assert won in lost.json()["detail"], lost.text
+    booked = live.client.get("/convoys", headers=live.as_("viewer")).json()
+    assert len([c for c in booked if c["state"] not in ("cancelled",)]) == 1, booked
