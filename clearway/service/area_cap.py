@@ -5,7 +5,8 @@ system, a stolen key — must not be able to stop a whole district, so the netwo
 into squares of ``cell_m`` metres and a new request is refused while any square its route's
 signals lie in already has ``cap`` unfinished requests crossing it. Operators may exceed the
 cap (they see the whole picture); the refusal names the squares, the signals and the
-requests that fill them.
+requests that fill them. Only requests that may hold junctions at the same time count: a
+convoy booked for tomorrow does not fill a district today.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.errors import ConflictError
 from clearway.network.model import Network
+from clearway.service.request_index import LiveRequest
 
 Cell = tuple[int, int]
 
@@ -65,3 +68,22 @@ def check_area_cap(
                 f"({', '.join(sorted(there))}); at most {cap} may cross one district at a time "
                 "so its other traffic is not stopped — wait for one to finish, or ask an operator"
             )
+
+
+def holding_span_s(record: PriorityRequest) -> tuple[float, float]:
+    """When a request may hold junctions: from its planned departure (its creation, if that is
+    later or there is none) to its deadline (traffic time, s)."""
+    depart_s = record.spec.depart_s
+    start_s = record.created_s if depart_s is None else max(depart_s, record.created_s)
+    return start_s, record.deadline_s
+
+
+def concurrent(record: PriorityRequest, unfinished: Iterable[LiveRequest]) -> list[LiveRequest]:
+    """The unfinished requests whose holding span overlaps ``record``'s."""
+    start_s, end_s = holding_span_s(record)
+    out = []
+    for live in unfinished:
+        a_s, b_s = holding_span_s(live.record)
+        if a_s < end_s and start_s < b_s:
+            out.append(live)
+    return out

@@ -350,3 +350,40 @@ def test_two_clashing_quotes_confirmed_at_once_book_one(live_service):
     assert won in lost.json()["detail"], lost.text
     booked = live.client.get("/convoys", headers=live.as_("viewer")).json()
     assert len([c for c in booked if c["state"] not in ("cancelled",)]) == 1, booked
+
+
+@pytest.fixture
+def one_per_district(engine, sessions, live_scenario) -> Iterator[Service]:
+    """The live service with one corridor per 1 km square: the whole grid is one district."""
+    with _service_with(
+        engine, sessions, live_scenario, max_corridors_per_area=1, area_cell_m=1000.0
+    ) as s:
+        yield s
+
+
+def _confirm(live: Service, plan: dict[str, Any], role: str = "dispatcher") -> Any:
+    return live.client.post(f"/convoys/plans/{plan['plan_id']}/confirm", headers=live.as_(role))
+
+
+def test_the_district_cap_counts_only_what_holds_junctions_at_the_same_time(one_per_district):
+    live = one_per_district
+    first = _quote(live, _plan(live, 3000, 60) | {"convoy_id": "POL-T"})
+    booked = _confirm(live, first)
+    assert booked.status_code == 201, booked.text
+    # an ambulance now: the convoy booked for later does not fill the district
+    r = live.client.post(
+        "/priority-requests",
+        json={"vehicle_id": "AMB-N", "role": "ambulance", "incident_id": "INC-N",
+              "origin_edge": "A0A1", "destination_edge": "B2C2", "max_duration_s": 1800},
+        headers=live.as_("dispatcher2"),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    # a second convoy while the first may still hold junctions (no window clash): the cap
+    clash_free = _quote(live, _plan(live, 3400, 60) | {"convoy_id": "POL-U"}, "dispatcher2")
+    assert clash_free["confirmable"], clash_free["conflicts"]
+    r = _confirm(live, clash_free, "dispatcher2")
+    assert r.status_code == 409 and r.json()["error"] == "AreaBusyError", r.text
+    assert booked.json()["request_id"] in r.json()["detail"], r.text  # the one filling it
+    # long after the first one's deadline: admitted
+    later = _quote(live, _plan(live, 9000, 60) | {"convoy_id": "POL-V"}, "dispatcher2")
+    assert _confirm(live, later, "dispatcher2").status_code == 201

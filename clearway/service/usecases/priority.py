@@ -27,7 +27,7 @@ from clearway.errors import (
     ServiceUnavailableError,
     UnknownRequestError,
 )
-from clearway.service.area_cap import check_area_cap, signal_cells
+from clearway.service.area_cap import check_area_cap, concurrent, signal_cells
 from clearway.service.auth import Permission, Principal, roles_with
 from clearway.service.clock import TrafficClock, check_sample_time, utc_datetime
 from clearway.service.context import ServiceContext
@@ -178,7 +178,9 @@ def create_priority_request(
 
 
 def _area_cap(ctx: ServiceContext) -> Callable[[PriorityRequest, list[LiveRequest]], None]:
-    """The district cap (:mod:`clearway.service.area_cap`) as the runtime's admission check."""
+    """The district cap (:mod:`clearway.service.area_cap`) as the runtime's admission check:
+    only requests that may hold junctions at the same time as the new one count (a convoy
+    booked for tomorrow does not fill a district today)."""
     net, cell_m = ctx.require_network(), ctx.settings.area_cell_m
 
     def admit(record: PriorityRequest, unfinished: list[LiveRequest]) -> None:
@@ -186,7 +188,7 @@ def _area_cap(ctx: ServiceContext) -> Callable[[PriorityRequest, list[LiveReques
             signal_cells(net, record.junctions, cell_m),
             {
                 live.request_id: signal_cells(net, live.record.junctions, cell_m)
-                for live in unfinished
+                for live in concurrent(record, unfinished)
             },
             cap=ctx.settings.max_corridors_per_area,
             cell_m=cell_m,
