@@ -88,6 +88,12 @@ def test_a_quote_shows_holds_and_cost_and_books_nothing_until_confirmed(live_ser
     assert r.status_code == 201, r.text
     booked = r.json()
     assert booked["state"] == "confirmed" and booked["request_id"].startswith("pr-"), booked
+    # as booked: the route the desk planned at confirmation, and its windows
+    assert [j["signal_id"] for j in booked["junctions"]] == _signals(live, booked["route"])
+    if booked["route"] == q["route"]:
+        assert [j["hold_from_s"] for j in booked["junctions"]] == pytest.approx(
+            [j["hold_from_s"] for j in q["junctions"]]
+        )
     convoy = live.client.get(f"/convoys/{booked['request_id']}", headers=live.as_("viewer")).json()
     assert convoy["state"] == "planned" and convoy["vehicle_id"] == "POL-1", convoy
     assert convoy["depart_s"] == pytest.approx(q["window_start_s"])  # leaves at the window start
@@ -387,3 +393,23 @@ def test_the_district_cap_counts_only_what_holds_junctions_at_the_same_time(one_
     # long after the first one's deadline: admitted
     later = _quote(live, _plan(live, 9000, 60) | {"convoy_id": "POL-V"}, "dispatcher2")
     assert _confirm(live, later, "dispatcher2").status_code == 201
+
+
+def test_a_convoy_already_on_the_road_cannot_be_booked_again(live_service):
+    live = live_service
+    r = live.client.post(
+        "/convoys", json=PLAN | {"convoy_id": "POL-D"}, headers=live.as_("dispatcher")
+    )
+    assert r.status_code == 201, r.text
+    q = _quote(live, _plan(live, 3000, 60) | {"convoy_id": "POL-D"})
+    c = _confirm(live, q)
+    assert c.status_code == 409 and "unfinished request" in c.json()["detail"], c.text
+    (audited,) = _audit(live, "convoy.plan.refused")
+    assert audited["plan_id"] == q["plan_id"] and "unfinished request" in audited["reason"]
+    # still quoted: it may be confirmed once the other request is over
+    assert (
+        live.client.get(f"/convoys/plans/{q['plan_id']}", headers=live.as_("viewer")).json()[
+            "state"
+        ]
+        == "quoted"
+    )

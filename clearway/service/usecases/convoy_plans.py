@@ -18,6 +18,7 @@ from typing import Any
 from clearway.control.priority.booking_windows import (
     BookingConflictError,
     BookingWindowError,
+    HoldWindow,
     check_window,
     find_conflicts,
 )
@@ -225,9 +226,9 @@ def _confirm(
             max(60.0, plan.end_s - plan.start_s + travel_s + convoy.pass_time_s + BOOKING_SLACK_S),
         ),
     )  # fmt: skip
-    _refuse_duplicate_vehicle(runtime, body.convoy_id)
     area = None if principal.may(Permission.CANCEL_ANY_REQUEST) else _area_cap(ctx)
     found: list[PlanConflictOut] = []
+    held: list[HoldWindow] = []
 
     def admit(record: PriorityRequest, unfinished: list[LiveRequest]) -> None:
         # Under the runtime's lock: no other booking can slip in between check and booking.
@@ -235,6 +236,7 @@ def _confirm(
         windows = windows_of(ctx, record.route, offset, plan.start_s, plan.end_s, convoy)
         booked = [b for b in (booked_passage(ctx, live) for live in unfinished) if b is not None]
         clashes = find_conflicts(windows, booked)
+        held[:] = windows
         if clashes:
             found.extend(conflicts_out(ctx, clashes, unfinished))
             raise BookingConflictError(_conflict_text(pid, found, show), clashes)
@@ -242,6 +244,7 @@ def _confirm(
             area(record, unfinished)
 
     try:
+        _refuse_duplicate_vehicle(runtime, body.convoy_id)
         live = runtime.create(spec, principal.name, detail={"plan_id": pid}, admit=admit)
     except BookingConflictError as exc:
         book.update(pid, state="refused", reason=str(exc), conflicts=found, confirmable=False)
@@ -250,7 +253,13 @@ def _confirm(
     except ClearwayError as exc:
         _audit_refused(ctx, principal, pid, body, str(exc))
         raise
-    confirmed = book.update(pid, state="confirmed", request_id=live.request_id)
+    # As booked: the windows of the route the desk planned now (the quote's may differ).
+    junctions, source = junctions_out(ctx, held, live.record.route, now)
+    confirmed = book.update(
+        pid, state="confirmed", request_id=live.request_id, route=list(live.record.route),
+        junctions=junctions, demand_source=source, in_peak=any(j.peaks for j in junctions),
+        expected_vehicles_held=round(sum(j.expected_vehicles_held for j in junctions), 1),
+    )  # fmt: skip
     ctx.audit.append(
         CONFIRMED, principal=principal.name, request_id=live.request_id,
         payload={**_summary(confirmed.out), "request_id": live.request_id},
