@@ -223,6 +223,10 @@ def coarsen(w: AlertWindow, step_s: float = STEP_S) -> AlertWindow:
     """The window widened outward to multiples of ``step_s`` (start floored, end ceiled)."""
     lo = math.floor(w.from_s / step_s) * step_s
     hi = math.ceil(w.to_s / step_s) * step_s
+    # Division rounds: a time a hair off the grid (or a subnormal one) may land on the wrong
+    # side of it; the window must only widen.
+    lo = lo - step_s if lo > w.from_s else lo
+    hi = hi + step_s if hi < w.to_s else hi
     return replace(w, from_s=lo, to_s=max(hi, lo + step_s))
 
 
