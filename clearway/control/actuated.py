@@ -5,6 +5,10 @@ after its minimum, while vehicles are still arriving on the lanes it serves (mov
 their detectors: count − halting > 0) and until ``max_green_s``; when the arrivals stop (the
 gap) or max green is reached, the next phase in order *that has vehicles waiting* takes over
 (phases without demand are skipped); with no demand anywhere the signal rests where it is.
+People waiting at a crossing are demand for every phase that shows it green (a pedestrian
+call, :mod:`clearway.control.ped_calls`): such a phase is not skipped, however empty its
+vehicle lanes, so walkers are never starved. Their walk then lasts the phase's minimum green,
+which the guard holds for the crossing with its pedestrian clearance after it.
 Decisions every ``decision_s`` (the extension interval). The classic NEMA-style actuated logic
 with the detector a traffic controller has, instead of SUMO's own ``actuated`` type.
 """
@@ -18,7 +22,7 @@ import numpy as np
 from clearway.control.phase_control import PhaseController
 from clearway.network.model import Network, SignalProgram
 from clearway.signals.model import Intersection
-from clearway.state.traffic import TrafficState
+from clearway.state.traffic import PERSON_FIELD, TrafficState
 
 
 class ActuatedController(PhaseController):
@@ -35,7 +39,7 @@ class ActuatedController(PhaseController):
     """
 
     name = "actuated"
-    traffic_fields = ("vehicle_count", "halting_count")
+    traffic_fields = ("vehicle_count", "halting_count", PERSON_FIELD)
 
     def __init__(
         self,
@@ -57,7 +61,8 @@ class ActuatedController(PhaseController):
         arriving_in, _ = self._link_values(moving, traffic.lane_ids)
         waiting_in, _ = self._link_values(traffic.vehicle_count, traffic.lane_ids)
         arrivals = self._green @ arriving_in  # per phase: vehicles moving toward its greens
-        demand = self._green @ waiting_in  # per phase: vehicles on its lanes at all
+        # per phase: vehicles on its lanes at all, and people waiting at its crossings
+        demand = self._green @ waiting_in + self._ped_calls(traffic)
         elapsed, served = self._served(now_s)
         gap = arrivals[self._current] <= 0.0
         tired = elapsed >= self.max_green_s

@@ -7,6 +7,12 @@ phase has run its minimum green switches to its highest-pressure phase if that b
 one by ``hysteresis_veh``, and any phase that has run ``max_green_s`` gives way to the best other
 one. The pressures of every phase of every signal are one sparse matrix-vector product
 (:mod:`clearway.control.phase_control`).
+
+People waiting at a crossing (a pedestrian call, :mod:`clearway.control.ped_calls`) add
+``ped_weight_veh`` per person to the pressure of every phase that shows the crossing green: a
+walker weighs as much as a waiting car by default (1.0 vehicle), so a crossing with a crowd
+gets its walk even where no car is queued beside it, and a lone walker does not outweigh a
+queue.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import numpy as np
 from clearway.control.phase_control import PhaseController
 from clearway.network.model import Network, SignalProgram
 from clearway.signals.model import Intersection
-from clearway.state.traffic import TrafficState
+from clearway.state.traffic import PERSON_FIELD, TrafficState
 
 
 class MaxPressureController(PhaseController):
@@ -34,11 +40,14 @@ class MaxPressureController(PhaseController):
         Longest a phase keeps its green while another phase has demand (s).
     hysteresis_veh
         A phase must beat the current one by this much pressure to take over (vehicles).
+    ped_weight_veh
+        Pressure of one person waiting at a crossing the phase shows green (vehicles per
+        person, >= 0; 0 ignores pedestrians).
     """
 
     name = "max-pressure"
-    #: Only vehicle counts are used (the loop reads nothing else from the detectors).
-    traffic_fields = ("vehicle_count",)
+    #: Only vehicle counts and people at crossings are used (nothing else is read).
+    traffic_fields = ("vehicle_count", PERSON_FIELD)
 
     def __init__(
         self,
@@ -49,16 +58,27 @@ class MaxPressureController(PhaseController):
         decision_s: float = 5.0,
         max_green_s: float = 60.0,
         hysteresis_veh: float = 1.0,
+        ped_weight_veh: float = 1.0,
     ) -> None:
+        if not ped_weight_veh >= 0:
+            raise ValueError(
+                f"ped_weight_veh must be >= 0 (vehicles per person), got {ped_weight_veh}"
+            )
         super().__init__(
             net, intersections, programs, decision_s=decision_s, max_green_s=max_green_s
         )
         self.hysteresis_veh = hysteresis_veh
+        self.ped_weight_veh = ped_weight_veh
 
     def pressures(self, traffic: TrafficState) -> np.ndarray:
-        """Pressure of every phase (vehicles), aligned with the controller's phase order."""
+        """Pressure of every phase (vehicles), aligned with the controller's phase order:
+        vehicles in minus out over its green links, plus ``ped_weight_veh`` per person waiting
+        at its green crossings."""
         x_in, x_out = self._link_values(traffic.vehicle_count, traffic.lane_ids)
-        return self._green @ (x_in - x_out)
+        pressure = self._green @ (x_in - x_out)
+        if self.ped_weight_veh:
+            pressure = pressure + self.ped_weight_veh * self._ped_calls(traffic)
+        return pressure
 
     def _decide(self, now_s: float, due: np.ndarray, traffic: TrafficState) -> None:
         pressure = self.pressures(traffic)

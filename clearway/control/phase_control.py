@@ -4,10 +4,11 @@ Adaptive controllers (max-pressure, actuated) choose, for every signal, one of t
 of its program (the guard-safe form of them), so a junction only ever shows phase combinations
 its traffic engineers designed. This module holds what they share: the table of every phase of
 every signal as arrays and one sparse phase x link matrix (so a city-wide decision is a few
-numpy operations), the per-lane detector lookup of each link, the bookkeeping of which phase
-each signal serves since when, the hand-back after a priority hold (:class:`Resumable`), and
-the step toward each chosen phase through yellow and clearance. Subclasses implement
-:meth:`PhaseController._decide`.
+numpy operations), the per-lane detector lookup of each link (pedestrian crossings have no
+detector lane: their demand is the people calling for them, :mod:`clearway.control.ped_calls`),
+the bookkeeping of which phase each signal serves since when, the hand-back after a priority
+hold (:class:`Resumable`), and the step toward each chosen phase through yellow and clearance.
+Subclasses implement :meth:`PhaseController._decide`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
+from clearway.control.ped_calls import PedestrianCalls
 from clearway.network.model import Network, SignalProgram
 from clearway.signals.model import GREEN_CHARS, YELLOW_CHARS, Intersection
 from clearway.signals.programs import safe_phase_states
@@ -64,6 +66,7 @@ class PhaseController:
         cols: list[int] = []
         self._in_lanes: list[str | None] = []
         self._out_lanes: list[str | None] = []
+        phase_of: list[tuple[str, str]] = []  # per phase: (signal id, state)
         for sid in sorted(self._models):
             program = programs.get(sid)
             if program is None:
@@ -83,12 +86,14 @@ class PhaseController:
             for k, state in greens:
                 p = len(self._states)
                 self._states.append(state)
+                phase_of.append((sid, state))
                 self._program_k.append(k)
                 for i, c in enumerate(state):
                     if c in GREEN_CHARS:
                         rows.append(p)
                         cols.append(base + i)
         n_phases = len(self._states)
+        self._peds = PedestrianCalls(net, phase_of)
         self._first = np.array(first, dtype=np.intp)
         self._count = np.diff(np.append(self._first, n_phases))
         self._phase_signal = np.repeat(np.arange(len(self._signals)), self._count)
@@ -206,6 +211,16 @@ class PhaseController:
             np.where(in_idx >= 0, v[np.maximum(in_idx, 0)], 0.0),
             np.where(out_idx >= 0, v[np.maximum(out_idx, 0)], 0.0),
         )
+
+    def _ped_calls(self, traffic: TrafficState) -> np.ndarray:
+        """Per phase: the pedestrian calls of the crossings it shows green (people; 0 without
+        pedestrian data), after taking in ``traffic`` and answering the calls of the walks
+        shown now (:class:`~clearway.control.ped_calls.PedestrianCalls`)."""
+        peds = self._peds
+        if peds.any:
+            peds.observe(traffic)
+            peds.answered(self._current[self._shows_target])
+        return peds.per_phase()
 
     def _served(self, now_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Per signal: time its current phase has been shown (s, nan if not yet), and whether

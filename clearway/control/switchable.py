@@ -16,7 +16,7 @@ from clearway.control.base import Controller, Resumable
 from clearway.errors import ConfigError, UnknownSignalError
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
-from clearway.state.traffic import TRAFFIC_FIELDS, TrafficState
+from clearway.state.traffic import PERSON_FIELD, TRAFFIC_FIELDS, TrafficState
 
 #: Builds the controller of a strategy (for every modelled signal).
 ControllerFactory = Callable[[str], Controller]
@@ -107,7 +107,7 @@ class SwitchableControl:
             if own is None:
                 return None
             fields.update(own)
-        return tuple(f for f in TRAFFIC_FIELDS if f in fields)
+        return tuple(f for f in (*TRAFFIC_FIELDS, PERSON_FIELD) if f in fields)
 
     def traffic_due(self, now_s: float) -> bool:
         for c in self._in_use().values():

@@ -7,6 +7,12 @@ guessed signal programs then show each crossing's walk beside the parallel vehic
 The walkers are SUMO persons from ``randomTrips.py --pedestrians`` (one ``<walk>`` from an edge
 to another; SUMO routes it over sidewalks and crossings). Every file is made by SUMO's own
 tools and cached like the vehicle scenarios (:mod:`clearway.sim.files`); nothing is downloaded.
+
+Pedestrian detectors (:func:`write_ped_detectors`): one lane-area detector counting people
+(``detectPersons="walk"``) on each sidewalk stretch leading to a signalised crossing's walking
+area (:func:`clearway.network.walking.sidewalk_approaches`), the field's push button as the
+twin has it. The twin reads their counts (:attr:`~clearway.state.traffic.TrafficState.person_count`)
+for the pedestrian calls of actuated and max-pressure control; they name nobody.
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 from clearway.errors import ConfigError, NetworkError
+from clearway.network import load_network
+from clearway.network.walking import APPROACH_M, sidewalk_approaches
 from clearway.sim.files import ensure_dir, file_digest, file_stem, input_key, staging
 from clearway.sim.scenario import (
     Load,
@@ -29,13 +38,19 @@ from clearway.sim.scenario import (
 from clearway.sim.sumo_env import run_tool, sumo_binary, tool
 
 __all__ = [
+    "PED_DETECTOR_PREFIX",
     "PEDESTRIANS_PER_HOUR_PER_JUNCTION",
     "WALK_MAX_DISTANCE_M",
     "WALK_MIN_DISTANCE_M",
     "build_ped_grid",
     "ped_grid_scenario",
     "pedestrian_demand",
+    "write_ped_detectors",
 ]
+
+#: Id prefix of clearway's pedestrian detectors: ``cwp_<lane id>@end|start`` (apart from the
+#: vehicle detectors' ``cw_``, which the twin reads as lanes).
+PED_DETECTOR_PREFIX = "cwp_"
 
 #: People starting a walk per hour, per grid junction (count/h): 60 on a 5x5 grid is one walker
 #: every 2.4 s in the whole network, a busy town centre's side streets rather than a high street.
@@ -172,6 +187,43 @@ def pedestrian_demand(
     return persons
 
 
+def write_ped_detectors(
+    net_file: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    length_m: float = APPROACH_M,
+) -> Path:
+    """Write (or reuse) the pedestrian detectors of a network with signalised crossings.
+
+    One lane-area detector per sidewalk stretch leading to a crossing's walking area
+    (:func:`~clearway.network.walking.sidewalk_approaches`), counting people walking on it
+    (``detectPersons="walk"``), id :data:`PED_DETECTOR_PREFIX` + the stretch's approach id;
+    no file output (``NUL``). A network without signalised crossings gets an empty file.
+
+    Returns
+    -------
+    Path
+        The ``.add.xml`` file.
+    """
+    net = Path(net_file)
+    out = ensure_dir(out_dir)
+    key = input_key("ped-detectors", file_digest(net), length_m)
+    path = out / f"{file_stem(net)}_{key}.ped.add.xml"
+    if path.is_file():
+        return path
+    lines = ["<additional>"]
+    for a in sidewalk_approaches(load_network(net), length_m):
+        lines.append(
+            f"    <laneAreaDetector id={quoteattr(PED_DETECTOR_PREFIX + a.approach_id)} "
+            f'lane={quoteattr(a.lane_id)} pos="{a.begin_m:.2f}" endPos="{a.end_m:.2f}" '
+            'friendlyPos="true" detectPersons="walk" period="86400" file="NUL"/>'
+        )
+    lines.append("</additional>\n")
+    with staging(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
 def ped_grid_scenario(
     out_dir: str | os.PathLike[str],
     size: str = "5x5",
@@ -182,7 +234,8 @@ def ped_grid_scenario(
     block_m: float = 200.0,
     peds_per_hour_per_junction: float = PEDESTRIANS_PER_HOUR_PER_JUNCTION,
 ) -> Scenario:
-    """A seeded grid scenario with vehicles and walkers (``grid:NxM:load:peds``).
+    """A seeded grid scenario with vehicles, walkers and pedestrian detectors
+    (``grid:NxM:load:peds``).
 
     Parameters
     ----------
@@ -199,7 +252,9 @@ def ped_grid_scenario(
         )
     nx, ny = _parse_size(size)
     net_file = build_ped_grid(out_dir, nx=nx, ny=ny, block_m=block_m)
-    routes = random_demand(net_file, out_dir, seed=seed, end_s=end_s, period_s=_period(load, nx, ny))
+    routes = random_demand(
+        net_file, out_dir, seed=seed, end_s=end_s, period_s=_period(load, nx, ny)
+    )
     walk_period_s = round(3600.0 / (peds_per_hour_per_junction * nx * ny), 4)
     persons = pedestrian_demand(net_file, out_dir, seed=seed, end_s=end_s, period_s=walk_period_s)
     label = load if isinstance(load, str) else f"p{_period(load, nx, ny):g}s"
@@ -207,7 +262,7 @@ def ped_grid_scenario(
         name=f"grid{nx}x{ny}-{label}-peds-s{seed}",
         net_file=net_file,
         route_files=(routes, persons),
-        additional_files=(),
+        additional_files=(write_ped_detectors(net_file, out_dir),),
         detector_file=_cached_detectors(net_file, out_dir),
         seed=seed,
         end_s=float(end_s),

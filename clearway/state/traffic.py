@@ -17,6 +17,10 @@ from clearway.errors import UnknownLaneError
 
 #: The per-lane aggregates a :class:`TrafficState` holds, in its array order.
 TRAFFIC_FIELDS = ("vehicle_count", "halting_count", "queue_m", "occupancy_pct", "mean_speed_mps")
+#: The pedestrian aggregate a state may hold beside them: people walking on each watched
+#: sidewalk stretch before a signalised crossing (``approach_ids``/``person_count``); a
+#: controller asks for it by this name in its ``traffic_fields``.
+PERSON_FIELD = "person_count"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,13 @@ class LaneState:
 
 @dataclass(frozen=True, eq=False)
 class TrafficState:
-    """Per-lane aggregates of the whole network at time ``time_s`` (s since start)."""
+    """Per-lane aggregates of the whole network at time ``time_s`` (s since start).
+
+    ``approach_ids``/``person_count``: people on each sidewalk stretch leading to a signalised
+    crossing (:class:`~clearway.network.walking.SidewalkApproach` ids; count; empty where
+    nobody reads them, e.g. field detectors or a network without pedestrian detectors) -- a
+    count per stretch, never who.
+    """
 
     time_s: float
     lane_ids: tuple[str, ...]
@@ -57,6 +67,8 @@ class TrafficState:
     queue_m: np.ndarray
     occupancy_pct: np.ndarray
     mean_speed_mps: np.ndarray
+    approach_ids: tuple[str, ...] = ()
+    person_count: np.ndarray | None = None
     _lookup: Mapping[str, int] | None = field(repr=False, default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +79,18 @@ class TrafficState:
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({n},) for {n} lanes")
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+        persons = np.asarray(
+            np.zeros(len(self.approach_ids)) if self.person_count is None else self.person_count,
+            dtype=float,
+        )
+        m = len(self.approach_ids)
+        if persons.shape != (m,):
+            raise ValueError(
+                f"person_count has shape {persons.shape}, expected ({m},) for {m} sidewalk "
+                "approaches"
+            )
+        persons.setflags(write=False)
+        object.__setattr__(self, "person_count", persons)
 
     @classmethod
     def empty(cls, time_s: float = 0.0) -> TrafficState:

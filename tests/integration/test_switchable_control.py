@@ -39,7 +39,7 @@ def test_switching_one_junction_leaves_the_others_alone_and_stays_safe(tmp_path)
             new = sources[sid] - before.get(sid, Counter())
             assert new[("fixed-time", True)] > 0 and new[("max-pressure", True)] == 0, (sid, new)
         # Max-pressure reads detectors now that one signal runs it.
-        assert control.uses_traffic_state and control.traffic_fields == ("vehicle_count",)
+        assert control.uses_traffic_state and control.traffic_fields == ("vehicle_count", "person_count")
         assert all(ok for c in sources.values() for (_, ok) in c), "the guard refused a command"
         assert run.monitor.violations == []
         with pytest.raises(UnknownSignalError):

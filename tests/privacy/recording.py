@@ -48,6 +48,10 @@ AGGREGATE_CALLS: dict[str, frozenset[str]] = {
             "getAllSubscriptionResults",
         }
     ),
+    # Lane-area detectors: clearway's vehicle detectors (cw_*) and its pedestrian detectors
+    # (cwp_*, detectPersons="walk" on sidewalks before a crossing), whose getLastStepVehicleNumber
+    # is the number of people on the stretch -- a count, like a push button's call; the ids of
+    # either (getLastStepVehicleIDs) stay forbidden.
     "lanearea": frozenset(
         {
             "getIDList",
