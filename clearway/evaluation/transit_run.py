@@ -17,7 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from clearway.control.fixed_time import FixedTimeController
-from clearway.control.priority.bus_board import BusBoard, BusReport
+from clearway.control.priority.bus_board import BusBoard, BusReport, read_lines
 from clearway.control.priority.gtfs import read_schedule
 from clearway.control.priority.transit import TransitSettings
 from clearway.control.runtime import ControlLoop
@@ -136,7 +136,7 @@ def run_buses(
         scenario, tripinfo_path=tripinfo, extra_args=["--stop-output", str(stops_out)]
     )
     try:
-        board = BusBoard(read_schedule(gtfs), lines)
+        board = BusBoard(read_schedule(gtfs), read_lines(gtfs))
         if transit:
             feed = _TwinBuses(twin, board, [b.trip_id for b in trips])
             controller = TransitFixedTimeController(net, models, programs, feed, settings)

@@ -46,6 +46,7 @@ from clearway.service.routers import (
     priority,
     public,
     tokens,
+    transit,
     transparency,
     users,
 )
@@ -154,6 +155,7 @@ def create_app(
         dashboard,
         transparency,
         public,
+        transit,
     ):
         app.include_router(module.router)
     app.include_router(priority.batch_router)

@@ -59,11 +59,14 @@ class Permission(StrEnum):
     CHANGE_PLANS = "plans.change"  # plans and strategy per junction
     READ_AUDIT = "audit.read"
     MANAGE_USERS = "users.manage"  # users and API keys
+    FEED_TRANSIT = "transit.feed"  # bus positions / GTFS-rt: extension or early green only
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "viewer": frozenset({Permission.READ}),
-    "dispatcher": frozenset({Permission.READ, Permission.REQUEST_PRIORITY}),
+    "dispatcher": frozenset(
+        {Permission.READ, Permission.REQUEST_PRIORITY, Permission.FEED_TRANSIT}
+    ),
     "operator": frozenset(
         {
             Permission.READ,
@@ -71,6 +74,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.CANCEL_ANY_REQUEST,
             Permission.CHANGE_PLANS,
             Permission.READ_AUDIT,
+            Permission.FEED_TRANSIT,
         }
     ),
     "admin": frozenset({Permission.READ, Permission.READ_AUDIT, Permission.MANAGE_USERS}),

@@ -25,6 +25,7 @@ from clearway.storage.audit import AuditLog
 
 if TYPE_CHECKING:
     from clearway.service.runtime import ServiceRuntime
+    from clearway.service.transit_feed import TransitDesk
 
 
 @dataclass
@@ -56,6 +57,9 @@ class ServiceContext:
     convoy_plans
         Convoy plans of this run: quotes, bookings, refusals (see
         :mod:`clearway.service.plan_book`).
+    transit
+        The buses a transit operator feeds, with their schedule (see
+        :mod:`clearway.service.transit_feed`); loaded on first use.
     """
 
     settings: ServiceSettings
@@ -75,6 +79,7 @@ class ServiceContext:
     )
     public_alerts: AlertPublisher = field(default_factory=AlertPublisher, repr=False)
     convoy_plans: PlanBook = field(default_factory=PlanBook, repr=False)
+    transit: TransitDesk | None = field(default=None, repr=False)
     _graph: RoutingGraph | None = field(default=None, repr=False)
 
     def routing_graph(self) -> RoutingGraph:

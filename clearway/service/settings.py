@@ -89,6 +89,10 @@ class ServiceSettings(BaseSettings):
         The public transparency report (``/public/report``): the Ed25519 private key (PEM,
         mode 0600; ``clearway audit keygen``) that signs the audit head it publishes (unset:
         published unsigned), and its suppression floor k (requests per cell, at least 5).
+    gtfs_dir, transit_late_threshold_s
+        Transit priority (``/transit``): the GTFS static feed (``trips.txt``,
+        ``stop_times.txt``, ``clearway_lines.json``; unset: the routes answer 503), and how
+        late a bus must run to get a green extension or an early green (s).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -155,6 +159,10 @@ class ServiceSettings(BaseSettings):
     report_key_file: Path | None = None
     public_report_k: int = Field(
         5, ge=5, le=1000, description="public report: no cell from fewer requests (count)"
+    )
+    gtfs_dir: str = Field("", max_length=4096, description="GTFS static feed folder (transit)")
+    transit_late_threshold_s: float = Field(
+        60.0, ge=0, le=3600, description="a bus later than this may get transit priority (s)"
     )
 
     @field_validator("report_key_file")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from clearway.control.priority.bus_board import BusLine
+from clearway.control.priority.bus_board import LINES_FILE, BusLine, lines_to_json
 from clearway.errors import ConfigError
 from clearway.network.model import Network
 from clearway.sim.files import ensure_dir
@@ -135,7 +135,8 @@ def _hms(t_s: float) -> str:
 def write_gtfs(
     folder: str | os.PathLike[str], lines: dict[str, BusLine], trips: Sequence[BusTrip]
 ) -> Path:
-    """A GTFS static feed of ``trips`` in ``folder`` (service day starting at traffic time 0);
+    """A GTFS static feed of ``trips`` in ``folder`` (service day starting at traffic time 0),
+    and the lines' paths on the network (:data:`~clearway.control.priority.bus_board.LINES_FILE`);
     stop ids are the SUMO bus stop ids. Returns the folder."""
     out = ensure_dir(folder)
 
@@ -162,6 +163,7 @@ def write_gtfs(
     )
     write("stop_times.txt", ["trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence"],
           [[b.trip_id, _hms(a), _hms(d), sid, k + 1] for b in trips for k, (sid, a, d) in enumerate(b.calls)])  # fmt: skip
+    (out / LINES_FILE).write_text(lines_to_json(lines), encoding="utf-8")
     return out
 
 

@@ -6,6 +6,9 @@ permission (403) — and neither refusal changes users, keys or the audit log (b
 from __future__ import annotations
 
 import itertools
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,8 @@ from fastapi import routing
 from fastapi.routing import APIRoute
 
 from clearway.service.auth import ROLE_PERMISSIONS, Permission
+from clearway.service.transit_feed import TransitDesk
+from tests.fakes.transit import POSITION, tiny_gtfs
 
 from .conftest import ROLES, db_snapshot
 
@@ -102,6 +107,13 @@ def _request(
         ("PUT", "/junctions/{junction_id}/strategy"): {"strategy": "max-pressure"},
     }  # fmt: skip
     body = bodies.get((method, path))
+    if path.startswith("/transit/"):
+        # Transit feeds need a schedule: a one-trip GTFS feed, and a bus on its line.
+        if service.ctx.transit is None:
+            folder = tiny_gtfs(Path(tempfile.mkdtemp(prefix="cw-gtfs-")), service.ctx.network)
+            service.ctx.transit = TransitDesk(folder, time.time() - 1200.0)
+        feed = {"positions": [POSITION | {"time_s": time.time()}]}
+        body = feed if path.endswith("positions") else None
     if (method, path) == ("POST", "/convoys/plans"):  # a departure window ahead of now
         now_s = service.ctx.runtime.now_s()
         body = CONVOY_BODY | {

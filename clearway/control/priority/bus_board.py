@@ -11,12 +11,16 @@ fresher. A bus not heard of for ``stale_s`` is forgotten (it gets no priority). 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from clearway.control.priority.gtfs import ScheduleError, TripSchedule, lateness_s
 from clearway.control.transit_control import BusApproach
 
+#: File beside a GTFS feed's own giving each line's path on the network (clearway's own).
+LINES_FILE = "clearway_lines.json"
 #: A bus report older than this is dropped (s).
 STALE_S = 30.0
 #: A bus slower than this within ``STOP_REACH_M`` of one of its stops is serving it (m/s, m).
@@ -64,6 +68,39 @@ class BusLine:
                 )
             out[sid] = d
         return out
+
+
+def lines_to_json(lines: Mapping[str, BusLine]) -> str:
+    """``lines`` as the text of :data:`LINES_FILE`."""
+    return json.dumps(
+        {lid: {"edges": list(ln.edges), "lengths_m": list(ln.lengths_m),
+               "stops": {s: [e, p] for s, (e, p) in ln.stops.items()}} for lid, ln in lines.items()},
+        indent=1,
+    )  # fmt: skip
+
+
+def read_lines(folder: str | Path) -> dict[str, BusLine]:
+    """The lines of :data:`LINES_FILE` in ``folder``: per GTFS ``route_id`` its edges, their
+    lengths (m) and each stop's edge and end along it (m).
+
+    Raises
+    ------
+    ScheduleError
+        If the file is missing or malformed.
+    """
+    path = Path(folder) / LINES_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            lid: BusLine(lid, tuple(v["edges"]), tuple(float(x) for x in v["lengths_m"]),
+                         {s: (str(e), float(p)) for s, (e, p) in v["stops"].items()})
+            for lid, v in raw.items()
+        }  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ScheduleError(
+            f"cannot read the bus lines in {path}: {exc}; write it with "
+            "{route_id: {edges, lengths_m, stops: {stop_id: [edge, end_m]}}}"
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,169 @@
+"""``/transit``: a transit operator feeds its buses; clearway may give a late bus a green
+extension or an early green, never preemption.
+
+* ``POST /transit/gtfs-rt``: a GTFS-realtime ``FeedMessage`` (protobuf body, Content-Type
+  ``application/x-protobuf``): TripUpdates' delays, VehiclePositions stopped at a stop.
+* ``POST /transit/positions``: bus positions on the network (edge, offset, speed, trip id).
+* ``GET /transit/buses``: the buses heard of recently, how late each runs, whether it is late
+  enough to be served (``CLEARWAY_TRANSIT_LATE_THRESHOLD_S``, default 60 s).
+
+Both feeds need the ``transit.feed`` permission (dispatchers and operators), are rate-limited
+like priority positions, and every accepted or refused feed is audited (``transit.feed``:
+counts, trip ids and delays; no position). The schedule comes from ``CLEARWAY_GTFS_DIR``
+(503 while none is configured).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from clearway.control.priority.bus_board import BusReport
+from clearway.service.auth import Permission, Principal, require
+from clearway.service.context import ServiceContext, get_context
+from clearway.service.transit_feed import TransitDesk, load_desk
+
+router = APIRouter(prefix="/transit", tags=["transit"])
+_feed = require(Permission.FEED_TRANSIT, rate="positions")
+_read = require(Permission.READ)
+FEED_KIND = "transit.feed"
+_LOAD = threading.Lock()
+_Frozen = ConfigDict(frozen=True, extra="forbid")
+_Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:#\-]+$")]
+
+
+class BusPositionIn(BaseModel):
+    """One bus's position: its fleet number, trip, where it is on the network, when."""
+
+    model_config = _Frozen
+    vehicle_id: _Id
+    trip_id: _Id
+    time_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False, description="UTC, unix seconds")]
+    edge_id: Annotated[str, Field(min_length=1, max_length=256)]
+    offset_m: Annotated[float, Field(ge=0.0, le=100000.0, allow_inf_nan=False)]
+    speed_mps: Annotated[float, Field(ge=0.0, le=40.0, allow_inf_nan=False)]
+
+
+class BusPositionsIn(BaseModel):
+    """Up to 500 bus positions."""
+
+    model_config = _Frozen
+    positions: Annotated[list[BusPositionIn], Field(min_length=1, max_length=500)]
+
+
+class TripLateness(BaseModel):
+    """How late a trip or bus runs (s, positive = late; ``None``: off its line) and whether
+    that is late enough for a green extension or an early green."""
+
+    id: str
+    lateness_s: float | None
+    qualifies: bool
+
+
+class TransitFeedOut(BaseModel):
+    """What a feed changed: per trip (or bus) its lateness, and trip ids not in the schedule."""
+
+    accepted: int
+    lateness: list[TripLateness]
+    unknown_trips: list[str] = []
+
+
+class BusOut(BaseModel):
+    """A bus heard of recently."""
+
+    vehicle_id: str
+    edge_id: str
+    lateness_s: float
+    dwelling: bool
+    qualifies: bool
+
+
+def desk_of(ctx: ServiceContext) -> TransitDesk:
+    """The service's transit desk, loaded from ``CLEARWAY_GTFS_DIR`` on first use (503 if
+    none is configured)."""
+    with _LOAD:
+        if ctx.transit is None:
+            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            ctx.transit = load_desk(
+                ctx.settings.gtfs_dir, midnight.timestamp(), ctx.settings.transit_late_threshold_s
+            )
+        return ctx.transit
+
+
+def _qualifies(desk: TransitDesk, late: float | None) -> bool:
+    return late is not None and late > desk.settings.late_threshold_s
+
+
+@router.post("/gtfs-rt", response_model=TransitFeedOut)
+async def gtfs_realtime(
+    request: Request,
+    principal: Principal = Depends(_feed),
+    ctx: ServiceContext = Depends(get_context),
+) -> TransitFeedOut:
+    """Take a GTFS-realtime FeedMessage (protobuf body): each TripUpdate's delay, and each
+    VehiclePosition stopped at a stop measured against the schedule. 400 for a body that is
+    not a FeedMessage (audited)."""
+    body = await request.body()
+    desk = desk_of(ctx)
+    try:
+        delays, unknown = desk.feed(body, time.time())
+    except Exception as exc:
+        await run_in_threadpool(
+            ctx.audit.append, FEED_KIND, principal=principal.name,
+            payload={"format": "gtfs-rt", "refused": str(exc)[:200]},
+        )  # fmt: skip
+        raise
+    out = [
+        TripLateness(id=d.trip_id, lateness_s=d.delay_s, qualifies=_qualifies(desk, d.delay_s))
+        for d in delays
+    ]
+    payload = {"format": "gtfs-rt", "accepted": len(delays), "unknown_trips": unknown[:50],
+               "delays_s": {d.trip_id: d.delay_s for d in delays[:200]}}  # fmt: skip
+    await run_in_threadpool(ctx.audit.append, FEED_KIND, principal=principal.name, payload=payload)
+    return TransitFeedOut(accepted=len(delays), lateness=out, unknown_trips=unknown)
+
+
+@router.post("/positions", response_model=TransitFeedOut)
+def bus_positions(
+    body: BusPositionsIn,
+    principal: Principal = Depends(_feed),
+    ctx: ServiceContext = Depends(get_context),
+) -> TransitFeedOut:
+    """Take bus positions on the network with their trips: each bus's lateness against the
+    schedule at its place. 400 naming an unknown trip (nothing taken; audited)."""
+    desk = desk_of(ctx)
+    reports = [
+        (p.vehicle_id, BusReport(p.trip_id, p.edge_id, p.offset_m, p.speed_mps, p.time_s))
+        for p in body.positions
+    ]
+    try:
+        late = desk.positions(reports)
+    except Exception as exc:
+        ctx.audit.append(FEED_KIND, principal=principal.name,
+                         payload={"format": "positions", "refused": str(exc)[:200]})  # fmt: skip
+        raise
+    out = [
+        TripLateness(id=vid, lateness_s=x, qualifies=_qualifies(desk, x))
+        for (vid, _), x in zip(reports, late, strict=True)
+    ]
+    ctx.audit.append(
+        FEED_KIND, principal=principal.name,
+        payload={"format": "positions", "accepted": len(out),
+                 "lateness_s": {o.id: o.lateness_s for o in out[:200]}},
+    )  # fmt: skip
+    return TransitFeedOut(accepted=len(out), lateness=out)
+
+
+@router.get("/buses", response_model=list[BusOut])
+def buses(
+    _p: Principal = Depends(_read),
+    ctx: ServiceContext = Depends(get_context),
+) -> list[BusOut]:
+    """The buses heard of in the last 30 s: edge, lateness, dwelling, whether it qualifies."""
+    return [BusOut(**b) for b in desk_of(ctx).buses(time.time())]
