@@ -7,6 +7,9 @@ and the targets of issue 4 checked against them:
 * corridor: priority travel time <= 1.10 x free flow, 0 stops (medians);
 * corridor: others' extra delay and cross-street extra delay each <= 50 % of local's;
 * 0 safety-monitor violations in every run.
+
+:func:`case_pedestrians` runs the same on the ``pedestrians`` scenario (walkers on every
+crossing; not one of the named four): the owner of ``make bench`` decides when it joins them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ COST_SHARE_TARGET = 0.5
 _KEYS = (
     "ratio", "stops", "priority_travel_time_s", "free_flow_time_s", "others_extra_delay_veh_h",
     "cross_street_extra_delay_veh_h", "time_to_recover_s", "safety_violations_total",
-    "guard_rejections_total", "teleports_total",
+    "guard_rejections_total", "teleports_total", "ped_time_loss_s",
 )  # fmt: skip
 
 
@@ -79,15 +82,26 @@ def _iqr(values: list[float]) -> float | None:
     return q[2] - q[0]
 
 
-def case_priority(out_dir: Path, seeds: int = SEEDS) -> dict:
-    """Evaluate every named scenario; medians, targets and wall time per scenario."""
+def case_pedestrians(out_dir: Path, seeds: int = SEEDS) -> dict:
+    """:func:`case_priority` on the ``pedestrians`` scenario only (merge its ``scenarios``
+    into the priority case's to give the free-passage table a row with people crossing)."""
+    from clearway.evaluation.priority_scenarios import PEDESTRIANS
+
+    return case_priority(out_dir, seeds, names=(PEDESTRIANS,))
+
+
+def case_priority(
+    out_dir: Path, seeds: int = SEEDS, names: tuple[str, ...] | None = None
+) -> dict:
+    """Evaluate every named scenario (or ``names``); medians, targets and wall time per
+    scenario."""
     from clearway.evaluation.evaluate import EvaluationSettings, evaluate
     from clearway.evaluation.priority_scenarios import NAMED, build_plan, named_setup
 
     workers = max(os.cpu_count() or 1, 1)
     settings = EvaluationSettings(strategies=("none", "local", "corridor"), workers=workers)
     out: dict = {"seeds": seeds, "workers": workers, "scenarios": {}}
-    for name in NAMED:
+    for name in NAMED if names is None else names:
         t0 = time.perf_counter()
         plan = build_plan(named_setup(name, out_dir), list(range(1, seeds + 1)))
         result = evaluate(plan, settings, out_dir / f"priority-{name}")
@@ -116,14 +130,19 @@ def markdown(result: dict) -> list[str]:
         f"## Free passage — medians of {result['seeds']} seeds (none / local / corridor)",
         "",
         "| scenario | ratio | stops | others' extra delay (veh·h) | cross-street (veh·h) "
-        "| corridor / local: others, cross | violations |",
-        "| --- | --- | --- | --- | --- | --- | ---: |",
+        "| corridor / local: others, cross | pedestrians' time loss (s) | violations |",
+        "| --- | --- | --- | --- | --- | --- | --- | ---: |",
     ]
     for name, r in result["scenarios"].items():
         m, t = r["medians"], r["targets"]
 
         def row(key: str, fmt: str, m: dict = m) -> str:
             return " / ".join(format(m[s][key], fmt) for s in ("none", "local", "corridor"))
+
+        def opt(key: str, fmt: str, m: dict = m) -> str:
+            # "—" where nobody walked (or a result from before pedestrians were measured).
+            vals = [m[s].get(key) for s in ("none", "local", "corridor")]
+            return " / ".join("—" if v is None else format(v, fmt) for v in vals)
 
         def pct(x: float | None) -> str:
             return "n/a" if x is None else f"{100 * x:.0f} %"
@@ -133,7 +152,7 @@ def markdown(result: dict) -> list[str]:
             f"| {row('others_extra_delay_veh_h', '+.2f')} "
             f"| {row('cross_street_extra_delay_veh_h', '+.2f')} "
             f"| {pct(t['others_share_of_local'])}, {pct(t['cross_share_of_local'])} "
-            f"| {t['safety_violations']} |"
+            f"| {opt('ped_time_loss_s', '.1f')} | {t['safety_violations']} |"
         )
     lines += [
         "",
