@@ -24,8 +24,10 @@ from clearway.control.priority.policies import (
     PriorityPolicy,
 )
 from clearway.control.priority.preemption import PreemptionController
+from clearway.control.priority.transit import TransitSettings
 from clearway.control.runtime import ControlLoop
 from clearway.control.switchable import SwitchableControl
+from clearway.control.transit_control import BusSource, TransitFixedTimeController
 from clearway.errors import ConfigError, MonitorViolationError
 from clearway.field.virtual.nema_run import NEMA_NORMAL, wire_nema
 from clearway.field.virtual.twin_cabinets import derivable_phase_maps
@@ -57,9 +59,15 @@ EVALUATION_NORMALS: tuple[str, ...] = (*NORMAL_STRATEGIES, NEMA_NORMAL)
 
 
 def normal_controller(
-    name: str, net: Network, models: Mapping[str, Intersection]
+    name: str,
+    net: Network,
+    models: Mapping[str, Intersection],
+    *,
+    buses: BusSource | None = None,
+    transit: TransitSettings | None = None,
 ) -> FixedTimeController | PhaseController:
-    """The normal (between-emergencies) controller ``name`` for every modelled signal."""
+    """The normal (between-emergencies) controller ``name`` for every modelled signal; with
+    ``buses``, fixed-time gives late buses conditional priority (``transit``: its limits)."""
     if name not in NORMAL_STRATEGIES:
         raise ConfigError(
             f"unknown normal control {name!r}; choose one of {', '.join(NORMAL_STRATEGIES)}"
@@ -69,6 +77,8 @@ def normal_controller(
         return MaxPressureController(net, models, programs)
     if name == "actuated":
         return ActuatedController(net, models, programs)
+    if buses is not None:
+        return TransitFixedTimeController(net, models, programs, buses, transit)
     return FixedTimeController(models, programs)
 
 
@@ -92,28 +102,30 @@ def build_controller(
     local_trigger_m: float = 150.0,
     normal: str = "fixed-time",
     switchable: bool = False,
+    buses: BusSource | None = None,
 ) -> Controller:
     """The controller for ``strategy``: a normal one alone, or priority (``none``, ``local``,
     ``corridor``) on top of the normal controller ``normal``. ``switchable``: priority sits on
     a :class:`SwitchableControl` starting with ``normal`` everywhere, whose strategy can be
-    changed per signal while running."""
+    changed per signal while running. ``buses``: fixed-time normal control gives late buses
+    conditional priority (:class:`TransitFixedTimeController`), under any priority hold."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy in NORMAL_STRATEGIES:
-        return normal_controller(strategy, net, models)
+        return normal_controller(strategy, net, models, buses=buses)
     if strategy in SUMO_BASELINES:
         return ExternalControl(strategy)
     programs = {sid: net.traffic_lights[sid].default_program for sid in models}
     policy = priority_policy(strategy, local_trigger_m)
     base: Controller = (
         SwitchableControl(
-            lambda name: normal_controller(name, net, models),
+            lambda name: normal_controller(name, net, models, buses=buses),
             NORMAL_STRATEGIES,
             list(models),
             normal,
         )
         if switchable
-        else normal_controller(normal, net, models)
+        else normal_controller(normal, net, models, buses=buses)
     )
     return PreemptionController(base, net, models, programs, feed, policy)
 
@@ -148,6 +160,7 @@ def open_twin_run(
     extra_feed: PriorityVehicleFeed | None = None,
     switchable: bool = False,
     feed_wrapper: Callable[[SumoTwin], PriorityVehicleFeed] | None = None,
+    bus_source: Callable[[SumoTwin], BusSource] | None = None,
 ) -> Iterator[WiredRun]:
     """Load the network, build the guard, start the twin and wire the control loop.
 
@@ -160,6 +173,9 @@ def open_twin_run(
     the normal strategy can be changed per signal (``WiredRun.normal_control``).
     ``feed_wrapper``: builds the priority feed from the started twin instead of reading the
     twin's exact positions (e.g. :class:`clearway.sim.avl.AvlFeed`, a realistic AVL unit).
+    ``bus_source``: builds, from the started twin, where the buses are and how late
+    (e.g. a :class:`~clearway.control.priority.bus_board.BusBoard`); fixed-time normal control
+    then gives late buses conditional priority.
     """
     if net is None:
         net = load_network(scenario.net_file)
@@ -199,7 +215,7 @@ def open_twin_run(
         else:
             controller = build_controller(
                 strategy, net, models, feed, local_trigger_m=local_trigger_m, normal=normal,
-                switchable=switchable,
+                switchable=switchable, buses=None if bus_source is None else bus_source(twin),
             )  # fmt: skip
         # SUMO also lists rail signals, which run themselves and have no program to model:
         # the monitor watches exactly the signals the guard controls.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from clearway.bootstrap import build_controller
 from clearway.control.fixed_time import FixedTimeController
 from clearway.control.priority.bus_board import BusBoard, BusLine, BusReport
 from clearway.control.priority.gtfs import ScheduleError, parse_schedule
@@ -127,13 +128,13 @@ def test_a_bus_never_displaces_an_emergency_hold(grid):
     there: the ambulance gets its green on arrival, and while B1 is held every command there
     is the hold's, none the transit controller's."""
     net, models = grid
-    programs = {sid: net.traffic_lights[sid].default_program for sid in models}
     prun = PriorityRun(net, models, CorridorPreemption())
     bus = StandingBus("B0B1", "B1B2", 300.0)
-    prun.normal = TransitFixedTimeController(net, models, programs, bus, SETTINGS)
-    prun.ctrl = PreemptionController(
-        prun.normal, net, models, programs, prun.feed, CorridorPreemption()
-    )
+    # Wired as the evaluation and the service wire it: corridor priority over fixed-time
+    # normal control that serves late buses.
+    prun.ctrl = build_controller("corridor", net, models, prun.feed, buses=bus)
+    assert isinstance(prun.ctrl, PreemptionController)
+    assert isinstance(prun.ctrl.normal, TransitFixedTimeController)
     prun.loop = ControlLoop(prun.fake, prun.fake, prun.fake, SafetyGuard(models), prun.ctrl)
     prun.run(30.0)
     route = ("A1B1", "B1C1", "C1D1", "D1D2")
