@@ -6,6 +6,8 @@ bus. Also the bus board: lateness from a position and the schedule, or from the 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearway.bootstrap import build_controller
 from clearway.control.fixed_time import FixedTimeController
@@ -188,3 +190,67 @@ def test_board_refuses_unknown_trips_and_stops_off_the_line():
         board().observe("bus", BusReport("X.9", "e0", 0.0, 0.0, 0.0))
     with pytest.raises(ScheduleError, match="does not drive"):
         BusBoard({}, {"L": BusLine("L", ("e0",), (10.0,), {"s": ("zz", 1.0)})})
+
+
+# -- never preemption, whatever the buses do (hypothesis) -------------------------------------
+class ScriptedBuses:
+    """Buses approaching B1 in given windows: (from s, to s, approach, next edge, lateness s)."""
+
+    def __init__(self, calls) -> None:
+        self.calls = calls
+
+    def bus_approaches(self, now_s):
+        return [
+            BusApproach(f"b{k}", edge, 150.0, 5.0, nxt, late)
+            for k, (t0, t1, edge, nxt, late) in enumerate(self.calls)
+            if t0 <= now_s < t1
+        ]
+
+
+MOVES = [("A1B1", "B1C1"), ("C1B1", "B1A1"), ("B0B1", "B1B2"), ("B2B1", "B1B0")]
+bus_calls = st.lists(
+    st.tuples(
+        st.integers(0, 280), st.integers(1, 60), st.sampled_from(MOVES), st.floats(-100, 400)
+    ),
+    max_size=6,
+).map(lambda xs: [(t, t + d, e, n, late) for t, d, (e, n), late in xs])
+
+
+def run_program_order_check(grid, calls) -> TransitFixedTimeController:
+    """Run B1 alone for 300 s with ``calls``; assert against the program itself (the oracle):
+    the greens shown follow the program's own order (no phase skipped, none repeated), each
+    lasts at least the minimum green and at most its programmed duration plus one early green
+    and one extension."""
+    net, models = grid
+    one = {"B1": models["B1"]}
+    program = net.traffic_lights["B1"].default_program
+    ctrl = TransitFixedTimeController(net, one, {"B1": program}, ScriptedBuses(calls), SETTINGS)
+    fake = FakeSignals({"B1": program.phases[0].state})
+    loop = ControlLoop(fake, fake, fake, SafetyGuard(one), ctrl)
+    loop.run(300.0)
+    assert loop.stats.rejected == 0
+    greens = [p for p in program.phases if "y" not in p.state and any(c in GREEN for c in p.state)]
+    order = [p.state for p in greens]
+    changes = fake.shown["B1"]
+    spans = [(s, changes[k + 1][0] - t) for k, (t, s) in enumerate(changes[:-1]) if s in order]
+    assert len(spans) >= 5  # 300 s of a 90 s cycle
+    min_green = min(t.min_green_s for t in models["B1"].timings)
+    for (s0, lasted), (s1, _) in zip(spans, spans[1:], strict=False):
+        assert order[(order.index(s0) + 1) % len(order)] == s1, (s0, s1)  # the next one
+        duration = next(p.duration_s for p in greens if p.state == s0)
+        limit = duration + SETTINGS.max_early_s + SETTINGS.max_extension_s + 1.0
+        assert min_green - 1e-9 <= lasted <= limit, (s0, lasted)
+    return ctrl
+
+
+@settings(max_examples=25, deadline=None)
+@given(calls=bus_calls)
+def test_whatever_the_buses_do_the_program_order_holds_and_greens_stay_within_limits(grid, calls):
+    run_program_order_check(grid, calls)
+
+
+def test_the_order_check_on_buses_that_are_served(grid):
+    """The same check where late buses certainly get an extension and an early green."""
+    calls = [(0, 140, "A1B1", "B1C1", 200.0), (150, 250, "B0B1", "B1B2", 200.0)]
+    ctrl = run_program_order_check(grid, calls)
+    assert {a for _, _, a, _ in ctrl.actions} == {"extend", "early"}
