@@ -86,6 +86,10 @@ class RequestIndex:
         brief = self._brief.pop(rid, None)
         return None if desk_id is None or brief is None else (desk_id, brief[1])
 
+    def simulated_ids(self) -> list[str]:
+        """Service ids of the requests whose vehicles the twin drives, oldest first."""
+        return [rid for rid in self._owners if rid in self._simulated]
+
     def ids(self) -> list[str]:
         """Service ids, oldest first."""
         return list(self._owners)

@@ -59,6 +59,7 @@ from clearway.service.runtime_records import (
     strategy_entry,
 )
 from clearway.service.runtime_tick import AfterTick
+from clearway.service.simulated_drivers import SimulatedDrivers
 from clearway.service.sites import JunctionField, Site
 from clearway.signals.safety.guard import Verdict
 from clearway.sim.priority_trips import PRIORITY_VTYPE_ID
@@ -100,6 +101,10 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         Drive these field controllers instead of a twin (needs ``net``; the controllers'
         own programs are the normal control, ``strategy`` must be ``corridor``, traffic time
         is UTC and ``speed`` is 1).
+    reroute
+        Give a request's vehicle a new route on its way when a clearly faster one opens
+        (corridor; :mod:`~clearway.control.priority.reroute`): the request shows it, the
+        change is audited with its reason, and the twin's simulated vehicles take it.
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         net: Network | None = None,
         clock: TrafficClock | None = None,
         field: FieldConfig | None = None,
+        reroute: bool = True,
     ) -> None:
         if (scenario is None) == (field is None):
             raise ConfigError("the runtime needs either a scenario (a twin) or a field config")
@@ -135,6 +141,10 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         self.scenario = scenario
         self.field = field
         self.strategy = strategy
+        #: Re-route a request's vehicle on its way when a clearly faster route opens
+        #: (corridor only; :mod:`~clearway.control.priority.reroute`).
+        self.reroute = reroute
+        self._drivers = SimulatedDrivers()
         self.normal = normal
         self.speed = float(speed)
         self.tick_s = float(tick_s)

@@ -18,13 +18,15 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearway.control.priority.feeds import MergedFeed, PushedPositions
+from clearway.control.priority.reroute import ReroutePolicy
 from clearway.errors import (
     ConfigError,
 )
 from clearway.service.positions import PositionRecorder
 from clearway.service.request_index import RequestIndex
 from clearway.service.restore import restore_requests
-from clearway.service.sites import Site, open_field_site, open_twin_site
+from clearway.service.simulated_drivers import SimulatedDrivers
+from clearway.service.sites import Site, TwinSite, open_field_site, open_twin_site
 from clearway.sim.priority_trips import write_priority_vtype
 from clearway.storage.writer import DbWriter
 
@@ -108,6 +110,10 @@ class SiteLifecycle:
             raise
         wired = site.wired
         wired.loop.on_verdict = self._verdicts.append
+        book = getattr(wired.priority, "book", None)
+        if self.reroute and self.strategy == "corridor" and book is not None:
+            book.reroute = ReroutePolicy()
+        self._drivers = SimulatedDrivers()
         self._site_stack, self._site, self._wired = site_stack, site, wired
         self._feed = MergedFeed(*site.feeds(), self._pushed)
         self._index = RequestIndex()
@@ -117,6 +123,18 @@ class SiteLifecycle:
         self.positions = PositionRecorder(self.writer)
         restore_requests(self, self.writer)
         self._publish()
+
+    def _drive_simulated(self, site: Site) -> None:
+        """The twin's simulated vehicles follow their advice and new routes
+        (:mod:`~clearway.service.simulated_drivers`); field vehicles have drivers."""
+        if not isinstance(site, TwinSite):
+            return
+        rids = self._index.simulated_ids()
+        if not rids:
+            return
+        desk, twin = self._desk(), site.wired.twin
+        records = [desk.request(self._index.desk_id(rid)) for rid in rids]
+        self._drivers.follow(twin, records, twin.priority_positions())
 
     def _close_site(self) -> None:
         if self._wired is not None:
@@ -201,6 +219,7 @@ class SiteLifecycle:
                     site.wired.loop.tick()
                     # The decisions of this tick are made: what ``served`` reports.
                     self._decided_at_s = time.time()
+                    self._drive_simulated(site)
                     site.advance(self.tick_s)
                 except Exception as exc:  # the simulator died, an adapter failed ...
                     log.exception("the control tick failed; opening a fresh site")

@@ -20,9 +20,9 @@ from clearway.signals.safety.guard import Verdict
 from clearway.storage import requests as request_store
 from clearway.storage.audit import AuditEntry, AuditKind, append_entries
 
-#: What a request looked like when last written: its state, per-junction statuses, and
-#: where and behind whom it was advised to arrive later (whether a stop is avoidable).
-Signature = tuple[str, dict[str, str], tuple[str, str, bool] | None]
+#: What a request looked like when last written: its state, per-junction statuses, where
+#: and behind whom it was advised to arrive later (whether a stop is avoidable), its route.
+Signature = tuple[str, dict[str, str], tuple[str, str, bool] | None, tuple[str, ...]]
 
 
 def signature(record: PriorityRequest) -> Signature:
@@ -30,7 +30,15 @@ def signature(record: PriorityRequest) -> Signature:
     move every tick)."""
     a = record.advice
     gist = None if a is None else (a.signal_id, a.yields_to, a.speed_mps is not None)
-    return record.state.value, {k: v.value for k, v in record.junctions.items()}, gist
+    return (
+        record.state.value, {k: v.value for k, v in record.junctions.items()}, gist, record.route
+    )
+
+
+def _without_streets(reason: str) -> str:
+    """A re-route's reason for the audit log: the gain, not the streets (``via …``): the
+    log is kept for good, a vehicle's route only for the retention period (PRIVACY.md)."""
+    return reason.split(" via ", 1)[0]
 
 
 def advice_detail(record: PriorityRequest) -> dict[str, Any] | None:
@@ -155,9 +163,10 @@ def changed_events(
     principal: str | None,
     now_s: float,
 ) -> list[AuditEntry]:
-    """A lifecycle entry for each request whose state changed since ``known``, and an
+    """A lifecycle entry for each request whose state changed since ``known``, an
     ``advised`` one where the arbitration's advice to it changed (who goes first where, and
-    why: the choice explained)."""
+    why: the choice explained), and a ``rerouted`` one where it was given a new route on its
+    way (why, without the streets)."""
     out = []
     for rid, record in changed.items():
         if record.state.value != known[rid][0]:
@@ -167,6 +176,13 @@ def changed_events(
             out.append(
                 lifecycle_entry(rid, None, "advised", record, now_s, advice=advice_detail(record))
             )
+        if not record.state.is_final and known[rid][3] and record.route != known[rid][3]:
+            # A new route on the way: faster one opened, or the vehicle left its route.
+            reason = _without_streets(record.history[-1][2] if record.history else "")
+            out.append(lifecycle_entry(
+                rid, None, "rerouted", record, now_s, reason=reason,
+                signals_ahead=len(record.junctions),
+            ))  # fmt: skip
     return out
 
 

@@ -307,7 +307,8 @@ class SumoTwin:
         try:
             self._sim.vehicle.setSpeed(vehicle_id, -1.0 if speed_mps is None else speed_mps)
         except self._errors as exc:
-            if vehicle_id in self._sim.vehicle.getIDList():
+            # Asked of the priority vehicles on the road, not of the list of every vehicle.
+            if vehicle_id in self.priority_positions():
                 raise SimulationError(f"cannot advise {vehicle_id!r}: {exc}") from exc
 
     def set_route(self, vehicle_id: str, edges: Sequence[str]) -> None:

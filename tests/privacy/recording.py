@@ -100,8 +100,13 @@ OWN_VEHICLE_READS = frozenset(
         "getAngle",
         "getRouteIndex",
         "getDistance",
+        "getRoute",
     }
 )
+
+#: Commands to one of clearway's own priority vehicles (tracked, or a convoy follower clearway
+#: inserted): its driver follows clearway's advice and new route. They read nothing.
+OWN_VEHICLE_COMMANDS = frozenset({"setSpeed", "setRoute"})
 
 
 @dataclass
@@ -141,9 +146,15 @@ def _variables(args: tuple[Any, ...], kwargs: dict[str, Any], first: int) -> lis
 
 
 def check_call(
-    domain: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], tracked: set[str]
+    domain: str,
+    method: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    tracked: set[str],
+    inserted: frozenset[str] = frozenset(),
 ) -> str | None:
-    """Why this call breaks the privacy rules, or ``None`` if it keeps them."""
+    """Why this call breaks the privacy rules, or ``None`` if it keeps them (``inserted``:
+    the vehicles clearway inserted itself)."""
     call = f"{domain + '.' if domain else ''}{method}{args!r:.120}"
     if domain == "vehicle":
         vid = args[0] if args else kwargs.get("vehID", kwargs.get("vehicleID"))
@@ -151,6 +162,10 @@ def check_call(
             type_id = kwargs.get("typeID", args[2] if len(args) > 2 else None)
             if type_id != PRIORITY_VTYPE_ID:
                 return f"{call}: inserted a vehicle that is not a priority vehicle ({type_id!r})"
+            return None
+        if method in OWN_VEHICLE_COMMANDS:
+            if vid not in tracked and vid not in inserted:
+                return f"{call}: commands vehicle {vid!r}, not one of clearway's own"
             return None
         if method in OWN_VEHICLE_READS:
             if vid not in tracked:
@@ -196,7 +211,8 @@ class RecordingSim:
         def call(*args: Any, **kwargs: Any) -> Any:
             # Which vehicles are priority vehicles right now: the twin's own tracked set.
             tracked = set(getattr(self._twin, "_tracked", ()))
-            violation = check_call(domain, method, args, kwargs, tracked)
+            inserted = frozenset(self._log.vehicles_inserted)
+            violation = check_call(domain, method, args, kwargs, tracked, inserted)
             if self._closed and method != "close":
                 violation = f"{domain}.{method}: called after the simulation was closed"
             self._log.add(domain, method, violation)
