@@ -40,6 +40,13 @@ def serve_command(
         ),
     ] = None,
     tick_s: Annotated[float, typer.Option(help="Time between two control decisions (s).")] = 1.0,
+    reroute: Annotated[
+        bool,
+        typer.Option(
+            help="Give a priority vehicle a clearly faster route on its way when its street "
+            "jams (corridor; the request shows the new route, the change is audited)."
+        ),
+    ] = True,
     end_s: Annotated[float, typer.Option(help="Simulated time the city runs for (s).")] = 3600.0,
     seed: Annotated[int, typer.Option(help="Random seed of demand and simulation.")] = 1,
     db: Annotated[
@@ -101,11 +108,12 @@ def serve_command(
     if field is not None:
         assert net is not None
         runtime = field_runtime(field, net, tick_s=tick_s)
+        runtime.reroute = reroute
     else:
         sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=end_s, out_dir=out_dir)
         runtime = ServiceRuntime(
             sc, strategy=strategy, normal=normal, speed=1.0 if speed is None else speed,
-            tick_s=tick_s,
+            tick_s=tick_s, reroute=reroute,
         )  # fmt: skip
     app = create_app(settings, runtime=runtime)
     url = dashboard_url(host, port)
