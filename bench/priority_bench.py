@@ -9,7 +9,8 @@ and the targets of issue 4 checked against them:
 * 0 safety-monitor violations in every run.
 
 :func:`case_pedestrians` runs the same on the ``pedestrians`` scenario (walkers on every
-crossing; not one of the named four): the owner of ``make bench`` decides when it joins them.
+crossing; not one of the named four); it is the ``pedestrians`` case of ``make bench``, with
+its own table (:func:`pedestrians_markdown`).
 """
 
 from __future__ import annotations
@@ -179,4 +180,33 @@ def markdown(result: dict) -> list[str]:
             lines.append(
                 f"| {name} | {label} | {spread} | {diff} | {p['corridor_lower_in']} of {p['seeds']} |"
             )
+    return lines
+
+
+def pedestrians_markdown(result: dict | None) -> list[str]:
+    """The pedestrians section of ``bench/results.md`` (nothing for results from before the
+    case): one row per strategy, medians of the seeds."""
+    if not result or not result.get("scenarios"):
+        return []
+    from clearway.evaluation.priority_scenarios import PEDESTRIANS
+
+    r = result["scenarios"][PEDESTRIANS]
+    lines = [
+        "",
+        f"## Free passage with people crossing — medians of {result['seeds']} seeds",
+        "",
+        "Scenario pedestrians: 5x5 grid, a signalised crossing over every arm, seeded walkers "
+        f"(wall {r['wall_s']:.0f} s).",
+        "",
+        "| strategy | ratio | stops | others' extra delay (veh·h) | pedestrians' time loss (s) "
+        "| violations |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in ("none", "local", "corridor"):
+        m = r["medians"][s]
+        ped = m.get("ped_time_loss_s")
+        lines.append(
+            f"| {s} | {m['ratio']:.3f} | {m['stops']:.0f} | {m['others_extra_delay_veh_h']:+.2f} "
+            f"| {'—' if ped is None else format(ped, '.1f')} | {m['safety_violations_total']:.0f} |"
+        )
     return lines

@@ -32,6 +32,10 @@ field            the corridor through virtual NEMA controllers (phase controls o
                  the direct twin on the same seeds (see bench/field_bench.py; bench/field.md)
 reroute          the corridor with and without re-routing on the way, an incident on the
                  ambulance's route (see bench/reroute_bench.py)
+pedestrians      none / local / corridor on the pedestrians scenario (walkers on every
+                 crossing), 5 seeds (see bench/priority_bench.py)
+transit          two bus lines with and without conditional transit priority, 3 seeds
+                 (see bench/transit_bench.py)
 """
 
 from __future__ import annotations
@@ -52,7 +56,12 @@ from avl_bench import markdown as avl_markdown  # noqa: E402
 from field_bench import case_field  # noqa: E402
 from field_bench import markdown as field_markdown  # noqa: E402
 from matching_bench import run as case_matching  # noqa: E402
-from priority_bench import case_priority, markdown  # noqa: E402
+from priority_bench import (  # noqa: E402
+    case_pedestrians,
+    case_priority,
+    markdown,
+    pedestrians_markdown,
+)
 from quality_bench import case_quality  # noqa: E402
 from quality_bench import markdown as quality_markdown  # noqa: E402
 from reroute_bench import case_reroute  # noqa: E402
@@ -63,6 +72,8 @@ from service_bench import case_service  # noqa: E402
 from service_bench import markdown as service_markdown  # noqa: E402
 from snmp_bench import case_snmp  # noqa: E402
 from snmp_bench import markdown as snmp_markdown  # noqa: E402
+from transit_bench import case_transit  # noqa: E402
+from transit_bench import markdown as transit_markdown  # noqa: E402
 
 OUT = HERE / "out"
 
@@ -258,6 +269,8 @@ CASES = {
     "snmp": lambda a: case_snmp(OUT),
     "field": lambda a: case_field(OUT / "field"),
     "reroute": lambda a: case_reroute(OUT / "reroute"),
+    "pedestrians": lambda a: case_pedestrians(OUT / "pedestrians"),
+    "transit": lambda a: case_transit(OUT / "transit"),
 }
 
 
@@ -347,6 +360,8 @@ def main() -> None:
         lines += ["", "## Corridor through field controllers", "",
                   *field_markdown(results["field"])]  # fmt: skip
     lines += reroute_markdown(results.get("reroute"))  # absent from runs before the case
+    lines += pedestrians_markdown(results.get("pedestrians"))  # absent from runs before the case
+    lines += transit_markdown(results.get("transit"))  # absent from runs before the case
     if results.get("avl"):  # absent from runs before the case
         lines += ["", "## Corridor fed by an emulated AVL unit", "", *avl_markdown(results["avl"])]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")

@@ -9,8 +9,9 @@ stop output against the generated GTFS), the buses' and the other vehicles' mean
 the extensions and early greens given, the longest any movement waited for its green, and
 the monitor's violations.
 
-Run alone: ``.venv/bin/python bench/transit_bench.py [--seeds N]`` (prints JSON). The owner's
-bench can call :func:`case_transit`; it writes nothing under bench/ itself.
+Run alone: ``.venv/bin/python bench/transit_bench.py [--seeds N]`` (prints JSON). It is the
+``transit`` case of ``make bench`` (:func:`markdown` renders its table); it writes nothing under
+bench/ itself.
 """
 
 from __future__ import annotations
@@ -80,6 +81,39 @@ def case_transit(
         "rows": rows,
         "wall_s": round(time.perf_counter() - t0, 1),
     }
+
+
+def _s(x: float) -> str:
+    return "—" if x != x else f"{x:.1f}"  # NaN: no bus measured
+
+
+def markdown(result: dict | None) -> list[str]:
+    """The transit section of ``bench/results.md`` (nothing for results from before the case)."""
+    if not result:
+        return []
+    seeds = result["seeds"]
+    lines = [
+        "",
+        "## Transit priority (late buses only)",
+        "",
+        f"Scenario {result['scenario']}; seeds {', '.join(map(str, seeds))}, same demand and "
+        f"buses with and without (wall {result['wall_s']:.0f} s). Lateness at the last stop over "
+        "all buses; time losses are means of the seeds.",
+        "",
+        "| transit priority | bus lateness median (s) | IQR (s) | buses | bus time loss (s) "
+        "| others' time loss (s) | extensions / early greens | longest red (s) | violations |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, name in (("none", "without"), ("transit", "with")):
+        r = result["rows"][label]
+        late = r["lateness_last_stop"]
+        lines.append(
+            f"| {name} | {_s(late['median_s'])} | {_s(late['iqr_s'])} | {r['buses_measured']} "
+            f"| {r['bus_time_loss_s']:.1f} | {r['others_time_loss_s']:.2f} "
+            f"| {r['extensions']} / {r['early_greens']} | {r['longest_red_s']:.0f} "
+            f"| {r['violations']} |"
+        )
+    return lines
 
 
 def main() -> None:
