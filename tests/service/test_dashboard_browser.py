@@ -575,6 +575,51 @@ def test_an_operator_sees_what_the_public_sees(page):
     assert page.errors == [], page.errors
 
 
+def test_an_operator_reads_what_was_done_for_a_request(page):
+    """A request's "Log" button (audit rights only) shows what the verified audit log says the
+    corridor did for it: its lifecycle, and the holds per junction on its route."""
+    live, p = page.live, page.page
+    body = {"vehicle_id": "AMB-LOG", "role": "ambulance", "incident_id": "INC-LOG",
+            "origin_edge": ORIGIN, "destination_edge": DESTINATION, "simulate": True}  # fmt: skip
+    r = live.api("POST", "/priority-requests", "dispatcher", json=body)
+    assert r.status_code == 201, r.text
+    rid = r.json()["request_id"]
+    route_signals = {j["signal_id"] for j in r.json()["junctions"]}
+    page.login("operator")
+    row = p.locator(f'.req[data-request-id="{rid}"]')
+    row.wait_for()
+    # Holds are logged once the corridor commanded a signal for it.
+    for _ in range(120):
+        if live.api("GET", f"/audit/requests/{rid}", "operator").json().get("holds"):
+            break
+        time.sleep(0.25)
+    row.locator(".req-log").click()
+    p.wait_for_selector("#card-request-log:not([hidden]) #log-holds tbody tr")
+    assert p.inner_text("#log-title") == rid
+    shown = p.eval_on_selector_all(
+        "#log-holds tbody tr", "rows => rows.map(r => r.cells[0].textContent)"
+    )
+    assert shown and set(shown) <= route_signals, shown
+    assert "created" in p.inner_text("#request-log")
+    assert f"clearway replay {rid}" in p.inner_text("#request-log")
+    page.shot("14-request-log")
+    live.api("DELETE", f"/priority-requests/{rid}", "operator")
+    assert page.errors == [], page.errors
+
+
+def test_a_dispatcher_has_no_log_button(page):
+    live, p = page.live, page.page
+    body = {"vehicle_id": "AMB-NOLOG", "role": "ambulance", "incident_id": "INC-NOLOG",
+            "origin_edge": ORIGIN, "destination_edge": DESTINATION}  # fmt: skip
+    r = live.api("POST", "/priority-requests", "dispatcher", json=body)
+    assert r.status_code == 201, r.text
+    page.login("dispatcher")
+    row = p.locator(f'.req[data-request-id="{r.json()["request_id"]}"]')
+    row.wait_for()
+    assert row.locator(".req-log").is_hidden()
+    live.api("DELETE", f"/priority-requests/{r.json()['request_id']}", "dispatcher")
+
+
 def test_the_feed_reconnects_after_a_server_restart(page):
     live, p = page.live, page.page
     page.login("viewer")

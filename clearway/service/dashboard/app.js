@@ -7,6 +7,7 @@ import { Feed } from "./feed.js";
 import { NetMap, statusClass } from "./map.js";
 import { PublicLayer } from "./public_layer.js";
 import { RequestForm } from "./request_form.js";
+import { RequestLog } from "./request_log.js";
 
 const $ = (sel) => document.querySelector(sel);
 const TERMINAL = new Set(["completed", "cancelled", "expired", "rejected"]);
@@ -287,6 +288,7 @@ function makeRow(r) {
       <span class="badge req-role"></span>
       <span class="req-state"></span>
       <span class="spacer"></span>
+      <button type="button" class="btn-small req-log" title="what the audit log says was done for it">Log</button>
       <button type="button" class="btn-small btn-danger req-cancel">Cancel</button>
     </div>
     <div class="req-meta muted"></div>
@@ -297,6 +299,7 @@ function makeRow(r) {
     role: li.querySelector(".req-role"),
     state: li.querySelector(".req-state"),
     cancel: li.querySelector(".req-cancel"),
+    log: li.querySelector(".req-log"),
     meta: li.querySelector(".req-meta"),
     junctions: li.querySelector(".req-junctions"),
     error: li.querySelector(".req-error"),
@@ -309,6 +312,7 @@ function makeRow(r) {
     schedule();
   });
   parts.cancel.addEventListener("click", () => cancelRequest(r.request_id, parts));
+  parts.log.addEventListener("click", () => requestLog.show(r.request_id));
   return { li, parts, key: "" };
 }
 
@@ -322,6 +326,7 @@ function updateRow(row, r) {
   row.li.dataset.state = r.state;
   p.meta.textContent = `incident ${r.incident_id} · by ${r.owner} · ${r.request_id}${r.simulated ? " · twin" : ""}`;
   p.cancel.hidden = !canCancel(r);
+  p.log.hidden = !may(state.role, "audit.read");
   const key = r.junctions.map((j) => j.signal_id + j.status).join(",");
   if (key !== row.key) {
     row.key = key;
@@ -384,6 +389,7 @@ async function cancelRequest(rid, parts) {
 
 // -- creating a request (the form itself is request_form.js) -------------------------------------
 const requestForm = new RequestForm($("#create-form"), { api, map, created, $ });
+const requestLog = new RequestLog($("#card-request-log"), { api });
 
 function created(r) {
   const { history: _h, ...shown } = r;

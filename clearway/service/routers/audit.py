@@ -1,14 +1,17 @@
-"""``/audit``: query the hash-chained audit log and verify the chain (operator, admin)."""
+"""``/audit``: query the hash-chained audit log, verify the chain, and read what it says was
+done for one request (operator, admin)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
 from clearway.service import usecases
 from clearway.service.auth import Permission, Principal, require
 from clearway.service.context import ServiceContext, get_context
+from clearway.service.routers.priority import RequestId
 from clearway.service.schemas import MAX_SEQ, AuditPageOut, AuditVerifyOut
 from clearway.storage.audit import MAX_PAGE
 
@@ -42,3 +45,15 @@ def verify_audit(
 ) -> AuditVerifyOut:
     """Walk the whole chain; ``ok`` false names the first broken record."""
     return usecases.verify_audit(ctx)
+
+
+@router.get("/requests/{request_id}")
+def request_log(
+    request_id: str = RequestId,
+    _p: Principal = Depends(_read_audit),
+    ctx: ServiceContext = Depends(get_context),
+) -> dict[str, Any]:
+    """What the verified log says the corridor did for a request: lifecycle events, first
+    decision, holds per junction (start, end, commands), advice, the run it was made on.
+    Rebuilt from the log alone (it holds no positions); ``clearway replay`` re-runs it."""
+    return usecases.incident_log(ctx, request_id)

@@ -11,7 +11,7 @@ from clearway.service.usecases.access import (
     require_signing,
     revoke_key,
 )
-from clearway.service.usecases.audit import query_audit, verify_audit
+from clearway.service.usecases.audit import incident_log, query_audit, verify_audit
 from clearway.service.usecases.junctions import (
     junction_model,
     junction_state,
@@ -38,6 +38,7 @@ __all__ = [
     "exchange_key_for_token",
     "get_convoy",
     "get_priority_request",
+    "incident_log",
     "issue_key",
     "junction_model",
     "junction_state",

@@ -1,9 +1,10 @@
-"""Use cases of the audit log: query and verify."""
+"""Use cases of the audit log: query, verify, and what it says was done for one request."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from clearway.errors import ConflictError
 from clearway.service.context import ServiceContext
 from clearway.service.schemas import (
     AuditPageOut,
@@ -27,3 +28,18 @@ def verify_audit(ctx: ServiceContext) -> AuditVerifyOut:
     report = ctx.audit.verify()
     detail = "chain intact" if report.ok else report.message
     return AuditVerifyOut(ok=report.ok, checked=report.checked, detail=detail)
+
+
+def incident_log(ctx: ServiceContext, request_id: str) -> dict[str, Any]:
+    """What the log says the corridor did for ``request_id``: its decisions, the holds per
+    junction and the advice, rebuilt from the chain after verifying it
+    (:func:`~clearway.replay.source.read_incident`; re-running it against the other
+    strategies is ``clearway replay``). ``UnknownRequestError`` (404) for a request the log
+    does not have; a chain that does not verify is a 409 naming the first bad record."""
+    from clearway.replay.source import ReplayError, read_incident
+
+    try:
+        incident = read_incident(ctx.sessions, request_id)
+    except ReplayError as exc:
+        raise ConflictError(str(exc)) from None
+    return {**incident.log.to_dict(), "verified_records": incident.verified.checked}
