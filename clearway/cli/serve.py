@@ -107,13 +107,17 @@ def serve_command(
             typer.echo(f"  {role:<10} key: {key}")
     if field is not None:
         assert net is not None
+        from clearway.service.runtime_transit import refuse_on_field
+
+        refuse_on_field(settings.gtfs_dir)
         runtime = field_runtime(field, net, tick_s=tick_s)
         runtime.reroute = reroute
     else:
         sc = resolve_scenario(net, routes, scenario, seed=seed, end_s=end_s, out_dir=out_dir)
         runtime = ServiceRuntime(
             sc, strategy=strategy, normal=normal, speed=1.0 if speed is None else speed,
-            tick_s=tick_s, reroute=reroute,
+            tick_s=tick_s, reroute=reroute, gtfs_dir=settings.gtfs_dir or None,
+            transit_late_threshold_s=settings.transit_late_threshold_s,
         )  # fmt: skip
     app = create_app(settings, runtime=runtime)
     url = dashboard_url(host, port)

@@ -11,6 +11,7 @@ every step still passes the safety guard in the loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 from clearway.control.base import Controller, Resumable
 from clearway.errors import ConfigError, UnknownSignalError
@@ -56,6 +57,10 @@ class SwitchableControl:
         self._subsets: dict[str, frozenset[str]] | None = None
 
     # -- the operator's side -----------------------------------------------------------------
+    def controllers(self) -> Mapping[str, Resumable]:
+        """The controllers built so far, by strategy name (read-only view)."""
+        return MappingProxyType(self._controllers)
+
     def strategy_of(self, signal_id: str) -> str:
         """The strategy running ``signal_id`` now."""
         try:

@@ -27,6 +27,7 @@ from clearway.control.priority.transit import (
     Served,
     TransitSettings,
     decide,
+    is_late,
 )
 from clearway.network.model import Network, SignalProgram
 from clearway.signals.model import GREEN_CHARS, YELLOW_CHARS, Intersection
@@ -63,6 +64,32 @@ class BusApproach:
     next_edge_id: str | None
     lateness_s: float
     dwelling: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TransitAction:
+    """One green moved for late buses.
+
+    Attributes
+    ----------
+    time_s
+        When (s, traffic time): an early green when its phase was cut, an extension when the
+        stretched phase ended.
+    signal_id
+        The signal.
+    action
+        ``extend`` or ``early``.
+    moved_s
+        How far the phase end moved (s).
+    vehicle_ids
+        The late buses it was for (fleet numbers).
+    """
+
+    time_s: float
+    signal_id: str
+    action: str
+    moved_s: float
+    vehicle_ids: tuple[str, ...]
 
 
 class BusSource(Protocol):
@@ -118,12 +145,15 @@ class TransitFixedTimeController(FixedTimeController):
                     self._approach_links.setdefault(lk.from_edge, []).append(
                         (sid, lk.to_edge, lk.signal_index)
                     )
-        self._calls: dict[str, list[tuple[frozenset[int], float, float]]] = {}
+        self._calls: dict[str, list[tuple[frozenset[int], float, float, str]]] = {}
         #: Per signal after an early green: the phase index of the bus's green.
         self._early: dict[str, int] = {}
         #: Transit actions taken: (time s, signal id, action, seconds moved).
         self.actions: list[tuple[float, str, str, float]] = []
+        #: The same with the buses each was for; a reader may drain it (:meth:`take_decisions`).
+        self.decisions: list[TransitAction] = []
         self._extending: dict[str, float] = {}
+        self._extending_for: dict[str, tuple[str, ...]] = {}
         self._sid_of: dict[int, str] = {}
 
     def propose(
@@ -134,10 +164,16 @@ class TransitFixedTimeController(FixedTimeController):
         self._sid_of = {id(c): sid for sid, c in self._cursors.items()}
         return super().propose(now_s, timers, traffic)
 
+    def take_decisions(self) -> list[TransitAction]:
+        """The transit actions taken since the last call (and forget them)."""
+        out, self.decisions = self.decisions, []
+        return out
+
     def resume(self, signal_id: str, now_s: float, phase_index: int) -> None:
         """As the fixed-time controller; an early green pending at the signal is dropped."""
         self._early.pop(signal_id, None)
         self._extending.pop(signal_id, None)
+        self._extending_for.pop(signal_id, None)
         super().resume(signal_id, now_s, phase_index)
 
     def next_green_s(self, signal_id: str, links: frozenset[int], now_s: float) -> float | None:
@@ -147,9 +183,9 @@ class TransitFixedTimeController(FixedTimeController):
         return t if t is None or t <= now_s else t + self.settings.max_extension_s
 
     # -- internals --------------------------------------------------------------------------
-    def _bus_calls(self, now_s: float) -> dict[str, list[tuple[frozenset[int], float, float]]]:
-        """Per signal, each bus approaching it: its links there, ETA (s), lateness (s)."""
-        out: dict[str, list[tuple[frozenset[int], float, float]]] = {}
+    def _bus_calls(self, now_s: float) -> dict[str, list[tuple[frozenset[int], float, float, str]]]:
+        """Per signal, each bus approaching it: its links there, ETA (s), lateness (s), id."""
+        out: dict[str, list[tuple[frozenset[int], float, float, str]]] = {}
         for bus in self.buses.bus_approaches(now_s):
             entries = self._approach_links.get(bus.edge_id)
             if not entries or bus.dwelling:
@@ -165,14 +201,16 @@ class TransitFixedTimeController(FixedTimeController):
                 if bus.next_edge_id is None or to_edge == bus.next_edge_id:
                     by_signal.setdefault(sid, set()).add(idx)
             for sid, links in by_signal.items():
-                out.setdefault(sid, []).append((frozenset(links), eta, bus.lateness_s))
+                out.setdefault(sid, []).append(
+                    (frozenset(links), eta, bus.lateness_s, bus.vehicle_id)
+                )
         return out
 
     def _window(
         self, sid: str, cur: _Cursor, end_s: float
-    ) -> tuple[PhaseWindow, list[BusCall]] | None:
-        """The shown green phase's window and the bus calls at ``sid``, or ``None`` when no
-        bus calls or the phase is not a green one."""
+    ) -> tuple[PhaseWindow, list[BusCall], list[str]] | None:
+        """The shown green phase's window, the bus calls at ``sid`` and their buses' ids, or
+        ``None`` when no bus calls or the phase is not a green one."""
         calls = self._calls.get(sid)
         state = cur.states[cur.k]
         if not calls or cur.shown_at_s is None or not is_green_phase(state):
@@ -193,8 +231,24 @@ class TransitFixedTimeController(FixedTimeController):
                 return Served.NEXT
             return Served.LATER
 
-        bus_calls = [BusCall(eta, late, served(lk)) for lk, eta, late in calls if lk]
-        return PhaseWindow(end_s, floor, gap), bus_calls
+        kept = [(BusCall(eta, late, served(lk)), vid) for lk, eta, late, vid in calls if lk]
+        return PhaseWindow(end_s, floor, gap), [c for c, _ in kept], [v for _, v in kept]
+
+    def _for(
+        self, calls: list[BusCall], vids: list[str], served: Served, window: PhaseWindow
+    ) -> tuple[str, ...]:
+        """The late buses served ``served`` that the decision was for (ids, sorted)."""
+        reach = window.normal_end_s + self.settings.max_extension_s
+        out = set()
+        for c, vid in zip(calls, vids, strict=True):
+            if not is_late(c, self.settings) or c.served is not served:
+                continue
+            if served is Served.NOW and c.eta_s + self.settings.pass_s > reach:
+                continue
+            if served is Served.NEXT and c.eta_s >= window.normal_end_s + window.gap_s:
+                continue
+            out.add(vid)
+        return tuple(sorted(out))
 
     @staticmethod
     def _next_green(cur: _Cursor) -> int:
@@ -220,18 +274,29 @@ class TransitFixedTimeController(FixedTimeController):
         normal_end = end
         found = self._window(sid, cur, end)
         if found is not None:
-            window, calls = found
+            window, calls, vids = found
             decision = decide(window, calls, self.settings, now_s)
             end = decision.end_s
             if now_s >= end and decision.action is Action.EARLY:
                 self._early[sid] = self._next_green(cur)
                 self.actions.append((now_s, sid, Action.EARLY.value, normal_end - now_s))
+                self.decisions.append(TransitAction(
+                    now_s, sid, Action.EARLY.value, normal_end - now_s,
+                    self._for(calls, vids, Served.NEXT, window),
+                ))  # fmt: skip
             if decision.action is Action.EXTEND:
                 self._extending[sid] = max(self._extending.get(sid, 0.0), end - normal_end)
+                self._extending_for[sid] = tuple(sorted(
+                    {*self._extending_for.get(sid, ()), *self._for(calls, vids, Served.NOW, window)}
+                ))  # fmt: skip
         if now_s >= end:
             if self._early.get(sid) == cur.k:
                 del self._early[sid]
+            buses = self._extending_for.pop(sid, ())
             if self._extending.pop(sid, 0.0) > 0 and now_s > normal_end:
                 self.actions.append((now_s, sid, Action.EXTEND.value, now_s - normal_end))
+                self.decisions.append(
+                    TransitAction(now_s, sid, Action.EXTEND.value, now_s - normal_end, buses)
+                )
             self._next(cur, now_s)
         return cur.states[cur.k]

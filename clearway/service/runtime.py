@@ -48,6 +48,7 @@ from clearway.errors import (
 from clearway.field.config import FieldConfig
 from clearway.network import Network, load_network
 from clearway.service.clock import FIELD_CLOCK, TrafficClock
+from clearway.service.live_peds import CrossingCalls
 from clearway.service.live_view import EMPTY_VIEW, LiveView
 from clearway.service.positions import PositionRecorder
 from clearway.service.request_index import LiveRequest, RequestIndex
@@ -59,8 +60,10 @@ from clearway.service.runtime_records import (
     strategy_entry,
 )
 from clearway.service.runtime_tick import AfterTick
+from clearway.service.runtime_transit import refuse_on_field
 from clearway.service.simulated_drivers import SimulatedDrivers
 from clearway.service.sites import JunctionField, Site
+from clearway.service.transit_feed import TransitDesk, load_desk
 from clearway.signals.safety.guard import Verdict
 from clearway.sim.priority_trips import PRIORITY_VTYPE_ID
 from clearway.sim.scenario import Scenario
@@ -105,6 +108,13 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         Give a request's vehicle a new route on its way when a clearly faster one opens
         (corridor; :mod:`~clearway.control.priority.reroute`): the request shows it, the
         change is audited with its reason, and the twin's simulated vehicles take it.
+    gtfs_dir
+        A GTFS schedule with clearway's lines file (``CLEARWAY_GTFS_DIR``): the twin's
+        fixed-time signals then give late buses of what ``/transit`` is fed conditional
+        priority (:mod:`~clearway.service.runtime_transit`); GTFS times count from the twin's
+        traffic time 0. Refused on field controllers.
+    transit_late_threshold_s
+        A bus later than this is served (s).
     """
 
     def __init__(
@@ -120,10 +130,13 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         clock: TrafficClock | None = None,
         field: FieldConfig | None = None,
         reroute: bool = True,
+        gtfs_dir: str | None = None,
+        transit_late_threshold_s: float = 60.0,
     ) -> None:
         if (scenario is None) == (field is None):
             raise ConfigError("the runtime needs either a scenario (a twin) or a field config")
         if field is not None:
+            refuse_on_field(gtfs_dir)
             if net is None:
                 raise ConfigError("a field runtime needs the network its controllers are in")
             if strategy != "corridor":
@@ -172,6 +185,7 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         self._tick_ms = 0.0
         self._fill_of: TrafficState | None = None
         self._fill: Mapping[str, float] = {}
+        self._peds: tuple[WiredRun, CrossingCalls] | None = None  # see AfterTick._pedestrians
         #: Requests not yet through a control decision: wall time of their creation (s).
         self._unserved: dict[str, float] = {}
         #: When the last tick's control decisions were made (unix s).
@@ -188,6 +202,11 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         self._site: Site | None = None
         self._site_stack: ExitStack | None = None
         self._run_scenario = scenario
+        #: The buses a transit operator feeds, read by the twin's fixed-time control (``None``:
+        #: no GTFS schedule). GTFS and board times are the twin's traffic time.
+        self.transit: TransitDesk | None = (
+            load_desk(gtfs_dir, 0.0, transit_late_threshold_s) if gtfs_dir else None
+        )
 
     # -- the desk, under the lock ----------------------------------------------------------------
     def desk(self) -> PriorityDesk:

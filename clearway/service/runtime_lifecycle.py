@@ -95,12 +95,15 @@ class SiteLifecycle:
         through the guard, so every signal shows a state the guard approved from then on."""
         assert self.writer is not None
         self._pushed = PushedPositions()  # the twin's clock starts again: old stamps mislead
+        if self.transit is not None:
+            self.transit.reset()  # so do the buses' (their times are the twin's)
         site_stack = ExitStack()
         try:
             site: Site = site_stack.enter_context(
                 open_twin_site(
                     self._run_scenario, strategy=self.strategy, normal=self.normal,
                     backend=self.backend, tick_s=self.tick_s, net=self.net, pushed=self._pushed,
+                    buses=self.transit,
                 )
                 if self.field is None
                 else open_field_site(self.field, self.net, tick_s=self.tick_s, pushed=self._pushed)

@@ -24,6 +24,7 @@ from clearway.service.runtime_records import (
     served_entry,
     signal_entries,
 )
+from clearway.service.runtime_transit import transit_controllers, transit_entries
 from clearway.signals.safety.guard import Verdict
 from clearway.sim.detectors import DETECTOR_LENGTH_M
 from clearway.state.flow_history import FlowHistory
@@ -63,8 +64,22 @@ class AfterTick:
         served += self._flags(desk)
         if self._site is not None:
             served += [field_entry(e) for e in self._site.take_events()]
+        served += self._transit_given(desk)
         if changed or verdicts or served:
             self._persist(changed, self._now(), principal=None, verdicts=verdicts, extra=served)
+
+    def _transit_given(self, desk: PriorityDesk) -> list[AuditEntry]:
+        """``transit.priority`` for each green this tick moved for late buses, except at
+        signals held or recovering for a priority request (their commands never went out)."""
+        if self.transit is None or self._wired is None:
+            return []
+        decisions = [
+            d for c in transit_controllers(self._wired.normal_control) for d in c.take_decisions()
+        ]
+        if not decisions:
+            return []
+        skipped = frozenset(getattr(desk, "held", ())) | frozenset(getattr(desk, "recovering", ()))
+        return transit_entries(decisions, self.transit, skipped, self._clock)
 
     def _flags(self, desk: PriorityDesk) -> list[AuditEntry]:
         """``request.flagged`` for each request whose vehicle's position was just refused

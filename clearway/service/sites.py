@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 
 from clearway.bootstrap import WiredRun, open_twin_run
 from clearway.control.priority.feeds import PushedPositions
+from clearway.control.transit_control import BusSource
 from clearway.errors import ConflictError
 from clearway.field.config import FieldConfig
 from clearway.field.wiring import FieldRun, WallClock, open_field_run
@@ -250,11 +251,14 @@ def open_twin_site(
     tick_s: float,
     net: Network,
     pushed: PushedPositions,
+    buses: BusSource | None = None,
 ) -> Iterator[TwinSite]:
-    """A started twin with the loop wired (``pushed``: positions from dispatch)."""
+    """A started twin with the loop wired (``pushed``: positions from dispatch; ``buses``:
+    late buses get conditional priority from fixed-time control)."""
     with open_twin_run(
         scenario, strategy=strategy, normal=normal, backend=backend, tick_s=tick_s, net=net,
         extra_feed=pushed, switchable=True,
+        bus_source=None if buses is None else (lambda _twin: buses),
     ) as wired:  # fmt: skip
         yield TwinSite(wired)
 

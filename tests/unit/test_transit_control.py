@@ -95,6 +95,10 @@ def test_a_late_bus_gets_its_green_stretched_and_brought_forward_within_the_limi
     assert max(later) > 0 and all(0 <= x <= SETTINGS.max_extension_s + 1.0 for x in later)
     assert max(sooner) > 0 and all(0 <= x <= SETTINGS.max_early_s for x in sooner)
     assert {a for _, _, a, _ in transit.actions} == {"extend", "early"}
+    # Each action names the bus it was for (what the service audits), once.
+    taken = transit.take_decisions()
+    assert [(d.time_s, d.signal_id, d.action) for d in taken] == [a[:3] for a in transit.actions]
+    assert {d.vehicle_ids for d in taken} == {("BUS-1",)} and transit.take_decisions() == []
     # The cross street still gets its green every cycle, above its minimum.
     cross, cross_plain = green_spans(ft, NORTH), green_spans(fp, NORTH)
     assert len(cross) == len(cross_plain) and min(e - s for s, e in cross) >= 5.0

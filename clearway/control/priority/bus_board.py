@@ -179,6 +179,15 @@ class BusBoard:
         """Drop a bus (it ended its trip); no error if unknown."""
         self._reports.pop(vehicle_id, None)
 
+    def report(self, vehicle_id: str) -> BusReport | None:
+        """The latest report of a bus, if any."""
+        return self._reports.get(vehicle_id)
+
+    def reset(self) -> None:
+        """Forget every report and delay (the clock they were timed on started again)."""
+        self._reports.clear()
+        self._delays.clear()
+
     def lateness_s(self, report: BusReport) -> float | None:
         """How late the bus of ``report`` runs (s): the operator's delay if it is at least as
         fresh as the position, else from the schedule at its place; ``None`` off its line."""

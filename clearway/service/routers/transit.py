@@ -10,7 +10,9 @@ extension or an early green, never preemption.
 Both feeds need the ``transit.feed`` permission (dispatchers and operators), are rate-limited
 like priority positions, and every accepted or refused feed is audited (``transit.feed``:
 counts, trip ids and delays; no position). The schedule comes from ``CLEARWAY_GTFS_DIR``
-(503 while none is configured).
+(503 while none is configured). With a live runtime on the twin that acts on the feed, feed
+times (UTC) are turned into the twin's traffic time with the runtime's clock (503 while it
+has none: before its first tick, or at speed 0).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clearway.control.priority.bus_board import BusReport
+from clearway.errors import ServiceUnavailableError
 from clearway.service.auth import Permission, Principal, require
+from clearway.service.clock import FIELD_CLOCK, TrafficClock
 from clearway.service.context import ServiceContext, get_context
 from clearway.service.transit_feed import TransitDesk, load_desk
 
@@ -74,26 +78,63 @@ class TransitFeedOut(BaseModel):
     unknown_trips: list[str] = []
 
 
+class LastPriority(BaseModel):
+    """The last green moved for a bus: junction, ``extend`` or ``early``, by how much (s),
+    when (UTC, unix s)."""
+
+    junction_id: str
+    action: str
+    moved_s: float
+    time_s: float
+
+
 class BusOut(BaseModel):
     """A bus heard of recently."""
 
     vehicle_id: str
+    trip_id: str | None = None
+    line_id: str | None = None
     edge_id: str
     lateness_s: float
     dwelling: bool
     qualifies: bool
+    last_priority: LastPriority | None = None
 
 
 def desk_of(ctx: ServiceContext) -> TransitDesk:
     """The service's transit desk, loaded from ``CLEARWAY_GTFS_DIR`` on first use (503 if
     none is configured)."""
     with _LOAD:
+        live = ctx.runtime.transit if ctx.runtime is not None else None
+        if ctx.transit is None and live is not None:
+            ctx.transit = live  # the desk the live control loop reads
         if ctx.transit is None:
             midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
             ctx.transit = load_desk(
                 ctx.settings.gtfs_dir, midnight.timestamp(), ctx.settings.transit_late_threshold_s
             )
         return ctx.transit
+
+
+def clock_of(ctx: ServiceContext, desk: TransitDesk) -> TrafficClock:
+    """UTC to the desk's time: the runtime's traffic clock for the desk the live loop reads,
+    else the identity (the desk counts in UTC).
+
+    Raises
+    ------
+    ServiceUnavailableError
+        The live twin has no UTC time yet (before its first tick) or none at all (speed 0).
+    """
+    runtime = ctx.runtime
+    if runtime is None or runtime.transit is not desk:
+        return FIELD_CLOCK
+    clock = runtime.traffic_clock()
+    if clock is None:
+        raise ServiceUnavailableError(
+            "the live twin has no UTC clock yet (it has not ticked, or runs as fast as it can: "
+            "speed 0), and bus feeds carry UTC times; run it at a real-time speed and retry"
+        )
+    return clock
 
 
 def _qualifies(desk: TransitDesk, late: float | None) -> bool:
@@ -112,7 +153,7 @@ async def gtfs_realtime(
     body = await request.body()
     desk = desk_of(ctx)
     try:
-        delays, unknown = desk.feed(body, time.time())
+        delays, unknown = desk.feed(body, time.time(), clock_of(ctx, desk))
     except Exception as exc:
         await run_in_threadpool(
             ctx.audit.append, FEED_KIND, principal=principal.name,
@@ -143,7 +184,7 @@ def bus_positions(
         for p in body.positions
     ]
     try:
-        late = desk.positions(reports)
+        late = desk.positions(reports, clock_of(ctx, desk))
     except Exception as exc:
         ctx.audit.append(FEED_KIND, principal=principal.name,
                          payload={"format": "positions", "refused": str(exc)[:200]})  # fmt: skip
@@ -165,5 +206,7 @@ def buses(
     _p: Principal = Depends(_read),
     ctx: ServiceContext = Depends(get_context),
 ) -> list[BusOut]:
-    """The buses heard of in the last 30 s: edge, lateness, dwelling, whether it qualifies."""
-    return [BusOut(**b) for b in desk_of(ctx).buses(time.time())]
+    """The buses heard of in the last 30 s: trip, line, edge, lateness, dwelling, whether it
+    qualifies, and the last green moved for it."""
+    desk = desk_of(ctx)
+    return [BusOut(**b) for b in desk.buses(time.time(), clock_of(ctx, desk))]

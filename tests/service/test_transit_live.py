@@ -1,0 +1,143 @@
+"""The live service acts on the bus feed: on a 3x3 twin with two bus lines (``clearway.sim.
+bus_lines``), a transit operator's AVL (here the test, reading the twin's buses as an AVL unit
+would and stamping them in UTC) feeds ``POST /transit/positions``; the twin's fixed-time
+signals give the late buses green extensions and early greens, each audited as
+``transit.priority`` with the junction and the bus's line and trip, and ``GET /transit/buses``
+shows the last priority given. A decision at a signal held for an emergency never goes out
+and is not audited. A field runtime refuses a GTFS schedule."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+
+from clearway.control.transit_control import TransitAction
+from clearway.errors import ConfigError
+from clearway.network import load_network
+from clearway.service.runtime import ServiceRuntime
+from clearway.service.runtime_transit import TRANSIT_PRIORITY_KIND, transit_controllers
+from clearway.sim.bus_lines import BusService, bus_trips, grid_bus_lines, with_buses, write_gtfs
+from clearway.sim.scenario import grid_scenario
+
+from .conftest import make_service
+
+libsumo = pytest.importorskip("libsumo")
+
+#: Every bus leaves its terminal this late (s): all of them qualify (threshold 60 s).
+LATE_START_S = 120.0
+#: The ambulance goes up the middle column, across the EW bus line at B1.
+AMBULANCE = {
+    "vehicle_id": "AMB-3", "role": "ambulance", "incident_id": "INC-3",
+    "origin_edge": "bottom1B0", "destination_edge": "B2top1", "lease_s": 300, "simulate": True,
+}  # fmt: skip
+
+
+def _bus_city(tmp: Path):
+    base = grid_scenario(tmp, "3x3", seed=2, end_s=1200, load="light")
+    net = load_network(base.net_file)
+    lines = grid_bus_lines(net, 3, 3)
+    service = BusService(headway_s=60.0, first_s=10.0, last_s=400.0)
+    trips = [
+        dataclasses.replace(b, depart_s=b.scheduled_s + LATE_START_S)
+        for b in bus_trips(net, lines, service, seed=2)
+    ]
+    gtfs = write_gtfs(tmp / "gtfs", lines, trips)
+    return with_buses(base, lines, trips, service, tmp), gtfs, {b.trip_id for b in trips}
+
+
+def _avl(runtime: ServiceRuntime, trip_ids: set[str]) -> list[dict]:
+    """The twin's buses as an AVL unit reports them: place, speed, UTC time."""
+    with runtime.lock:
+        clock = runtime.traffic_clock()
+        if clock is None:
+            return []
+        now_utc = clock.to_utc_s(runtime.now_s())
+        out = []
+        for vid in sorted(set(libsumo.vehicle.getIDList()) & trip_ids):
+            edge = libsumo.vehicle.getRoadID(vid)
+            if edge.startswith(":"):
+                continue  # inside a junction: no edge of the line
+            out.append({
+                "vehicle_id": vid, "trip_id": vid, "time_s": now_utc, "edge_id": edge,
+                "offset_m": max(libsumo.vehicle.getLanePosition(vid), 0.0),
+                "speed_mps": min(libsumo.vehicle.getSpeed(vid), 40.0),
+            })  # fmt: skip
+    return out
+
+
+def _given(svc) -> list:
+    return list(svc.ctx.audit.query(kind=TRANSIT_PRIORITY_KIND, limit=500).records)
+
+
+def test_late_buses_get_greens_through_the_service_and_an_emergency_wins(
+    engine, sessions, tmp_path
+):
+    scenario, gtfs, trip_ids = _bus_city(tmp_path)
+    runtime = ServiceRuntime(scenario, strategy="corridor", speed=25.0, gtfs_dir=str(gtfs))
+    svc = make_service(engine, sessions, None, runtime=runtime)
+    with svc.client:
+        end = time.monotonic() + 60.0
+        fed = 0
+        while not _given(svc) and time.monotonic() < end:
+            body = _avl(runtime, trip_ids)
+            if body:
+                r = svc.client.post("/transit/positions", json={"positions": body},
+                                    headers=svc.as_("dispatcher"))  # fmt: skip
+                assert r.status_code == 200, r.text
+                assert all(x["qualifies"] for x in r.json()["lateness"] if x["lateness_s"])
+                fed += 1
+            time.sleep(0.04)
+        given = _given(svc)
+        assert given, f"no green moved for a late bus after {fed} feeds"
+        rec = given[0]
+        assert rec.junction_id in {"A1", "B1", "C1", "B0", "B2"}
+        assert rec.payload["action"] in {"extend", "early"}
+        assert 0 < rec.payload["moved_s"] <= 10.0 + 1.0
+        (bus,) = rec.payload["buses"][:1]
+        assert bus["trip_id"] in trip_ids and bus["line_id"] in {"EW", "NS"}
+        assert bus["lateness_s"] > 60.0
+        assert set(bus) == {"vehicle_id", "trip_id", "line_id", "lateness_s"}  # no place
+        # The operator's view: the bus and the last priority it got.
+        shown = svc.client.get("/transit/buses", headers=svc.as_("viewer")).json()
+        got = {b["vehicle_id"]: b for b in shown}
+        if bus["vehicle_id"] in got:  # still on the network
+            last = got[bus["vehicle_id"]]["last_priority"]
+            assert last is not None and last["action"] in {"extend", "early"}
+
+        # An emergency hold wins: a decision at a held signal never went out, so it is not
+        # audited (the controller's commands there are dropped by the preemption layer).
+        r = svc.client.post("/priority-requests", json=AMBULANCE, headers=svc.as_("dispatcher"))
+        assert r.status_code == 201, r.text
+        end = time.monotonic() + 20.0
+        while time.monotonic() < end:
+            with runtime.lock:
+                held = set(runtime.desk().held)
+                if held:
+                    ctrl = transit_controllers(runtime.normal_control())[0]
+                    now = runtime.now_s()
+                    sid = sorted(held)[0]
+                    free = next(s for s in ("A1", "C1", "A0", "C2") if s not in held)
+                    ctrl.decisions += [
+                        TransitAction(now, sid, "extend", 4.0, ("HELD-BUS",)),
+                        TransitAction(now, free, "extend", 4.0, ("FREE-BUS",)),
+                    ]
+                    break
+            time.sleep(0.02)
+        assert held, "the ambulance's corridor held no junction"
+        end = time.monotonic() + 10.0
+        while time.monotonic() < end:
+            ids = {b["vehicle_id"] for r in _given(svc) for b in r.payload["buses"]}
+            if "FREE-BUS" in ids:
+                break
+            time.sleep(0.05)
+        assert "FREE-BUS" in ids and "HELD-BUS" not in ids
+    assert runtime.violations == [], runtime.violations[:3]
+
+
+def test_a_field_runtime_refuses_a_gtfs_schedule(grid_net, tmp_path):
+    """Refused before any controller is contacted (the config is not even looked at)."""
+    with pytest.raises(ConfigError, match="field controllers run their own programs"):
+        ServiceRuntime(None, field=object(), net=grid_net, gtfs_dir=str(tmp_path))  # type: ignore[arg-type]
