@@ -16,11 +16,12 @@ from clearway.control.priority.booking_windows import (
     hold_windows,
     parse_peak_table,
     peaks_hit,
-    route_signal_distances,
+    route_signals,
     signal_clearance_s,
 )
 from clearway.control.priority.corridor import signal_of_junction
 from clearway.control.priority.request import Convoy, EdgePlace, LonLat, Role
+from clearway.control.priority.timing import queue_discharge_s
 from clearway.errors import RouteError
 from clearway.network.graph import edge_times_s
 from clearway.network.routing import fastest_route
@@ -31,6 +32,7 @@ from clearway.service.places import ClocklessError, request_place
 from clearway.service.plan_book import PlanBook
 from clearway.service.plan_schemas import ConvoyPlanCreate, PlanConflictOut, PlanJunctionOut
 from clearway.service.request_index import LiveRequest
+from clearway.sim.detectors import DETECTOR_LENGTH_M
 from clearway.state.flow_history import FlowHistory
 
 #: The live detector reading says something about the next half hour only: a window starting
@@ -103,12 +105,23 @@ def windows_of(
     end_s: float,
     convoy: Convoy,
 ) -> tuple[HoldWindow, ...]:
+    """The convoy's hold window at each signal of ``route``: lead and trail from the signals'
+    safety timings, and room for the longest queue the detectors can report on the route's
+    approach (the corridor starts green that much earlier to discharge it)."""
     net = ctx.require_network()
     clearance = {sid: signal_clearance_s(ix) for sid, ix in ctx.intersections.items()}
+    signals = route_signals(
+        net, route, signal_of_junction(net), convoy.cruise_speed_mps, origin_offset_m
+    )
+    queue_s = {
+        sig.signal_id: queue_discharge_s(
+            min(net.edge(sig.approach_edge).length_m, DETECTOR_LENGTH_M)
+        )
+        for sig in signals
+    }
     return hold_windows(
-        route_signal_distances(net, route, signal_of_junction(net), origin_offset_m),
-        start_s=start_s, end_s=end_s, speed_mps=convoy.cruise_speed_mps,
-        length_m=convoy.length_m, clearance_s=clearance,
+        signals, start_s=start_s, end_s=end_s, speed_mps=convoy.cruise_speed_mps,
+        length_m=convoy.length_m, clearance_s=clearance, queue_s=queue_s,
     )  # fmt: skip
 
 
@@ -184,7 +197,10 @@ def junctions_out(
     flows = ctx.require_runtime().flows
     peaks = parse_peak_table(settings.peak_table)
     threshold = settings.peak_flow_vph
-    approach = {sid: e for sid, _, e in route_signal_distances(net, route, signal_of_junction(net))}
+    approach = {
+        sig.signal_id: sig.approach_edge
+        for sig in route_signals(net, route, signal_of_junction(net), speed_mps=1.0)
+    }
     out = []
     for w in windows:
         lanes = cross_lanes(net, w.signal_id, approach.get(w.signal_id, ""))

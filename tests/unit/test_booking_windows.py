@@ -13,6 +13,7 @@ from clearway.control.priority.booking_windows import (
     BookingWindowError,
     HoldWindow,
     PeakPeriod,
+    RouteSignal,
     check_window,
     find_conflicts,
     held_vehicles,
@@ -25,24 +26,34 @@ from clearway.errors import ConfigError
 
 # -- hold windows -------------------------------------------------------------------------------
 def test_hold_window_spans_earliest_arrival_less_lead_to_latest_tail_plus_trail():
-    # 10 m/s, 50 m long: passes a point in 5 s; signal B 300 m along: 30 s after departure.
+    # 10 m/s, 50 m long: passes a point in 5 s; signal B 300 m along: 30 s after departure at
+    # cruise speed, 25 s at the roads' limits.
     (a, b) = hold_windows(
-        [("A", 100.0, "e1"), ("B", 300.0, "e2")],
+        [RouteSignal("A", 100.0, "e1", 10.0), RouteSignal("B", 300.0, "e2", 25.0)],
         start_s=1000.0, end_s=1060.0, speed_mps=10.0, length_m=50.0,
         clearance_s={"A": (12.0, 4.0), "B": (9.0, 3.0)},
     )  # fmt: skip
-    assert (a.signal_id, a.from_s, a.to_s) == ("A", 1000 + 10 - 12, 1060 + 10 + 5 + 4)
-    assert (b.signal_id, b.from_s, b.to_s) == ("B", 1000 + 30 - 9, 1060 + 30 + 5 + 3)
-    assert b.hold_s == pytest.approx(60 + 5 + 9 + 3)
+    # the tail: up to 1.25 x the cruise travel and passing time late
+    assert (a.signal_id, a.from_s, a.to_s) == ("A", 1000 + 10 - 12, 1060 + 1.25 * (10 + 5) + 4)
+    assert (b.signal_id, b.from_s, b.to_s) == ("B", 1000 + 25 - 9, 1060 + 1.25 * (30 + 5) + 3)
+    assert b.hold_s == pytest.approx(60 + 1.25 * 35 - 25 + 9 + 3)
+    on_time = hold_windows(
+        [RouteSignal("B", 300.0, "e2", 25.0)], start_s=1000.0, end_s=1060.0, speed_mps=10.0,
+        length_m=50.0, clearance_s={}, late_factor=1.0,
+    )[0]  # fmt: skip
+    assert on_time.to_s == pytest.approx(1060 + 30 + 5)
 
 
 def test_a_longer_or_slower_convoy_holds_longer():
     base = {"start_s": 0.0, "end_s": 0.0, "clearance_s": {}}
-    short = hold_windows([("A", 200.0, "e")], speed_mps=10.0, length_m=20.0, **base)[0]
-    long = hold_windows([("A", 200.0, "e")], speed_mps=10.0, length_m=200.0, **base)[0]
-    slow = hold_windows([("A", 200.0, "e")], speed_mps=5.0, length_m=20.0, **base)[0]
-    assert long.hold_s == pytest.approx(short.hold_s + 18.0)
-    assert slow.hold_s == pytest.approx(4.0) and slow.from_s == pytest.approx(40.0)
+    sig = [RouteSignal("A", 200.0, "e", 20.0)]
+    short = hold_windows(sig, speed_mps=10.0, length_m=20.0, **base)[0]
+    long = hold_windows(sig, speed_mps=10.0, length_m=200.0, **base)[0]
+    slow = hold_windows([RouteSignal("A", 200.0, "e", 40.0)], speed_mps=5.0, length_m=20.0, **base)[
+        0
+    ]
+    assert long.hold_s == pytest.approx(short.hold_s + 1.25 * 18.0)
+    assert slow.from_s == pytest.approx(40.0) and slow.hold_s == pytest.approx(1.25 * 44 - 40)
 
 
 # -- conflicts ---------------------------------------------------------------------------------
@@ -163,3 +174,47 @@ def test_peak_hit_matches_a_minute_by_minute_oracle(start_s, length_s, peak_min,
 def test_held_vehicles_is_flow_times_hold():
     assert held_vehicles(720.0, 50.0) == pytest.approx(10.0)
     assert held_vehicles(-5.0, 50.0) == 0.0
+
+
+# -- the route's signals ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    from clearway.network import load_network
+    from tests.fakes.networks import netgenerate_grid
+
+    return load_network(netgenerate_grid(tmp_path_factory.mktemp("bw") / "g.net.xml", 3))
+
+
+@pytest.mark.sumo
+def test_route_signals_have_distance_and_the_soonest_arrival(grid):
+    from clearway.control.priority.booking_windows import route_signals
+    from clearway.control.priority.corridor import signal_of_junction
+
+    route = ["A0A1", "A1B1", "B1C1"]
+    lengths = [grid.edge(e).length_m for e in route]
+    limits = [grid.edge(e).speed_mps for e in route]
+    slow = route_signals(grid, route, signal_of_junction(grid), 5.0, origin_offset_m=20.0)
+    assert [(s.signal_id, s.approach_edge) for s in slow] == [("A1", "A0A1"), ("B1", "A1B1")]
+    assert slow[0].distance_m == pytest.approx(lengths[0] - 20.0)
+    assert slow[1].distance_m == pytest.approx(lengths[0] - 20.0 + lengths[1])
+    # slower than the limit: the soonest arrival is at the limit (the corridor plans so)
+    assert slow[1].fast_s == pytest.approx((lengths[0] - 20.0) / limits[0] + lengths[1] / limits[1])
+    fast = route_signals(grid, route, signal_of_junction(grid), 30.0)  # above the limit
+    assert fast[1].fast_s == pytest.approx((lengths[0] + lengths[1]) / 30.0)
+
+
+def test_a_queue_ahead_leads_its_signal_and_every_one_after_it():
+    sigs = [
+        RouteSignal(sid, d, "e", d / 10.0) for sid, d in (("A", 100.0), ("B", 200.0), ("C", 300.0))
+    ]
+    kw = {"start_s": 0.0, "end_s": 0.0, "speed_mps": 10.0, "length_m": 10.0, "late_factor": 1.0}
+    clear = {"A": (10.0, 2.0), "B": (10.0, 2.0), "C": (30.0, 2.0)}
+    plain = hold_windows(sigs, clearance_s=clear, **kw)
+    queued = hold_windows(sigs, clearance_s=clear, queue_s={"A": 15.0}, **kw)
+    assert [w.from_s for w in plain] == [10 - 10, 20 - 10, 30 - 30]
+    # A's queue (15 s) leads A and B by 10 + 15 s; C's own lead (30 s) is longer still
+    assert [w.from_s for w in queued] == [10 - 25, 20 - 25, 30 - 30]
+    assert [w.to_s for w in queued] == [w.to_s for w in plain]
+    # a queue at B only: A keeps its own lead
+    at_b = hold_windows(sigs, clearance_s=clear, queue_s={"B": 15.0}, **kw)
+    assert [w.from_s for w in at_b] == [10 - 10, 20 - 25, 30 - 30]
