@@ -120,8 +120,10 @@ def lane_fill(traffic: TrafficState) -> dict[str, float]:
 
 
 def junction_state(view: LiveView, signal_id: str) -> dict[str, Any]:
-    """One signal's live state from a view: shown state, normal strategy, holds and the
-    requests with a status there."""
+    """One signal's live state from a view: shown state, normal strategy, holds, the
+    requests with a status there and the people waiting at its crossings (``None`` without
+    watched crossings)."""
+    peds = view.pedestrians.get(signal_id)
     return {
         "signal_id": signal_id,
         "time_s": view.time_s,
@@ -138,4 +140,5 @@ def junction_state(view: LiveView, signal_id: str) -> dict[str, Any]:
             for r in view.requests.values()
             if signal_id in r.junctions
         ],
+        "pedestrians": peds.to_json() if peds is not None else None,
     }

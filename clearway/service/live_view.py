@@ -53,6 +53,35 @@ class VehicleView:
 
 
 @dataclass(frozen=True, slots=True)
+class PedestrianView:
+    """One junction's crossings as the feed and the junction-state route show them.
+
+    Attributes
+    ----------
+    link_indices
+        Signal link index of each watched crossing (sorted).
+    waiting
+        People calling at each crossing: the kept call (a lower bound of how many wait; count).
+    walks
+        Whether each crossing shows its walk now.
+    """
+
+    link_indices: tuple[int, ...]
+    waiting: tuple[int, ...]
+    walks: tuple[bool, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "waiting": sum(self.waiting),
+            "walk": any(self.walks),
+            "crossings": [
+                {"link_index": i, "waiting": n, "walk": w}
+                for i, n, w in zip(self.link_indices, self.waiting, self.walks, strict=True)
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RequestView:
     """A request's status as the feed shows it (SSM-shaped: per junction status and ETA).
 
@@ -130,6 +159,9 @@ class LiveView:
         Wall time of the last tick, control and simulation step (ms).
     flush_failures
         Ticks whose audit batch could not be written (count).
+    pedestrians
+        Per signal with watched crossings: people waiting at each and whether its walk is
+        shown (counts only; :mod:`clearway.service.live_peds`).
     """
 
     version: int
@@ -145,6 +177,7 @@ class LiveView:
     tick_ms: float = 0.0
     flush_failures: int = 0
     lanes: Mapping[str, float] = field(default_factory=dict)
+    pedestrians: Mapping[str, PedestrianView] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -171,6 +204,7 @@ def feed_snapshot(view: LiveView) -> dict[str, Any]:
         "vehicles": {k: v.to_json() for k, v in view.vehicles.items()},
         "requests": [r.to_json() for r in view.requests.values()],
         "lanes": dict(view.lanes),
+        "pedestrians": {k: v.to_json() for k, v in view.pedestrians.items()},
         "health": view.health(),
     }
 
@@ -178,7 +212,7 @@ def feed_snapshot(view: LiveView) -> dict[str, Any]:
 def feed_update(before: LiveView, now: LiveView) -> dict[str, Any] | None:
     """What changed from ``before`` to ``now``; ``None`` if nothing did.
 
-    Signals, strategies and lanes: only the changed ones. Vehicles: every one present (they move),
+    Signals, strategies, lanes and pedestrians: only the changed ones. Vehicles: every one present (they move),
     plus the ids of those gone. Requests: those whose view changed. Held, recovering and
     health: whole, when they changed.
     """
@@ -206,6 +240,9 @@ def feed_update(before: LiveView, now: LiveView) -> dict[str, Any] | None:
     lanes = {k: v for k, v in now.lanes.items() if before.lanes.get(k) != v}
     if lanes:
         msg["lanes"] = lanes
+    peds = {k: v.to_json() for k, v in now.pedestrians.items() if before.pedestrians.get(k) != v}
+    if peds:
+        msg["pedestrians"] = peds
     if now.health() != before.health():
         msg["health"] = now.health()
     return msg

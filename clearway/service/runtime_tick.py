@@ -4,6 +4,7 @@ for), flag refused positions, publish the view the feed reads (a mixin of :class
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -17,6 +18,8 @@ from clearway.errors import (
 )
 from clearway.service import live_state
 from clearway.service.clock import TrafficClock
+from clearway.service.live_peds import CrossingCalls
+from clearway.service.live_view import PedestrianView
 from clearway.service.runtime_records import (
     changed_events,
     field_entry,
@@ -170,6 +173,9 @@ class AfterTick:
             flush_failures=self.flush_failures,
             lanes=self._lane_fill(self._wired.loop.last_traffic),
         )
+        peds = self._pedestrians(view.signals)  # from the states the view shows
+        if peds:
+            view = dataclasses.replace(view, pedestrians=peds)
         if self._fixed_clock is None and self.speed > 0:
             # The twin's time now is the view's: anchored afresh each tick, so a tick that
             # ran early (woken by a request) or late shifts the mapping, not the samples.
@@ -194,6 +200,15 @@ class AfterTick:
         not running. No lock: it never waits for a tick."""
         wired = self._wired
         return wired.loop.last_traffic if wired is not None else None
+
+    def _pedestrians(self, signals: Mapping[str, str]) -> Mapping[str, PedestrianView]:
+        # People waiting per crossing (counts), one CrossingCalls per wired run; nothing
+        # without pedestrian detectors.
+        wired = self._wired
+        assert wired is not None
+        if self._peds is None or self._peds[0] is not wired:
+            self._peds = (wired, CrossingCalls(wired.net))
+        return self._peds[1].update(wired.loop.last_traffic, signals)
 
     def _lane_fill(self, traffic: TrafficState) -> Mapping[str, float]:
         # Recomputed only when the loop has read the detectors anew.

@@ -506,6 +506,21 @@ class JunctionRequestOut(Schema):
     eta_utc: datetime | None = Field(None, description="the same arrival in UTC")
 
 
+class CrossingPedestriansOut(Schema):
+    link_index: int = Field(description="the crossing's signal link index")
+    waiting: int = Field(description="people calling for its walk (count; a lower bound)")
+    walk: bool = Field(description="its walk is shown now")
+
+
+class JunctionPedestriansOut(Schema):
+    """People waiting at a junction's crossings: counts from the pedestrian detectors, kept
+    until the walk is shown, as actuated and max-pressure control use them."""
+
+    waiting: int = Field(description="people calling at all its crossings (count)")
+    walk: bool = Field(description="a walk is shown at one of its crossings now")
+    crossings: list[CrossingPedestriansOut]
+
+
 class JunctionStateOut(Schema):
     signal_id: str
     time_s: float = Field(description="traffic time of the view (s)")
@@ -514,6 +529,9 @@ class JunctionStateOut(Schema):
     held: bool = Field(description="held for a priority vehicle now")
     recovering: bool = Field(description="serving the phases a hold cut")
     requests: list[JunctionRequestOut]
+    pedestrians: JunctionPedestriansOut | None = Field(
+        None, description="people waiting at its crossings; null without pedestrian detectors"
+    )
 
 
 class StrategyIn(Schema):

@@ -5,6 +5,7 @@
 import { Api, ApiError, clearToken, loadToken, login, may } from "./api.js";
 import { Feed } from "./feed.js";
 import { NetMap, statusClass } from "./map.js";
+import { pedestrianSummary } from "./pedestrians.js";
 import { PublicLayer } from "./public_layer.js";
 import { RequestForm } from "./request_form.js";
 import { RequestLog } from "./request_log.js";
@@ -20,6 +21,7 @@ const state = {
   strategies: new Map(),
   held: new Set(),
   recovering: new Set(),
+  peds: new Map(), // signal id -> people waiting at its crossings (counts)
   requests: new Map(), // request id -> request (insertion order = last change)
   nowS: 0,
   health: null,
@@ -153,6 +155,7 @@ function applySnapshot(msg) {
   state.strategies = new Map(Object.entries(msg.strategies || {}));
   state.held = new Set(msg.held || []);
   state.recovering = new Set(msg.recovering || []);
+  state.peds = new Map(Object.entries(msg.pedestrians || {}));
   state.nowS = msg.time_s;
   state.requests.clear();
   for (const r of msg.requests || []) state.requests.set(r.request_id, r);
@@ -176,6 +179,10 @@ function applyUpdate(msg) {
   }
   for (const [sid, s] of Object.entries(msg.strategies || {})) {
     state.strategies.set(sid, s);
+    touched.add(sid);
+  }
+  for (const [sid, p] of Object.entries(msg.pedestrians || {})) {
+    state.peds.set(sid, p);
     touched.add(sid);
   }
   if (msg.held) {
@@ -439,6 +446,7 @@ function inspectorBody(model, live) {
   add("Mode", "–", "insp-mode");
   add("Strategy", live.strategy || "–", "insp-strategy");
   add("State", stateChars(live.state || ""), "insp-state");
+  if (live.pedestrians) add("Pedestrians", pedestrianSummary(state.peds.get(live.signal_id) || live.pedestrians), "insp-peds");
   out.push(facts);
 
   if (may(state.role, "plans.change")) {
@@ -528,6 +536,8 @@ function refreshInspectorLive() {
   const st = state.signals.get(sid) || "";
   $("#insp-state").replaceChildren(stateChars(st));
   $("#insp-strategy").textContent = state.strategies.get(sid) || "–";
+  const peds = state.peds.get(sid);
+  if (peds && $("#insp-peds")) $("#insp-peds").replaceChildren(pedestrianSummary(peds));
   $("#insp-mode").textContent = state.held.has(sid) ? "held for a priority vehicle" : state.recovering.has(sid) ? "recovering" : "normal";
   for (const tr of document.querySelectorAll("#insp-phases tbody tr")) tr.classList.toggle("current", tr.dataset.state === st);
 }
