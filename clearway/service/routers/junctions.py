@@ -46,7 +46,8 @@ def get_junction_state(
     _p: Principal = Depends(_read),
     ctx: ServiceContext = Depends(get_context),
 ) -> JunctionStateOut:
-    """What the junction shows now, its normal strategy, and the priority requests there."""
+    """What the junction shows now, its normal strategy, the priority requests there, and
+    the people waiting at its crossings (counts; null without pedestrian detectors)."""
     return usecases.junction_state(ctx, junction_id)
 
 
