@@ -79,6 +79,8 @@ def test_late_buses_get_greens_through_the_service_and_an_emergency_wins(
     runtime = ServiceRuntime(scenario, strategy="corridor", speed=25.0, gtfs_dir=str(gtfs))
     svc = make_service(engine, sessions, None, runtime=runtime)
     with svc.client:
+        st = svc.client.get("/transit/status", headers=svc.as_("viewer")).json()
+        assert st == {"configured": True, "live": True, "late_threshold_s": 60.0}
         end = time.monotonic() + 60.0
         fed = 0
         while not _given(svc) and time.monotonic() < end:
@@ -141,3 +143,18 @@ def test_a_field_runtime_refuses_a_gtfs_schedule(grid_net, tmp_path):
     """Refused before any controller is contacted (the config is not even looked at)."""
     with pytest.raises(ConfigError, match="field controllers run their own programs"):
         ServiceRuntime(None, field=object(), net=grid_net, gtfs_dir=str(tmp_path))  # type: ignore[arg-type]
+
+
+def test_status_without_a_schedule_is_an_answer_not_a_503(service):
+    """The dashboard asks before reading the buses (a 503 would be a console error)."""
+    st = service.client.get("/transit/status", headers=service.as_("viewer"))
+    assert st.status_code == 200 and st.json()["configured"] is False
+    assert service.client.get("/transit/buses", headers=service.as_("viewer")).status_code == 503
+
+
+def test_status_with_a_schedule_but_no_runtime(engine, sessions, grid_net, tmp_path):
+    from tests.fakes.transit import tiny_gtfs
+
+    fed = make_service(engine, sessions, grid_net, gtfs_dir=str(tiny_gtfs(tmp_path, grid_net)))
+    st = fed.client.get("/transit/status", headers=fed.as_("viewer")).json()
+    assert st["configured"] is True and st["live"] is False  # no runtime: taken, not acted on

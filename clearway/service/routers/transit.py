@@ -4,6 +4,7 @@ extension or an early green, never preemption.
 * ``POST /transit/gtfs-rt``: a GTFS-realtime ``FeedMessage`` (protobuf body, Content-Type
   ``application/x-protobuf``): TripUpdates' delays, VehiclePositions stopped at a stop.
 * ``POST /transit/positions``: bus positions on the network (edge, offset, speed, trip id).
+* ``GET /transit/status``: whether a schedule is configured and the live loop acts on it.
 * ``GET /transit/buses``: the buses heard of recently, how late each runs, whether it is late
   enough to be served (``CLEARWAY_TRANSIT_LATE_THRESHOLD_S``, default 60 s).
 
@@ -99,6 +100,14 @@ class BusOut(BaseModel):
     dwelling: bool
     qualifies: bool
     last_priority: LastPriority | None = None
+
+
+class TransitStatusOut(BaseModel):
+    """Whether transit priority is set up here."""
+
+    configured: bool = Field(description="a GTFS schedule is configured (CLEARWAY_GTFS_DIR)")
+    live: bool = Field(description="the live control loop acts on the bus feed")
+    late_threshold_s: float = Field(description="a bus later than this qualifies (s)")
 
 
 def desk_of(ctx: ServiceContext) -> TransitDesk:
@@ -199,6 +208,26 @@ def bus_positions(
                  "lateness_s": {o.id: o.lateness_s for o in out[:200]}},
     )  # fmt: skip
     return TransitFeedOut(accepted=len(out), lateness=out)
+
+
+@router.get("/status", response_model=TransitStatusOut)
+def status(
+    _p: Principal = Depends(_read),
+    ctx: ServiceContext = Depends(get_context),
+) -> TransitStatusOut:
+    """Whether a GTFS schedule is configured and whether the live loop acts on the feed (never
+    503: the dashboard asks before it reads the buses)."""
+    live = ctx.runtime.transit if ctx.runtime is not None else None
+    desk = ctx.transit or live
+    threshold = (
+        desk.settings.late_threshold_s if desk is not None
+        else ctx.settings.transit_late_threshold_s
+    )  # fmt: skip
+    return TransitStatusOut(
+        configured=desk is not None or bool(ctx.settings.gtfs_dir),
+        live=live is not None,
+        late_threshold_s=threshold,
+    )
 
 
 @router.get("/buses", response_model=list[BusOut])
