@@ -198,6 +198,8 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         self.recoveries = 0
         #: What the independent safety monitor saw on the twins closed so far (none, or a bug).
         self.violations: list[Any] = []
+        #: How many of the current site's monitor violations are audited (count).
+        self._monitor_seen = 0
         self._state = "running"
         self._site: Site | None = None
         self._site_stack: ExitStack | None = None

@@ -25,9 +25,11 @@ from clearway.errors import (
 from clearway.service.positions import PositionRecorder
 from clearway.service.request_index import RequestIndex
 from clearway.service.restore import restore_requests
+from clearway.service.runtime_monitor import violation_entries
 from clearway.service.simulated_drivers import SimulatedDrivers
 from clearway.service.sites import Site, TwinSite, open_field_site, open_twin_site
 from clearway.sim.priority_trips import write_priority_vtype
+from clearway.storage.audit import append_entries
 from clearway.storage.writer import DbWriter
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,7 @@ class SiteLifecycle:
             book.reroute = ReroutePolicy()
         self._drivers = SimulatedDrivers()
         self._site_stack, self._site, self._wired = site_stack, site, wired
+        self._monitor_seen = 0  # a fresh monitor: its violations are audited from the first
         self._feed = MergedFeed(*site.feeds(), self._pushed)
         self._index = RequestIndex()
         self._unserved.clear()
@@ -142,6 +145,10 @@ class SiteLifecycle:
     def _close_site(self) -> None:
         if self._wired is not None:
             self.violations += list(self._wired.monitor.violations)
+            # What the monitor saw since the last tick's write (a failed or the last tick).
+            found, self._monitor_seen = violation_entries(self._wired.monitor, self._monitor_seen)
+            if found and self.writer is not None and self.writer.running:
+                self.writer.submit(lambda s: append_entries(s, found), durable=True)
         stack, self._site_stack, self._site, self._wired = self._site_stack, None, None, None
         if stack is not None:
             try:

@@ -20,6 +20,7 @@ from clearway.service import live_state
 from clearway.service.clock import TrafficClock
 from clearway.service.live_peds import CrossingCalls
 from clearway.service.live_view import PedestrianView
+from clearway.service.runtime_monitor import violation_entries
 from clearway.service.runtime_records import (
     changed_events,
     field_entry,
@@ -68,6 +69,9 @@ class AfterTick:
         if self._site is not None:
             served += [field_entry(e) for e in self._site.take_events()]
         served += self._transit_given(desk)
+        if self._wired is not None:
+            found, self._monitor_seen = violation_entries(self._wired.monitor, self._monitor_seen)
+            served += found
         if changed or verdicts or served:
             self._persist(changed, self._now(), principal=None, verdicts=verdicts, extra=served)
 

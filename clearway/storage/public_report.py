@@ -28,7 +28,10 @@ holds_per_junction
     least ``k`` requests are listed; the others are summed into one suppressed cell.
 guard_rejections
     ``signal.rejected`` records (commands the safety guard refused, of any controller).
-others_extra_delay, monitor_violations
+monitor_violations
+    ``monitor.violation`` records (what the independent safety monitor saw in the signal
+    states actually shown; each record's ``count``, 1 unless past the monitor's kept cap).
+others_extra_delay
     Not recorded by the live service: published as such.
 """
 
@@ -62,9 +65,7 @@ NOT_ESTIMATED_DELAY = (
     "not estimated: the live service records no estimate of other road users' extra delay "
     "(clearway evaluate measures it in simulation)"
 )
-NOT_RECORDED_MONITOR = (
-    "not recorded: the live safety monitor's findings are not written to the audit log"
-)
+MONITOR_KIND = "monitor.violation"
 METHOD = (
     "Aggregates only. A cell computed from fewer than k requests is suppressed (null). "
     "Requests are counted on the UTC day of their creation. Time saved: the no-priority "
@@ -72,7 +73,8 @@ METHOD = (
     "under their own programs, no queue) minus the trip from the first position to arrival; "
     "a cautious figure. Holds per junction: requests per signal on their planned route (or "
     "named by the first control decision that served them). Guard rejections: commands the "
-    "safety guard refused. The audit chain's head is published signed with Ed25519."
+    "safety guard refused. Monitor violations: breaches of the safety rules the independent "
+    "monitor saw in the signal states shown (recorded since the service writes them). The audit chain's head is published signed with Ed25519."
 )
 #: A route's no-priority estimate: (estimate s, signal ids on the route), or None.
 Estimator = Callable[[Sequence[str]], tuple[float, Sequence[str]] | None]
@@ -162,9 +164,14 @@ def cell(value: Any, n: int, k: int) -> dict[str, Any]:
 
 
 def aggregate(
-    facts: Iterable[RequestFacts], rejections: int, k: int, estimator: Estimator | None
+    facts: Iterable[RequestFacts],
+    rejections: int,
+    k: int,
+    estimator: Estimator | None,
+    violations: int = 0,
 ) -> dict[str, Any]:
-    """The cells of one period from its requests and its guard-rejection count."""
+    """The cells of one period from its requests, its guard-rejection count and its count of
+    monitor violations (not per request: never suppressed, like guard rejections)."""
     facts = list(facts)
     roles = Counter(f.role for f in facts)
     outcomes = Counter(f.outcome for f in facts)
@@ -189,7 +196,7 @@ def aggregate(
         "others_extra_delay": {"value": None, "not_estimated": NOT_ESTIMATED_DELAY},
         "holds_per_junction": listed,
         "guard_rejections": {"value": rejections, "records": rejections},
-        "monitor_violations": {"value": None, "not_recorded": NOT_RECORDED_MONITOR},
+        "monitor_violations": {"value": violations, "records": violations},
     }
     if hidden:
         out["holds_other_junctions"] = {"value": None, "suppressed": f"fewer than {k} requests"}
@@ -237,6 +244,20 @@ def collect(session: Session, period: Period) -> tuple[dict[str, RequestFacts], 
     return facts, rejected
 
 
+def monitor_violations(session: Session, period: Period) -> Counter[date]:
+    """Monitor violations per UTC day of ``period``: the ``count`` of each
+    ``monitor.violation`` record (1 when absent)."""
+    audit = AuditRecordRow
+    in_period = (audit.recorded_at >= period.start) & (audit.recorded_at < period.end)
+    out: Counter[date] = Counter()
+    for at, payload in session.execute(
+        select(audit.recorded_at, audit.payload).where(in_period, audit.kind == MONITOR_KIND)
+    ):
+        count = json.loads(payload).get("count", 1)
+        out[as_utc(at).date()] += int(count) if isinstance(count, int) and count > 0 else 1
+    return out
+
+
 def _note(f: RequestFacts, kind: str, p: dict[str, Any]) -> None:
     """Fold one audit record of a request into its facts (records come in ``seq`` order)."""
     if kind == FLAGGED_KIND:
@@ -279,11 +300,15 @@ def build_report(
     """The report's body for ``period`` (without the signed head; see ``signed_head``)."""
     check_k(k)
     facts, rejected = collect(session, period)
+    violated = monitor_violations(session, period)
     by_day: dict[date, list[RequestFacts]] = defaultdict(list)
     for f in facts.values():
         by_day[f.created_at.date()].append(f)
     days = [
-        {"day": d.isoformat(), **aggregate(by_day.get(d, ()), rejected[d], k, estimator)}
+        {
+            "day": d.isoformat(),
+            **aggregate(by_day.get(d, ()), rejected[d], k, estimator, violated[d]),
+        }  # fmt: skip
         for d in period.days()
     ]
     return {
@@ -294,7 +319,9 @@ def build_report(
         "until": iso_utc(period.end),
         "k": k,
         "generated_at": iso_utc(now or utcnow()),
-        "totals": aggregate(facts.values(), sum(rejected.values()), k, estimator),
+        "totals": aggregate(
+            facts.values(), sum(rejected.values()), k, estimator, sum(violated.values())
+        ),
         "days": days,
         "method": METHOD,
     }

@@ -77,7 +77,7 @@ def test_the_report_page_shows_aggregates_and_the_signed_head(served):
             assert rows["— fire"] == "suppressed"  # one fire request: not published
             assert rows["cancelled"] == "suppressed"
             assert rows["others' extra delay"] == "not estimated"
-            assert rows["monitor violations"] == "not recorded"
+            assert rows["monitor violations"] == "0"  # counted from the audit log: none
             assert rows["median time saved against no priority (s)"] == "not estimated"
             day = page.query_selector_all("#days tbody tr")[11]  # 2026-11-12
             assert day.query_selector("th").inner_text() == "2026-11-12"

@@ -81,9 +81,8 @@ def test_without_a_network_time_saved_is_not_estimated_and_holds_come_from_serve
         cells["others_extra_delay"]["value"] is None
         and cells["others_extra_delay"]["not_estimated"]
     )
-    assert (
-        cells["monitor_violations"]["value"] is None and cells["monitor_violations"]["not_recorded"]
-    )
+    # Monitor violations are counted from the audit log (none given here: 0, not "unknown").
+    assert cells["monitor_violations"] == {"value": 0, "records": 0}
 
 
 def test_k_below_five_is_refused_and_a_larger_k_suppresses_more():
@@ -146,6 +145,25 @@ def test_report_from_a_database_counts_per_day_and_month(sessions, backend):
     assert days["2026-12-04"]["requests"]["suppressed"]
     assert days["2026-12-04"]["outcomes"]["cancelled"]["suppressed"]
     assert days["2026-12-03"]["guard_rejections"]["value"] == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_monitor_violations_are_counted_per_day_from_their_audit_records(sessions, backend):
+    """What the live runtime writes (``monitor.violation``: one per violation, or one with the
+    count past the monitor's kept cap) is counted per UTC day and in the month's total."""
+    log = AuditLog(sessions)
+    for minute in (1, 2):
+        log.append("monitor.violation", junction_id="B1", at=DAY + timedelta(minutes=minute),
+                   payload={"rule": "conflict", "time_s": 12.0, "links": [0, 3], "count": 1})  # fmt: skip
+    log.append("monitor.violation", at=DAY + timedelta(days=2),
+               payload={"rule": "unkept", "count": 7})  # fmt: skip
+    log.append("monitor.violation", at=datetime(2026, 11, 30, 23, 0, tzinfo=UTC),
+               payload={"rule": "yellow", "count": 1})  # the month before  # fmt: skip
+    with sessions() as s:
+        rep = build_report(s, parse_period(month="2026-12"))
+    assert rep["totals"]["monitor_violations"] == {"value": 9, "records": 9}
+    days = {d["day"]: d["monitor_violations"]["value"] for d in rep["days"]}
+    assert days["2026-12-03"] == 2 and days["2026-12-05"] == 7 and days["2026-12-04"] == 0
 
 
 @sqlite_only
