@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
+from clearway.control.priority.booking_windows import BookingWindowError
 from clearway.errors import ConflictError, UnknownIdError
 from clearway.service.plan_schemas import ConvoyPlanCreate, ConvoyPlanOut
 
@@ -69,10 +70,16 @@ class PlanBook:
                 ) from None
 
     def claim(self, plan_id: str) -> Plan:
-        """Take a quoted plan for confirmation (one caller at a time); ConflictError if it is
-        not ``quoted`` or is being confirmed; :meth:`release` it after."""
+        """Take a quoted plan for confirmation (one caller at a time); BookingWindowError
+        (422) if it has lapsed, ConflictError if it is confirmed, refused or being confirmed;
+        :meth:`release` it after."""
         plan = self.get(plan_id)
         with self._lock:
+            if plan.out.state == "lapsed":
+                raise BookingWindowError(
+                    f"convoy plan {plan_id!r} has lapsed ({plan.out.reason}); ask for a new "
+                    "quote: POST /convoys/plans"
+                )
             if plan.out.state != "quoted" or plan_id in self._claimed:
                 state = "being confirmed" if plan_id in self._claimed else plan.out.state
                 raise ConflictError(

@@ -413,3 +413,21 @@ def test_a_convoy_already_on_the_road_cannot_be_booked_again(live_service):
         ]
         == "quoted"
     )
+
+
+def test_a_quote_not_confirmed_before_its_window_starts_lapses(live_service):
+    live = live_service
+    q = _quote(live, _plan(live, 20, 10))  # 20 simulated s: 0.4 s here
+    assert q["expires_s"] == pytest.approx(q["window_start_s"])
+    end = time.monotonic() + 10
+    while live.ctx.runtime.now_s() <= q["window_start_s"]:
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    shown = live.client.get(f"/convoys/plans/{q['plan_id']}", headers=live.as_("viewer")).json()
+    assert shown["state"] == "lapsed" and not shown["confirmable"], shown
+    for _ in range(2):  # and so it stays
+        r = _confirm(live, q)
+        assert r.status_code == 422 and "lapsed" in r.json()["detail"], r.text
+        assert r.json()["error"] == "BookingWindowError", r.text
+    assert live.client.get("/convoys", headers=live.as_("viewer")).json() == []
+    assert [a["plan_id"] for a in _audit(live, "convoy.plan.refused")] == [q["plan_id"]] * 2

@@ -180,7 +180,11 @@ def confirm_convoy_plan(ctx: ServiceContext, principal: Principal, plan_id: str)
             ctx, principal, "/convoys/plans/{plan_id}/confirm",
             f"only the owner of {plan_id!r} or an operator may confirm it",
         )  # fmt: skip
-    plan = book.claim(plan_id)
+    try:
+        plan = book.claim(plan_id)
+    except ClearwayError as exc:  # lapsed, confirmed, refused, or being confirmed
+        _audit_refused(ctx, principal, plan_id, plan.body, str(exc))
+        raise
     try:
         return _confirm(ctx, principal, plan, book)
     finally:
