@@ -165,12 +165,12 @@ def confirm_convoy_plan(ctx: ServiceContext, principal: Principal, plan_id: str)
     PermissionDeniedError
         Not its owner nor an operator (403, audited).
     ConflictError
-        Not ``quoted`` any more (confirmed, refused, lapsed) or being confirmed (409).
+        Confirmed or refused already, or being confirmed (409; audited).
     BookingConflictError
         Another booking holds one of its signals in an overlapping window (409, naming the
         booking, the signal and both windows; audited, the plan is ``refused``).
     BookingWindowError
-        The quote has lapsed, or its window has begun (422; the plan is ``lapsed``).
+        The quote has lapsed, or its window has begun (422; the plan is ``lapsed``; audited).
     """
     ctx.require_runtime()
     book = plan_book(ctx)
