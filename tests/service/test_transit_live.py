@@ -89,7 +89,10 @@ def test_late_buses_get_greens_through_the_service_and_an_emergency_wins(
                 r = svc.client.post("/transit/positions", json={"positions": body},
                                     headers=svc.as_("dispatcher"))  # fmt: skip
                 assert r.status_code == 200, r.text
-                assert all(x["qualifies"] for x in r.json()["lateness"] if x["lateness_s"])
+                # Times converted to the twin's: each bus ~120 s late at its start (a UTC stamp
+                # taken as traffic time would make it ~1.7e9 s late).
+                lates = [x for x in r.json()["lateness"] if x["lateness_s"] is not None]
+                assert all(x["qualifies"] and 60 < x["lateness_s"] < 600 for x in lates), lates
                 fed += 1
             time.sleep(0.04)
         given = _given(svc)
@@ -100,7 +103,7 @@ def test_late_buses_get_greens_through_the_service_and_an_emergency_wins(
         assert 0 < rec.payload["moved_s"] <= 10.0 + 1.0
         (bus,) = rec.payload["buses"][:1]
         assert bus["trip_id"] in trip_ids and bus["line_id"] in {"EW", "NS"}
-        assert bus["lateness_s"] > 60.0
+        assert 60.0 < bus["lateness_s"] < 600.0
         assert set(bus) == {"vehicle_id", "trip_id", "line_id", "lateness_s"}  # no place
         # The operator's view: the bus and the last priority it got.
         shown = svc.client.get("/transit/buses", headers=svc.as_("viewer")).json()
@@ -158,3 +161,33 @@ def test_status_with_a_schedule_but_no_runtime(engine, sessions, grid_net, tmp_p
     fed = make_service(engine, sessions, grid_net, gtfs_dir=str(tiny_gtfs(tmp_path, grid_net)))
     st = fed.client.get("/transit/status", headers=fed.as_("viewer")).json()
     assert st["configured"] is True and st["live"] is False  # no runtime: taken, not acted on
+
+
+def test_feed_times_are_turned_into_traffic_time_with_the_clock(tmp_path, grid_net):
+    """A twin at 5x real time whose traffic time 0 was at UTC 1e9: a GTFS-realtime vehicle
+    stopped at s1 (due at day+1100 s) at traffic time 1250 s is 150 s late, in traffic
+    seconds; a position stamped then is placed at traffic time 1250 s."""
+    from google.transit import gtfs_realtime_pb2
+
+    from clearway.control.priority.bus_board import BusReport
+    from clearway.service.clock import TrafficClock
+    from clearway.service.transit_feed import TransitDesk
+    from tests.fakes.transit import POSITION, tiny_gtfs
+
+    clock = TrafficClock(epoch_utc_s=1e9, speed=5.0)
+    desk = TransitDesk(tiny_gtfs(tmp_path, grid_net), 0.0)
+    at_utc = clock.to_utc_s(1250.0)  # 1e9 + 250 s
+    msg = gtfs_realtime_pb2.FeedMessage()
+    msg.header.gtfs_realtime_version = "2.0"
+    vp = msg.entity.add(id="1").vehicle
+    vp.trip.trip_id, vp.current_stop_sequence = "L.0", 2
+    vp.current_status = gtfs_realtime_pb2.VehiclePosition.STOPPED_AT
+    vp.timestamp = int(at_utc)
+    (delay,), _ = desk.feed(msg.SerializeToString(), at_utc, clock)
+    assert delay.delay_s == pytest.approx(150.0) and delay.time_s == pytest.approx(1250.0)
+    rep = BusReport("L.0", POSITION["edge_id"], 150.0, 7.0, at_utc)
+    (late,) = desk.positions([("bus7", rep)], clock)
+    assert late == pytest.approx(150.0)  # at s1 at 1250 s; the operator's delay is as fresh
+    (bus,) = desk.buses(at_utc + 1.0, clock)  # 1 s later is 5 traffic seconds later: fresh
+    assert bus["vehicle_id"] == "bus7" and bus["trip_id"] == "L.0" and bus["line_id"] == "L"
+    assert desk.buses(at_utc + 7.0, clock) == []  # 35 traffic seconds: stale (30 s)
