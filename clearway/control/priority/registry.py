@@ -283,7 +283,12 @@ class RequestBook:
         return place.edge_id, place.offset_m
 
     def _plan(self, spec: PriorityRequestSpec, traffic: TrafficState | None) -> Route:
-        times = edge_times_s(self.graph, self.net, traffic) if traffic is not None else None
+        if self.reroute is not None and self._live is not None:
+            # The times the checks on the way use (runs; the corridor flushes the queues it
+            # can): planned otherwise, the first check would often switch at once.
+            times = self._live.run_s
+        else:
+            times = edge_times_s(self.graph, self.net, traffic) if traffic is not None else None
         if spec.route is not None:
             return route_of(self.graph, spec.route, edge_times_s=times)
         assert spec.destination is not None  # the spec's validator guarantees it

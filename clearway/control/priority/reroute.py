@@ -11,10 +11,11 @@ queues charged as far as the corridor cannot flush them before the vehicle arriv
 * a clear gain, absolute and relative (:attr:`ReroutePolicy.min_gain_s`,
   :attr:`ReroutePolicy.min_gain_frac`): detector times are estimates, and a new route costs
   the corridor its planning so far (holds already claimed ahead are given up);
-* the same turn off the current route (where the new route leaves it, and onto which edge)
-  winning :attr:`ReroutePolicy.confirm_checks` checks in a row: a detector's last-step speed
-  jumps with single vehicles, a jam lasts. The turn, not the whole new route, is what the
-  driver is told, and what the next junctions downstream of it are does not change it;
+* a clearly faster route winning :attr:`ReroutePolicy.confirm_checks` checks in a row: a
+  detector's last-step speed jumps with single vehicles, a jam lasts. Which turn off the
+  current route is best may change from one check to the next — in a street grid several
+  ways round a jam take about the same time and take turns at being fastest — so the count
+  is of the gain holding, and the switch takes the best route of the last check;
 * after a switch, no other switch for :attr:`ReroutePolicy.hold_down_s` unless the gain is
   large (:attr:`ReroutePolicy.hold_down_gain_frac`): a driver told to turn back and forth
   loses more than any estimate gains;
@@ -183,7 +184,8 @@ def judge(
             + (", just switched)" if held else ")")
         )
         return replace(checked, candidate=(), streak=0), False, why
-    streak = state.streak + 1 if state.candidate == candidate else 1
+    # The gain, not one particular way round, must last (see the module docstring).
+    streak = state.streak + 1 if state.candidate else 1
     if streak < policy.confirm_checks:
         return replace(checked, candidate=candidate, streak=streak), False, (
             f"{gain:.0f} s faster, to be confirmed ({streak}/{policy.confirm_checks})"
