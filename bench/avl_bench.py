@@ -95,7 +95,7 @@ def _avl(values: tuple[float, float, float, float, bool]):
 
 
 def markdown(result: dict) -> list[str]:
-    """The degradation table (``bench/avl.md`` and the README)."""
+    """The degradation table (``bench/avl.md`` and docs/avl.md)."""
     lines = [
         f"Corridor medians of {result['seeds']} seeds: ratio to free flow / stops / others' "
         "extra delay (veh·h).",

@@ -154,7 +154,7 @@ class EvaluationResult:
     failed: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """The documented JSON (README, "clearway evaluate")."""
+        """The documented JSON (docs/evaluation.md)."""
         return {
             **self.header,
             "rows": self.rows,

@@ -1,4 +1,4 @@
-"""Turning paired runs into the documented result rows (README, "clearway evaluate").
+"""Turning paired runs into the documented result rows (docs/evaluation.md).
 
 One row per strategy and seed: the priority trips' travel time against free flow, their stops,
 what everyone else lost against the same-seed reference run without the trips, recovery

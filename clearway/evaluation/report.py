@@ -27,7 +27,7 @@ from clearway.evaluation.priority_metrics import median
 from clearway.evaluation.priority_rows import expand_trace
 
 REFERENCE = "reference"
-#: Keys every line has (the ``--jsonl`` format, README "clearway evaluate").
+#: Keys every line has (the ``--jsonl`` format, docs/evaluation.md).
 REQUIRED_KEYS = ("status", "scenario", "label", "strategy", "seed")
 #: Fields read as numbers (``None`` allowed: not measured).
 NUMBER_KEYS = (

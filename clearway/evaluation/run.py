@@ -1,6 +1,6 @@
 """One run of a strategy on a scenario, measured: the use case behind ``clearway run``.
 
-The result's field names are the documented JSON keys (README, "Results").
+The result's field names are the documented JSON keys (docs/running.md, "Results").
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from clearway.sim.scenario import Scenario
 
 @dataclass(frozen=True)
 class RunResult:
-    """Figures of one run (JSON field names as documented in the README).
+    """Figures of one run (JSON field names as documented in docs/running.md).
 
     Attributes
     ----------
