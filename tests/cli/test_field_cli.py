@@ -189,3 +189,14 @@ def test_serve_field_refuses_a_missing_secret(tmp_path, berlin, monkeypatch):
     monkeypatch.delenv(CRED_ENV)
     with pytest.raises(ConfigError, match=f"environment variable '{CRED_ENV}' is not set"):
         invoke("serve", "--dev", "--field", path, "--net", net_file)
+
+
+def test_serve_field_refuses_a_gtfs_schedule(tmp_path, berlin, monkeypatch):
+    """Transit priority stretches clearway's own fixed-time programs; field controllers run
+    theirs: refused at start, naming why, before any controller is contacted."""
+    net_file, _net, _models = berlin
+    path = write_config(tmp_path, net_file, 20161)
+    monkeypatch.setenv("CLEARWAY_GTFS_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match="unset CLEARWAY_GTFS_DIR for --field"):
+        invoke("serve", "--dev", "--field", path, "--net", net_file, "--db",
+               f"sqlite:///{tmp_path}/x.db")  # fmt: skip
