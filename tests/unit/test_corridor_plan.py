@@ -114,3 +114,44 @@ def test_a_junction_predicted_passed_stays_held_until_accuracy_and_age_allow(gri
     # Still before the line by 20 m on evidence (a matched report 2 sigma ahead): planned.
     far = plan(net, models, offset_m=end - 40.0, accuracy_m=10.0, now_s=60.0)
     assert far[0].junction_id == "B1" and far[0].eta_s > 60.0
+
+
+def _bare_plan(sid, eta_s, *, transition_s, ready_s, hold_s=1.0):
+    from clearway.control.priority.arbitration import Claim
+    from clearway.control.priority.corridor import JunctionPlan
+
+    return JunctionPlan(
+        signal_id=sid, junction_id=sid, claim=Claim("R1", sid, frozenset({0}), 12, eta_s),
+        core=frozenset({0}), target_state="", eta_s=eta_s, distance_m=10.0, queue_m=0.0,
+        transition_s=transition_s, green_start_s=eta_s - transition_s,
+        hold_until_s=eta_s + hold_s, ready_s=ready_s,
+    )  # fmt: skip
+
+
+def test_a_green_movement_is_not_held_up_by_the_rest_of_its_claims_transition():
+    from clearway.control.priority.corridor import propagate_delays
+
+    # 2 s from the line, its own link green; the claim's other links need 4 s more to change.
+    now = 100.0
+    ready = propagate_delays(
+        [_bare_plan("J", now + 2.0, transition_s=4.0, ready_s=0.0),
+         _bare_plan("K", now + 20.0, transition_s=4.0, ready_s=4.0)], now,
+    )  # fmt: skip
+    assert [p.eta_s for p in ready] == [now + 2.0, now + 20.0]
+    assert ready[0].hold_until_s == now + 3.0  # the hold ends when it is through, not 2 s later
+    # Its own link still red: it cannot be over the line before the transition, nor can every
+    # junction after it be reached as early.
+    late = propagate_delays(
+        [_bare_plan("J", now + 2.0, transition_s=4.0, ready_s=4.0),
+         _bare_plan("K", now + 20.0, transition_s=4.0, ready_s=4.0)], now,
+    )  # fmt: skip
+    assert [p.eta_s for p in late] == [now + 4.0, now + 22.0]
+
+
+def test_the_plan_says_when_the_vehicles_own_movement_is_ready(grid):
+    net, models = grid
+    timers = observed(net)
+    for p in plan(net, models, timers=timers):
+        shown = timers[p.signal_id].state
+        own_ready = all(shown[i] == p.target_state[i] for i in p.core)
+        assert p.ready_s == (0.0 if own_ready else p.transition_s)

@@ -65,6 +65,9 @@ class JunctionPlan:
     transition_s: float
     green_start_s: float
     hold_until_s: float
+    #: Time from now until the vehicle's own movement shows what ``target_state`` gives it
+    #: (s): ``transition_s``, or 0 while it does already, whatever else the target changes.
+    ready_s: float | None = None
 
 
 #: The hold lasts this long after the vehicle's (a convoy's tail's) predicted passage of the
@@ -206,6 +209,8 @@ def propagate_delays(plans: Sequence[JunctionPlan], now_s: float) -> list[Juncti
     delay_s = 0.0
     for plan in plans:
         lead_s = plan.eta_s - plan.green_start_s  # queue discharge + transition
+        if plan.ready_s is not None and math.isfinite(plan.transition_s):
+            lead_s -= plan.transition_s - plan.ready_s  # only its own movement holds it up
         eta = plan.eta_s + delay_s
         if eta - lead_s < now_s and math.isfinite(lead_s):
             late_eta = now_s + lead_s
@@ -252,7 +257,12 @@ def _plan(
     links = frozenset().union(*(s.links for s in group))
     first = group[0]
     target = priority_state(model, links, timers.state, core=core)
+    # A vehicle whose movement shows what the target gives it can go now: the rest of the
+    # claim turning green later (another lane's link waiting for a yellow elsewhere) must not
+    # push its arrival back, nor, through it, the hold's end and every later junction's
+    # green. A permissive green ('g') the target makes protected is not yet what it needs.
     transition = time_to_reach_s(model, timers, target, now_s)
+    ready = 0.0 if core and all(timers.state[i] == target[i] for i in core) else transition
     return JunctionPlan(
         signal_id=sid,
         junction_id=first.junction_id,
@@ -265,6 +275,7 @@ def _plan(
         transition_s=transition,
         green_start_s=min(green_start_s(s.eta_s, s.queue_m, transition) for s in group),
         hold_until_s=max(s.until_s for s in group),
+        ready_s=ready,
     )
 
 
