@@ -29,7 +29,8 @@ matching         map matching of noisy fixes: nearest-lane snap, our HMM, leuven
 snmp             SNMPv3 on loopback: synthetic GET/SET, and a full tick of the real port
                  (FieldSignals) over 10/20/50 virtual NEMA controllers (see bench/snmp_bench.py)
 field            the corridor through virtual NEMA controllers (phase controls only) against
-                 the direct twin on the same seeds (see bench/field_bench.py; bench/field.md)
+                 the direct twin, unlimited and limited to the same phases' states, on the same
+                 seeds (see bench/field_bench.py; bench/field.md)
 reroute          the corridor with and without re-routing on the way, an incident on the
                  ambulance's route (see bench/reroute_bench.py)
 pedestrians      none / local / corridor on the pedestrians scenario (walkers on every

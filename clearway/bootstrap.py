@@ -29,7 +29,8 @@ from clearway.control.runtime import ControlLoop
 from clearway.control.switchable import SwitchableControl
 from clearway.control.transit_control import BusSource, TransitFixedTimeController
 from clearway.errors import ConfigError, MonitorViolationError
-from clearway.field.virtual.nema_run import NEMA_NORMAL, wire_nema
+from clearway.control.priority.field_preemption import PhaseLimitedPreemption
+from clearway.field.virtual.nema_run import NEMA_NORMAL, NEMA_PHASES_NORMAL, wire_nema
 from clearway.field.virtual.twin_cabinets import derivable_phase_maps
 from clearway.monitor import SafetyMonitor
 from clearway.network import Network, load_network
@@ -54,8 +55,11 @@ SUMO_BASELINES: tuple[str, ...] = tuple(SUMO_TYPES)
 STRATEGIES: tuple[str, ...] = NORMAL_STRATEGIES + PRIORITY_STRATEGIES + SUMO_BASELINES
 #: Normal control a priority strategy can run on in an evaluation: clearway's own
 #: controllers, or the signals' virtual NEMA controllers running their own programs
-#: (:mod:`clearway.field.virtual.nema_run`: the corridor through field controllers).
-EVALUATION_NORMALS: tuple[str, ...] = (*NORMAL_STRATEGIES, NEMA_NORMAL)
+#: (:mod:`clearway.field.virtual.nema_run`: the corridor through field controllers), or
+#: fixed-time on the direct twin with holds limited to what those controllers' phases show.
+EVALUATION_NORMALS: tuple[str, ...] = (*NORMAL_STRATEGIES, NEMA_NORMAL, NEMA_PHASES_NORMAL)
+#: The normals that run only the signals a dual-ring controller can (from derived phase maps).
+_PHASE_MAP_NORMALS = (NEMA_NORMAL, NEMA_PHASES_NORMAL)
 
 
 def normal_controller(
@@ -183,10 +187,10 @@ def open_twin_run(
     models = build_intersections(net, timing_file)
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if normal == NEMA_NORMAL:
+    if normal in _PHASE_MAP_NORMALS:
         if strategy not in PRIORITY_STRATEGIES or switchable:
             raise ConfigError(
-                f"--normal {NEMA_NORMAL} (the signals run by virtual NEMA controllers) takes a "
+                f"--normal {normal} (the signals' NEMA phase maps) takes a "
                 f"priority strategy ({', '.join(PRIORITY_STRATEGIES)}), not {strategy!r}"
                 + (" nor a switchable normal control" if switchable else "")
             )
@@ -212,6 +216,12 @@ def open_twin_run(
             nema = wire_nema(twin, net, models, phase_maps, feed, policy)
             controller: Controller = nema.controller
             signals = nema.signals
+        elif normal == NEMA_PHASES_NORMAL:
+            controller = PhaseLimitedPreemption(
+                normal_controller("fixed-time", net, models), net, models,
+                {sid: net.traffic_lights[sid].default_program for sid in models}, feed,
+                priority_policy(strategy, local_trigger_m), phase_maps=phase_maps,
+            )  # fmt: skip
         else:
             controller = build_controller(
                 strategy, net, models, feed, local_trigger_m=local_trigger_m, normal=normal,

@@ -114,7 +114,8 @@ def evaluate_command(
         typer.Option(
             help="Normal control between holds: fixed-time, actuated or max-pressure; or "
             "nema: every signal run by a virtual NEMA controller, reached as field controllers "
-            "are (phase controls); comma-separated to sweep several."
+            "are (phase controls); or nema-phases: fixed-time on the twin, holds limited to the "
+            "states those controllers' phases show; comma-separated to sweep several."
         ),
     ] = "fixed-time",
     workers: Annotated[

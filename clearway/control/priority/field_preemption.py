@@ -179,3 +179,34 @@ class FieldPreemption(PreemptionController):
                 self._blocked.discard(key)
                 del self._blocked_at[key]
         return super().propose(now_s, timers, traffic)
+
+
+class PhaseLimitedPreemption(PreemptionController):
+    """:class:`PreemptionController` commanding the links directly, its holds limited to the
+    states the signals' NEMA phases can show.
+
+    Everything else is the base class's (its normal controller, program knowledge, hold
+    starts, recovery). Set beside :class:`FieldPreemption` on the same seeds it separates what
+    running through field controllers costs (phase controls, their latency, their own change
+    intervals and programs) from what a signal's phase structure costs (a movement that no
+    phase combination shows protected stays permissive in both).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`PreemptionController`.
+    phase_maps
+        Per signal id the phase map its holds are limited to; other signals as the base class.
+    """
+
+    def __init__(self, *args: object, phase_maps: Mapping[str, PhaseMap], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.phase_maps = dict(phase_maps)
+
+    def _target_state(
+        self, sid: str, links: frozenset[int], current: str, core: frozenset[int]
+    ) -> str:
+        pm = self.phase_maps.get(sid)
+        if pm is None:
+            return super()._target_state(sid, links, current, core)
+        return combo_target(pm, links, core, current)

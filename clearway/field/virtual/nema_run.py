@@ -35,6 +35,11 @@ from clearway.sim.twin import SumoTwin
 
 #: Name of this normal control (``--normal nema``).
 NEMA_NORMAL = "nema"
+#: Its counterpart on the direct twin (``--normal nema-phases``): clearway's fixed-time
+#: control commanding the links of the same signals, its holds limited to the states their
+#: phase maps can show (:class:`~clearway.control.priority.field_preemption.
+#: PhaseLimitedPreemption`); the difference to ``nema`` is what the controllers themselves cost.
+NEMA_PHASES_NORMAL = "nema-phases"
 #: Backup time of the in-process controllers (s): a tick of 1 s renews it many times over.
 BACKUP_TIME_S = 10.0
 
@@ -92,4 +97,4 @@ def wire_nema(
     return NemaWiring(CabinetSignals(cabinets.controllers), controller, cabinets)
 
 
-__all__ = ["BACKUP_TIME_S", "NEMA_NORMAL", "NemaWiring", "wire_nema"]
+__all__ = ["BACKUP_TIME_S", "NEMA_NORMAL", "NEMA_PHASES_NORMAL", "NemaWiring", "wire_nema"]
