@@ -23,6 +23,7 @@ from clearway.control.priority.request import (
     RequestState,
     Role,
 )
+from clearway.control.priority.hold_cost import total_veh_h
 from clearway.control.priority.reroute import ReroutePolicy
 from clearway.errors import ClearwayError, SimulationError
 from clearway.evaluation.alert_drivers import AlertDrivers
@@ -151,6 +152,10 @@ class RunMeasures:
         them on the road (count); 0 without ``alert_share``.
     pedestrians
         Count and mean time loss of the people who finished a walk (``None``: not read).
+    others_delay_estimate_veh_h
+        The holds' cost to everyone else as estimated from detector queues at the held
+        junctions (:mod:`~clearway.control.priority.hold_cost`), summed over the finished
+        recoveries (veh·h); ``None`` when nothing was estimated.
     """
 
     label: str
@@ -173,6 +178,7 @@ class RunMeasures:
     alert_followers: int = 0
     alert_reroutes: int = 0
     pedestrians: PersonStats | None = None
+    others_delay_estimate_veh_h: float | None = None
 
 
 _NETS: dict[Path, Network] = {}
@@ -244,11 +250,9 @@ def _run(job: RunJob) -> RunMeasures:
                 exclude=[v for t in job.trips for v in t.vehicle_ids],
             )  # fmt: skip
         wired.loop.run(job.duration_s, on_tick=dispatcher.on_tick)
-        recoveries = tuple(
-            r.time_to_recover_s
-            for r in (wired.priority.recoveries if wired.priority is not None else ())
-            if r.time_to_recover_s is not None
-        )
+        finished = wired.priority.recoveries if wired.priority is not None else ()
+        recoveries = tuple(r.time_to_recover_s for r in finished if r.time_to_recover_s is not None)
+        estimate = total_veh_h(r.others_delay_veh_h for r in finished)
         completed = 0
         if wired.priority is not None:
             completed = sum(
@@ -294,6 +298,7 @@ def _run(job: RunJob) -> RunMeasures:
         alert_followers=dispatcher.alerts.chosen if dispatcher.alerts else 0,
         alert_reroutes=dispatcher.alerts.followers.reroutes if dispatcher.alerts else 0,
         pedestrians=read_personinfo(tripinfo),
+        others_delay_estimate_veh_h=estimate,
     )
 
 

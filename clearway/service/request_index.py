@@ -8,6 +8,7 @@ without it (one dict lookup), so a position update never waits for a tick.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from clearway.control.priority.desk import PriorityDesk
@@ -99,6 +100,11 @@ class RequestIndex:
             return self._desk_ids[rid]
         except KeyError:
             raise UnknownRequestError(rid, self._desk_ids, where="this service run") from None
+
+    def service_ids(self, desk_ids: Iterable[str]) -> list[str]:
+        """The service ids of the requests known by ``desk_ids`` (unknown ones left out)."""
+        wanted = set(desk_ids)
+        return sorted(rid for rid, d in self._desk_ids.items() if d in wanted)
 
     def brief(self, rid: str) -> tuple[str, str, bool]:
         """(owner, vehicle id, finished?); :class:`UnknownRequestError` if unknown."""

@@ -200,6 +200,8 @@ class ServiceRuntime(SiteLifecycle, AfterTick):
         self.violations: list[Any] = []
         #: How many of the current site's monitor violations are audited (count).
         self._monitor_seen = 0
+        #: How many of the current desk's finished holds are audited (count).
+        self._holds_seen = 0
         self._state = "running"
         self._site: Site | None = None
         self._site_stack: ExitStack | None = None

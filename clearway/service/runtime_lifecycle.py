@@ -121,6 +121,7 @@ class SiteLifecycle:
         self._drivers = SimulatedDrivers()
         self._site_stack, self._site, self._wired = site_stack, site, wired
         self._monitor_seen = 0  # a fresh monitor: its violations are audited from the first
+        self._holds_seen = 0  # a fresh desk: its holds too
         self._feed = MergedFeed(*site.feeds(), self._pushed)
         self._index = RequestIndex()
         self._unserved.clear()

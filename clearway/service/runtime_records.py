@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from clearway.control.priority.desk import RecoveryRecord
 from clearway.control.priority.lifecycle import PriorityRequest
 from clearway.service.sites import FIELD_FAULT_KIND, FIELD_RECOVERED_KIND, FieldEvent
 from clearway.signals.safety.guard import Verdict
@@ -129,6 +130,34 @@ def served_entry(
         rid, None, "served", record, now_s, latency_ms=round(latency_ms, 3),
         commanded=commanded, waiting=waiting, **extra,
     )  # fmt: skip
+
+
+#: Audit kind of a junction's finished priority hold (and recovery) with its estimated cost.
+HOLD_ENDED_KIND = "hold.ended"
+
+
+def hold_entry(record: RecoveryRecord, request_ids: Sequence[str]) -> AuditEntry:
+    """``hold.ended``: a junction's priority hold and its recovery are over.
+
+    Payload: the requests held for (service ids), how long the hold and the recovery lasted
+    (s), the program phases it cut, and the hold's estimated extra delay to everyone else at
+    that junction (``others_delay_veh_h``, from detector queues: :mod:`~clearway.control.
+    priority.hold_cost`; ``None`` when no detector state was read). No place, no vehicle.
+    """
+    recovery = record.time_to_recover_s
+    cost = record.others_delay_veh_h
+    return AuditEntry(
+        HOLD_ENDED_KIND,
+        junction_id=record.signal_id,
+        request_id=request_ids[0] if len(request_ids) == 1 else None,
+        payload={
+            "request_ids": list(request_ids),
+            "hold_s": round(record.hold_end_s - record.hold_start_s, 1),
+            "recovery_s": None if recovery is None else round(recovery, 1),
+            "cut_phases": list(record.cut_phases),
+            "others_delay_veh_h": None if cost is None else round(cost, 5),
+        },
+    )
 
 
 def signal_entries(verdicts: Sequence[Verdict], shown: dict[str, str]) -> list[AuditEntry]:

@@ -24,6 +24,7 @@ from clearway.service.runtime_monitor import violation_entries
 from clearway.service.runtime_records import (
     changed_events,
     field_entry,
+    hold_entry,
     save_changes,
     served_entry,
     signal_entries,
@@ -69,11 +70,18 @@ class AfterTick:
         if self._site is not None:
             served += [field_entry(e) for e in self._site.take_events()]
         served += self._transit_given(desk)
+        served += self._holds_ended(desk)
         if self._wired is not None:
             found, self._monitor_seen = violation_entries(self._wired.monitor, self._monitor_seen)
             served += found
         if changed or verdicts or served:
             self._persist(changed, self._now(), principal=None, verdicts=verdicts, extra=served)
+
+    def _holds_ended(self, desk: PriorityDesk) -> list[AuditEntry]:
+        """``hold.ended`` for each junction hold whose recovery finished since last tick."""
+        done = desk.recoveries
+        fresh, self._holds_seen = done[self._holds_seen :], len(done)
+        return [hold_entry(r, self._index.service_ids(r.request_ids)) for r in fresh]
 
     def _transit_given(self, desk: PriorityDesk) -> list[AuditEntry]:
         """``transit.priority`` for each green this tick moved for late buses, except at

@@ -32,7 +32,11 @@ monitor_violations
     ``monitor.violation`` records (what the independent safety monitor saw in the signal
     states actually shown; each record's ``count``, 1 unless past the monitor's kept cap).
 others_extra_delay
-    Not recorded by the live service: published as such.
+    The estimated extra delay of everyone else at the junctions held for the period's
+    requests (veh·h): the sum of their ``hold.ended`` records' ``others_delay_veh_h`` (the
+    queue each hold added at its junction, from detector queues, until its recovery ended;
+    a hold for several requests is shared equally). Published over the requests that have
+    such an estimate (k floor); a period with none says it was not estimated.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import json
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -62,9 +66,13 @@ OUTCOMES = ("completed", "cancelled", "expired", "rejected", "unfinished", "flag
 FLAGGED_KIND = "request.flagged"
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 NOT_ESTIMATED_DELAY = (
-    "not estimated: the live service records no estimate of other road users' extra delay "
-    "(clearway evaluate measures it in simulation)"
+    "not estimated: no hold of these requests has a detector estimate of other road users' "
+    "extra delay (no detector state was read; clearway evaluate measures it in simulation)"
 )
+HOLD_KIND = "hold.ended"
+#: How long after a period's end a hold of its requests may still end (a request lives
+#: hours at most; its last hold's recovery ends minutes after it).
+HOLD_TAIL = timedelta(days=1)
 MONITOR_KIND = "monitor.violation"
 METHOD = (
     "Aggregates only. A cell computed from fewer than k requests is suppressed (null). "
@@ -74,7 +82,11 @@ METHOD = (
     "a cautious figure. Holds per junction: requests per signal on their planned route (or "
     "named by the first control decision that served them). Guard rejections: commands the "
     "safety guard refused. Monitor violations: breaches of the safety rules the independent "
-    "monitor saw in the signal states shown (recorded since the service writes them). The audit chain's head is published signed with Ed25519."
+    "monitor saw in the signal states shown (recorded since the service writes them). "
+    "Others' extra delay: the queue each hold added at its junction until its recovery "
+    "ended, from detector queues against that junction's mean queue in normal operation "
+    "(Little's law), summed (veh·h); slowdowns that do not queue and spill-back upstream are "
+    "not seen. The audit chain's head is published signed with Ed25519."
 )
 #: A route's no-priority estimate: (estimate s, signal ids on the route), or None.
 Estimator = Callable[[Sequence[str]], tuple[float, Sequence[str]] | None]
@@ -145,6 +157,8 @@ class RequestFacts:
     active_s: float | None = None
     done_s: float | None = None
     restarted: bool = False
+    #: Its share of its holds' estimated cost to everyone else (veh·h), if any was estimated.
+    others_delay_veh_h: float | None = None
 
     @property
     def trip_s(self) -> float | None:
@@ -193,7 +207,7 @@ def aggregate(
         "time_saved_median_s": cell(
             round(statistics.median(saved), 1) if saved else None, len(saved), k
         ),
-        "others_extra_delay": {"value": None, "not_estimated": NOT_ESTIMATED_DELAY},
+        "others_extra_delay": _delay_cell(facts, k),
         "holds_per_junction": listed,
         "guard_rejections": {"value": rejections, "records": rejections},
         "monitor_violations": {"value": violations, "records": violations},
@@ -206,6 +220,31 @@ def aggregate(
             "not_estimated": "no network to estimate the no-priority time from",
         }
     return out
+
+
+def _delay_cell(facts: Sequence[RequestFacts], k: int) -> dict[str, Any]:
+    """Others' extra delay (veh·h) summed over the requests with an estimate."""
+    known = [f.others_delay_veh_h for f in facts if f.others_delay_veh_h is not None]
+    if not known:
+        return {"value": None, "not_estimated": NOT_ESTIMATED_DELAY}
+    return {**cell(round(sum(known), 3), len(known), k), "unit": "veh·h"}
+
+
+def _note_holds(session: Session, period: Period, facts: Mapping[str, RequestFacts]) -> None:
+    """Add each request's share of its holds' estimated cost (``hold.ended`` records)."""
+    audit = AuditRecordRow
+    window = (audit.recorded_at >= period.start) & (audit.recorded_at < period.end + HOLD_TAIL)
+    for (payload,) in session.execute(
+        select(audit.payload).where(window, audit.kind == HOLD_KIND).order_by(audit.seq)
+    ):
+        p = json.loads(payload)
+        cost, rids = p.get("others_delay_veh_h"), p.get("request_ids") or ()
+        if not isinstance(cost, int | float) or isinstance(cost, bool) or not rids:
+            continue
+        for rid in rids:
+            f = facts.get(rid)
+            if f is not None:
+                f.others_delay_veh_h = (f.others_delay_veh_h or 0.0) + float(cost) / len(rids)
 
 
 def collect(session: Session, period: Period) -> tuple[dict[str, RequestFacts], Counter[date]]:
@@ -236,6 +275,7 @@ def collect(session: Session, period: Period) -> tuple[dict[str, RequestFacts], 
             role = json.loads(spec).get("role")
             facts[rid].role = role if role in ROLES else "other"
             facts[rid].route = tuple(json.loads(detail).get("route") or ())
+    _note_holds(session, period, facts)
     rejected: Counter[date] = Counter()
     for (at,) in session.execute(
         select(audit.recorded_at).where(in_period, audit.kind == "signal.rejected")

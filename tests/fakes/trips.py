@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from dataclasses import replace
 from itertools import count
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearway.control.priority.desk import RecoveryRecord
+from clearway.service.runtime_records import hold_entry
 from clearway.storage.audit import AuditEntry, AuditKind, append_entries
 from clearway.storage.db import write_session
 from clearway.storage.requests import save_request
@@ -29,9 +32,12 @@ def add_trip(
     served: tuple[str, ...] = ("A1",),
     flagged: bool = False,
     restored: bool = False,
+    hold_costs_veh_h: tuple[float | None, ...] = (),
 ) -> str:
     """Store one request created at ``at`` (UTC) and its records: created, served, active
-    (traffic time 1000 s), then ``outcome`` ``trip_s`` later (none for ``unfinished``)."""
+    (traffic time 1000 s), then ``outcome`` ``trip_s`` later (none for ``unfinished``); and a
+    ``hold.ended`` record per ``hold_costs_veh_h`` (the hold's estimated cost, veh·h), as the
+    service writes them."""
     n = next(_ids)
     rid, owner = f"req-{n:05d}", f"dispatch-{n % 3}"
     spec = {"requester_id": f"VEH-{n}", "incident_id": f"INC-{n}", "role": role,
@@ -59,6 +65,9 @@ def add_trip(
                                            "time_s": 1010.0, "owner": owner}))  # fmt: skip
     if outcome != "unfinished":
         entries.append(rec(outcome, outcome, 1000.0 + trip_s, 10.0 + trip_s))
+    for k, cost in enumerate(hold_costs_veh_h):
+        hold = RecoveryRecord(f"J{k}", ("desk",), 995.0, 1000.0 + trip_s, 1010.0 + trip_s, (), cost)
+        entries.append(replace(hold_entry(hold, [rid]), at=at + timedelta(seconds=20 + trip_s)))
     status = "active" if outcome == "unfinished" else outcome
     with write_session(sessions) as s:
         save_request(s, rid, spec=spec, status=status, principal=owner,

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearway.service.runtime_records import HOLD_ENDED_KIND
 from clearway.network import Network, load_network
 from clearway.service.app import create_app
 from clearway.service.context import ServiceContext
@@ -58,6 +59,7 @@ _NOT_BY_REQUESTS = (
     AuditKind.AUTH_FAILED.value,
     AuditKind.SIGNAL_APPROVED.value,
     AuditKind.SIGNAL_REJECTED.value,
+    HOLD_ENDED_KIND,  # the runtime's own, as a junction's hold ends
 )
 
 

@@ -3,9 +3,14 @@ its decisions and the holds per junction — for operators on the dashboard."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from sqlalchemy import select
+
+from clearway.service.runtime_records import HOLD_ENDED_KIND
+from clearway.storage.models import AuditRecordRow
 
 from .conftest import AMBULANCE
 
@@ -55,6 +60,45 @@ def test_an_operator_reads_what_was_done_for_a_request_from_the_verified_log(liv
     assert log["verified_records"] > 0
     # Nothing of where the vehicle was: the log holds no positions.
     assert not _keys(log) & {"lat", "lon", "x_m", "y_m", "offset_m", "edge_id", "position"}
+
+
+def test_each_finished_hold_is_audited_with_its_estimated_cost_to_others(live_service, sessions):
+    """``hold.ended``: per junction held for the request, once its recovery is over, the hold
+    and recovery times and the extra delay it caused others there, estimated from detector
+    queues (a number, not a place)."""
+    svc = live_service
+    body = AMBULANCE | {"simulate": True}
+    r = svc.client.post("/priority-requests", json=body, headers=svc.as_("dispatcher"))
+    rid = r.json()["request_id"]
+    route_signals = {j["signal_id"] for j in r.json()["junctions"]}
+    assert _wait(svc, rid)["state"] == "completed"
+    end = time.monotonic() + 60.0
+    while True:
+        with sessions() as s:
+            rows = [
+                (j, json.loads(p))
+                for j, p in s.execute(
+                    select(AuditRecordRow.junction_id, AuditRecordRow.payload).where(
+                        AuditRecordRow.kind == HOLD_ENDED_KIND
+                    )
+                )
+            ]
+        mine = [(j, p) for j, p in rows if rid in p["request_ids"]]
+        if mine and {j for j, _ in mine} >= _held_signals(svc, rid):
+            break
+        assert time.monotonic() < end, (mine, rows)
+        time.sleep(0.1)
+    for junction, p in mine:
+        assert junction in route_signals
+        assert p["hold_s"] > 0 and p["recovery_s"] is not None and p["recovery_s"] >= 0
+        assert isinstance(p["others_delay_veh_h"], float), p  # the corridor reads detectors
+        assert abs(p["others_delay_veh_h"]) < 5.0, p  # one junction, one light-traffic hold
+        assert not _keys(p) & {"lat", "lon", "edge_id", "offset_m", "position", "route"}
+
+
+def _held_signals(svc, rid: str) -> set[str]:
+    log = svc.client.get(f"/audit/requests/{rid}", headers=svc.as_("operator")).json()
+    return {h["signal_id"] for h in log["holds"] if h["end_s"] is not None}
 
 
 def test_the_request_log_needs_audit_rights_and_a_known_request(live_service):

@@ -3,12 +3,15 @@ is never published."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from clearway.control.priority.desk import RecoveryRecord
 from clearway.errors import ConfigError
 from clearway.network.no_priority import red_wait_s
+from clearway.service.runtime_records import hold_entry
 from clearway.storage.audit import AuditLog
 from clearway.storage.public_report import (
     MIN_K,
@@ -16,6 +19,7 @@ from clearway.storage.public_report import (
     aggregate,
     build_report,
     check_k,
+    collect,
     parse_period,
     publish,
 )
@@ -164,6 +168,45 @@ def test_monitor_violations_are_counted_per_day_from_their_audit_records(session
     assert rep["totals"]["monitor_violations"] == {"value": 9, "records": 9}
     days = {d["day"]: d["monitor_violations"]["value"] for d in rep["days"]}
     assert days["2026-12-03"] == 2 and days["2026-12-05"] == 7 and days["2026-12-04"] == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_others_extra_delay_is_the_sum_of_the_holds_estimates_above_the_k_floor(
+    sessions, backend
+):
+    """The ``hold.ended`` records the live service writes (one per junction hold, its
+    estimated cost to everyone else) are summed per request, per day and month; a day with
+    fewer than k requests with an estimate is suppressed; a hold without one does not count."""
+    for i in range(5):  # two holds each, 0.02 + 0.03 veh·h
+        add_trip(sessions, DAY + timedelta(minutes=i), hold_costs_veh_h=(0.02, 0.03))
+    add_trip(sessions, DAY + timedelta(minutes=9), hold_costs_veh_h=(None,))  # not estimated
+    for i in range(3):  # the next day: 3 requests with an estimate, below k
+        add_trip(sessions, DAY + timedelta(days=1, minutes=i), hold_costs_veh_h=(0.1,))
+    with sessions() as s:
+        rep = build_report(s, parse_period(month="2026-12"))
+    total = rep["totals"]["others_extra_delay"]
+    assert total == {"value": pytest.approx(0.55), "requests": 8, "unit": "veh·h"}
+    days = {d["day"]: d["others_extra_delay"] for d in rep["days"]}
+    assert days["2026-12-03"] == {"value": pytest.approx(0.25), "requests": 5, "unit": "veh·h"}
+    assert days["2026-12-04"] == {
+        "value": None, "suppressed": "fewer than 5 requests", "unit": "veh·h"
+    }
+    assert days["2026-12-05"]["value"] is None and days["2026-12-05"]["not_estimated"]
+
+
+@sqlite_only
+def test_a_hold_shared_by_requests_is_split_between_them(sessions):
+    rids = [add_trip(sessions, DAY + timedelta(minutes=i)) for i in range(5)]
+    shared = RecoveryRecord("J9", ("a", "b"), 995.0, 1040.0, 1050.0, (), 0.5)
+    AuditLog(sessions).append_many([replace(hold_entry(shared, rids[:2]), at=DAY + timedelta(hours=1))])
+    with sessions() as s:
+        facts, _ = collect(s, parse_period(day="2026-12-03"))
+        rep = build_report(s, parse_period(day="2026-12-03"))
+    shares = {rid: f.others_delay_veh_h for rid, f in facts.items()}
+    assert shares[rids[0]] == shares[rids[1]] == pytest.approx(0.25)
+    assert all(shares[r] is None for r in rids[2:])
+    # Two requests carry an estimate: below k, so the day's figure is not published.
+    assert rep["totals"]["others_extra_delay"]["suppressed"] == "fewer than 5 requests"
 
 
 @sqlite_only

@@ -36,6 +36,10 @@ class RecoveryRecord:
         signal back (s); ``None`` while recovery is still running.
     cut_phases
         Program phases (indices) that lost their turn to the hold and were served first.
+    others_delay_veh_h
+        Estimated extra delay of everyone else at this junction from the hold's start to the
+        end of its recovery (veh·h; :mod:`~clearway.control.priority.hold_cost`, from detector
+        queues); ``None`` when no detector state was read.
     """
 
     signal_id: str
@@ -44,6 +48,7 @@ class RecoveryRecord:
     hold_end_s: float
     recovered_s: float | None
     cut_phases: tuple[int, ...] = ()
+    others_delay_veh_h: float | None = None
 
     @property
     def time_to_recover_s(self) -> float | None:

@@ -166,7 +166,10 @@ class FieldPreemption(PreemptionController):
         # Released: the controller's own program serves what waited, through its own
         # clearance; the record's recovery time is the release.
         self._records.append(
-            RecoveryRecord(sid, tuple(sorted(hold.requests)), hold.start_s, now_s, now_s, ())
+            RecoveryRecord(
+                sid, tuple(sorted(hold.requests)), hold.start_s, now_s, now_s, (),
+                self._hold_cost.finish(sid),
+            )  # fmt: skip
         )
         for key in [k for k in self._blocked if k[0] == sid]:
             self._blocked_at.setdefault(key, now_s)

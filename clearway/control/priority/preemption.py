@@ -27,6 +27,7 @@ from clearway.control.priority.arbitration import (
 )
 from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
 from clearway.control.priority.desk import BookDesk, RecoveryRecord
+from clearway.control.priority.hold_cost import HoldCostMeter
 from clearway.control.priority.hold_state import fill_compatible
 from clearway.control.priority.policies import PriorityPolicy, regain_s
 from clearway.control.priority.recovery import (
@@ -118,6 +119,7 @@ class PreemptionController(BookDesk):
         self._last_claim: dict[tuple[str, str], tuple[Claim, frozenset[int]]] = {}
         self._granted_since: dict[tuple[str, str], float] = {}
         self._traffic: TrafficState | None = None
+        self._hold_cost = HoldCostMeter(net, self.models)
         self._etas: dict[str, dict[str, float]] = {}
         self._advice: dict[str, ArrivalAdvice] = {}
         #: Per signal, how much later than a state set directly a change takes effect (s).
@@ -163,6 +165,9 @@ class PreemptionController(BookDesk):
         # some for the normal controller (possibly only some aggregates: traffic_fields).
         use = self.policy.uses_traffic_state and bool(traffic.lane_ids)
         self._traffic = traffic if use else None
+        if self._traffic is not None:
+            # The queues now are those of the tick that just ran, under its holds.
+            self._hold_cost.observe(self._traffic, [*self._holds, *self._recovering], now_s)
         self.book.observe(self.feed.priority_positions(), now_s, self._traffic)
         normal = self.normal.propose(now_s, timers, traffic)
         upcoming = {c.signal_id: c.state for c in normal}
@@ -364,7 +369,10 @@ class PreemptionController(BookDesk):
             resume_at = ((served[-1] if served else hold.interrupted) + 1) % max(len(phases), 1)
             self.normal.resume(sid, now_s, resume_at)
             self._records.append(
-                RecoveryRecord(sid, tuple(sorted(hold.requests)), hold.start_s, rec.hold_end_s, now_s, served)
+                RecoveryRecord(
+                    sid, tuple(sorted(hold.requests)), hold.start_s, rec.hold_end_s, now_s,
+                    served, self._hold_cost.finish(sid),
+                )  # fmt: skip
             )
             return
         self._recovering[sid] = (rec, hold, served)
