@@ -17,6 +17,7 @@ from clearway.control.max_pressure import MaxPressureController
 from clearway.control.phase_control import PhaseController
 from clearway.control.priority.desk import PriorityDesk
 from clearway.control.priority.feeds import MergedFeed
+from clearway.control.priority.field_preemption import PhaseLimitedPreemption
 from clearway.control.priority.policies import (
     CorridorPreemption,
     LocalPreemption,
@@ -29,7 +30,6 @@ from clearway.control.runtime import ControlLoop
 from clearway.control.switchable import SwitchableControl
 from clearway.control.transit_control import BusSource, TransitFixedTimeController
 from clearway.errors import ConfigError, MonitorViolationError
-from clearway.control.priority.field_preemption import PhaseLimitedPreemption
 from clearway.field.virtual.nema_run import NEMA_NORMAL, NEMA_PHASES_NORMAL, wire_nema
 from clearway.field.virtual.twin_cabinets import derivable_phase_maps
 from clearway.monitor import SafetyMonitor

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from clearway.bootstrap import PRIORITY_STRATEGIES, WiredRun, open_twin_run
+from clearway.control.priority.hold_cost import total_veh_h
 from clearway.control.priority.request import (
     Convoy,
     PositionUpdate,
@@ -23,7 +24,6 @@ from clearway.control.priority.request import (
     RequestState,
     Role,
 )
-from clearway.control.priority.hold_cost import total_veh_h
 from clearway.control.priority.reroute import ReroutePolicy
 from clearway.errors import ClearwayError, SimulationError
 from clearway.evaluation.alert_drivers import AlertDrivers

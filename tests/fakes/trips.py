@@ -4,8 +4,8 @@ the public transparency report's tests."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from dataclasses import replace
+from datetime import datetime, timedelta
 from itertools import count
 
 from sqlalchemy.orm import Session, sessionmaker

@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from clearway.service.runtime_records import HOLD_ENDED_KIND
 from clearway.network import Network, load_network
 from clearway.service.app import create_app
 from clearway.service.context import ServiceContext
 from clearway.service.runtime import ServiceRuntime
+from clearway.service.runtime_records import HOLD_ENDED_KIND
 from clearway.service.settings import ServiceSettings
 from clearway.sim.scenario import Scenario, grid_scenario
 from clearway.storage.audit import AuditKind
