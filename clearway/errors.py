@@ -73,6 +73,13 @@ class UnknownRequestError(UnknownIdError):
     lookup = "GET /priority-requests"
 
 
+class UnknownReplayError(UnknownIdError):
+    """No re-run of that request was started (or it has no figure yet) in this service run."""
+
+    kind = "re-run of request"
+    lookup = "POST /audit/requests/{id}/replay (start one first)"
+
+
 class ImplausiblePositionError(ClearwayError):
     """A reported position of a priority vehicle is physically impossible (a GPS glitch, a
     false position); the sample is ignored."""

@@ -62,11 +62,7 @@ def _replay(
     workers: int,
     out_dir: Path,
 ) -> dict[str, Path]:
-    from dataclasses import replace
-
-    from clearway.replay.report import write_replay_report
-    from clearway.replay.rerun import logged_scenario, plan_replay, require_route, run_replay
-    from clearway.replay.source import RouteUnknownError, read_incident
+    from clearway.replay.job import replay_request
     from clearway.storage.db import make_engine, parse_db_url, session_factory
 
     if scenario is not None and sumocfg is not None:
@@ -78,28 +74,20 @@ def _replay(
     if path and path != ":memory:" and not Path(path).is_file():
         # Opening it would create an empty file: say what is wrong instead.
         raise StorageError(f"no database file at {path}: give the service's database (--db)")
+
+    def instead(run: dict) -> Scenario:
+        return _override(scenario, sumocfg, run, seed, out_dir)
+
     engine = make_engine(db)
     try:
-        incident = read_incident(session_factory(engine), request_id)
+        return replay_request(
+            session_factory(engine), request_id, out_dir, workers=workers,
+            scenario_for=instead if scenario is not None or sumocfg is not None else None,
+            seed=seed,
+            on_note=lambda why: err_console.print(f"[yellow]note:[/] {why}"),
+        )  # fmt: skip
     finally:
         engine.dispose()
-    run = incident.log.run or {}
-    try:
-        require_route(incident.stored)
-    except RouteUnknownError as exc:
-        # Where the vehicle went is gone: what the log shows is still worth reporting.
-        err_console.print(f"[yellow]note:[/] {exc}")
-        return write_replay_report(incident, None, None, out_dir, not_rerun=str(exc))
-    if scenario is None and sumocfg is None:
-        sc = logged_scenario(incident.log.run)
-    else:
-        sc = _override(scenario, sumocfg, run, seed, out_dir)
-    if seed is not None:
-        sc = replace(sc, seed=seed)
-    overridden = scenario is not None or sumocfg is not None
-    plan = plan_replay(incident.log, incident.stored, sc, overridden=overridden)
-    result = run_replay(plan, out_dir / "runs", workers=workers)
-    return write_replay_report(incident, plan, result, out_dir)
 
 
 def _override(

@@ -128,6 +128,8 @@ def create_app(
         finally:
             if runtime is not None:
                 runtime.stop()
+            if ctx.replays is not None:
+                ctx.replays.close()
 
     app = FastAPI(
         title="clearway",

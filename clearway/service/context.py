@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -18,6 +20,7 @@ from clearway.service.credential_cache import CredentialCache
 from clearway.service.metrics import ServiceMetrics
 from clearway.service.plan_book import PlanBook
 from clearway.service.rate_limit import RateLimiter
+from clearway.service.replay_jobs import ReplayJobs
 from clearway.service.settings import ServiceSettings
 from clearway.service.signing import SignatureChecker
 from clearway.signals.model import Intersection
@@ -60,6 +63,9 @@ class ServiceContext:
     transit
         The buses a transit operator feeds, with their schedule (see
         :mod:`clearway.service.transit_feed`); loaded on first use.
+    replays
+        Re-runs of past requests started from the dashboard (see
+        :mod:`clearway.service.replay_jobs`); made on first use.
     """
 
     settings: ServiceSettings
@@ -80,6 +86,7 @@ class ServiceContext:
     public_alerts: AlertPublisher = field(default_factory=AlertPublisher, repr=False)
     convoy_plans: PlanBook = field(default_factory=PlanBook, repr=False)
     transit: TransitDesk | None = field(default=None, repr=False)
+    replays: ReplayJobs | None = field(default=None, repr=False)
     _graph: RoutingGraph | None = field(default=None, repr=False)
 
     def routing_graph(self) -> RoutingGraph:
@@ -87,6 +94,13 @@ class ServiceContext:
         if self._graph is None:
             self._graph = build_routing_graph(self.require_network())
         return self._graph
+
+    def replay_jobs(self) -> ReplayJobs:
+        """The re-runs of past requests (made on first use, in ``settings.replay_dir``)."""
+        if self.replays is None:
+            where = self.settings.replay_dir or Path(tempfile.mkdtemp(prefix="clearway-replay-"))
+            self.replays = ReplayJobs(self.sessions, where)
+        return self.replays
 
     def traffic_clock(self) -> TrafficClock | None:
         """Traffic time and UTC as the live runtime keeps them (see

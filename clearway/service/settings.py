@@ -93,6 +93,9 @@ class ServiceSettings(BaseSettings):
         Transit priority (``/transit``): the GTFS static feed (``trips.txt``,
         ``stop_times.txt``, ``clearway_lines.json``; unset: the routes answer 503), and how
         late a bus must run to get a green extension or an early green (s).
+    replay_dir
+        Where re-runs of past requests started from the dashboard write their reports
+        (``<replay_dir>/<request id>/``; unset: a temporary folder of this service run).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -161,6 +164,7 @@ class ServiceSettings(BaseSettings):
         5, ge=5, le=1000, description="public report: no cell from fewer requests (count)"
     )
     gtfs_dir: str = Field("", max_length=4096, description="GTFS static feed folder (transit)")
+    replay_dir: Path | None = None
     transit_late_threshold_s: float = Field(
         60.0, ge=0, le=3600, description="a bus later than this may get transit priority (s)"
     )

@@ -607,6 +607,40 @@ def test_an_operator_reads_what_was_done_for_a_request(page):
     assert page.errors == [], page.errors
 
 
+def test_an_operator_re_runs_a_finished_request_from_its_log(page):
+    """In the Log card, "Re-run" re-runs the request's logged demand under none, local and
+    corridor in the background and shows the comparison and the time-space diagram."""
+    live, p = page.live, page.page
+    body = {"vehicle_id": "AMB-RERUN", "role": "ambulance", "incident_id": "INC-RERUN",
+            "origin_edge": ORIGIN, "destination_edge": DESTINATION, "simulate": True}  # fmt: skip
+    r = live.api("POST", "/priority-requests", "dispatcher", json=body)
+    assert r.status_code == 201, r.text
+    rid = r.json()["request_id"]
+    for _ in range(600):
+        if live.api("GET", f"/priority-requests/{rid}", "operator").json()["state"] == "completed":
+            break
+        time.sleep(0.25)
+    page.login("operator")
+    row = p.locator(f'.req[data-request-id="{rid}"]')
+    row.wait_for()
+    row.locator(".req-log").click()
+    p.wait_for_selector("#card-request-log:not([hidden]) #log-rerun-start")
+    p.click("#log-rerun-start")
+    p.wait_for_selector("#log-rerun-table tbody tr", timeout=240_000)
+    heads = p.eval_on_selector_all("#log-rerun-table thead th", "hs => hs.map(h => h.textContent)")
+    assert heads[1:] == ["none", "local", "corridor"], heads
+    ratio = p.eval_on_selector_all(
+        "#log-rerun-table tbody tr:first-child td", "cs => cs.map(c => c.textContent)"
+    )
+    assert ratio[0] == "ratio to free flow" and all(float(x) >= 0.9 for x in ratio[1:]), ratio
+    p.wait_for_function(
+        "() => { const i = document.querySelector('#log-rerun-figure');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    page.shot("15-request-rerun")
+    assert page.errors == [], page.errors
+
+
 def test_a_dispatcher_has_no_log_button(page):
     live, p = page.live, page.page
     body = {"vehicle_id": "AMB-NOLOG", "role": "ambulance", "incident_id": "INC-NOLOG",

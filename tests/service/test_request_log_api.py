@@ -112,3 +112,39 @@ def test_the_request_log_needs_audit_rights_and_a_known_request(live_service):
     assert rid in r.json()["detail"]
     r = svc.client.get("/audit/requests/not-an-id", headers=svc.as_("operator"))
     assert r.status_code == 422, r.text
+
+
+def test_an_operator_re_runs_a_past_request_against_the_other_strategies(live_service):
+    """``POST /audit/requests/{id}/replay`` starts the re-run in the background (202; again
+    while it runs: 200, the same job); ``GET`` polls it to ``done`` with the comparison of
+    none, local and corridor on the logged demand, and the time-space diagram is a PNG."""
+    svc = live_service
+    r = svc.client.post("/priority-requests", json=AMBULANCE | {"simulate": True},
+                        headers=svc.as_("dispatcher"))  # fmt: skip
+    rid = r.json()["request_id"]
+    assert _wait(svc, rid)["state"] == "completed"
+    url = f"/audit/requests/{rid}/replay"
+    assert svc.client.get(url, headers=svc.as_("operator")).status_code == 404  # none yet
+    first = svc.client.post(url, headers=svc.as_("operator"))
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] in ("queued", "running")
+    again = svc.client.post(url, headers=svc.as_("operator"))
+    assert again.status_code in (200, 202)
+    end = time.monotonic() + 240.0
+    while True:
+        job = svc.client.get(url, headers=svc.as_("operator")).json()
+        if job["status"] in ("done", "failed"):
+            break
+        assert time.monotonic() < end, job
+        time.sleep(0.5)
+    assert job["status"] == "done", job["error"]
+    comparison = job["report"]["comparison"]
+    assert {"none", "local", "corridor"} <= set(comparison), comparison
+    assert job["report"]["verified"]["ok"]
+    png = svc.client.get(f"{url}/figure", headers=svc.as_("operator"))
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    # Reading the log is an operator's right: a viewer may not start a re-run.
+    assert svc.client.post(url, headers=svc.as_("viewer")).status_code == 403
+    assert svc.client.post("/audit/requests/pr-0123456789abcdef/replay",
+                           headers=svc.as_("operator")).status_code == 404  # fmt: skip

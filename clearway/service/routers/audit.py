@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import FileResponse
 
 from clearway.service import usecases
 from clearway.service.auth import Permission, Principal, require
@@ -57,3 +58,41 @@ def request_log(
     decision, holds per junction (start, end, commands), advice, the run it was made on.
     Rebuilt from the log alone (it holds no positions); ``clearway replay`` re-runs it."""
     return usecases.incident_log(ctx, request_id)
+
+
+@router.post("/requests/{request_id}/replay", status_code=202)
+def start_replay(
+    response: Response,
+    request_id: str = RequestId,
+    _p: Principal = Depends(_read_audit),
+    ctx: ServiceContext = Depends(get_context),
+) -> dict[str, Any]:
+    """Re-run the request's logged demand under none, local and corridor, in the background
+    (one re-run at a time): 202 with the job; poll ``GET …/replay``. One already queued or
+    running for the request is answered as it is (200)."""
+    job, started = usecases.start_replay(ctx, request_id)
+    if not started:
+        response.status_code = 200
+    return job
+
+
+@router.get("/requests/{request_id}/replay")
+def replay_status(
+    request_id: str = RequestId,
+    _p: Principal = Depends(_read_audit),
+    ctx: ServiceContext = Depends(get_context),
+) -> dict[str, Any]:
+    """The request's latest re-run: ``queued``, ``running``, ``done`` (its report: the log's
+    holds beside the re-run's, and per strategy the ratio, stops and others' delay) or
+    ``failed`` (why)."""
+    return usecases.replay_status(ctx, request_id)
+
+
+@router.get("/requests/{request_id}/replay/figure", response_class=FileResponse)
+def replay_figure(
+    request_id: str = RequestId,
+    _p: Principal = Depends(_read_audit),
+    ctx: ServiceContext = Depends(get_context),
+) -> FileResponse:
+    """The finished re-run's time–space diagram (PNG)."""
+    return FileResponse(usecases.replay_figure(ctx, request_id), media_type="image/png")

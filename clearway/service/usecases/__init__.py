@@ -11,7 +11,14 @@ from clearway.service.usecases.access import (
     require_signing,
     revoke_key,
 )
-from clearway.service.usecases.audit import incident_log, query_audit, verify_audit
+from clearway.service.usecases.audit import (
+    incident_log,
+    query_audit,
+    replay_figure,
+    replay_status,
+    start_replay,
+    verify_audit,
+)
 from clearway.service.usecases.junctions import (
     junction_model,
     junction_state,
@@ -39,6 +46,9 @@ __all__ = [
     "get_convoy",
     "get_priority_request",
     "incident_log",
+    "replay_figure",
+    "replay_status",
+    "start_replay",
     "issue_key",
     "junction_model",
     "junction_state",

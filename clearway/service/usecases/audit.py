@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from clearway.errors import ConflictError
+from clearway.errors import ConflictError, UnknownReplayError
 from clearway.service.context import ServiceContext
 from clearway.service.schemas import (
     AuditPageOut,
@@ -43,3 +44,29 @@ def incident_log(ctx: ServiceContext, request_id: str) -> dict[str, Any]:
     except ReplayError as exc:
         raise ConflictError(str(exc)) from None
     return {**incident.log.to_dict(), "verified_records": incident.verified.checked}
+
+
+def start_replay(ctx: ServiceContext, request_id: str) -> tuple[dict[str, Any], bool]:
+    """Start re-running ``request_id`` against the other strategies (in the background);
+    (its job as the API shows it, whether it was started now). The log must know the
+    request and verify (404 / 409, as :func:`incident_log`)."""
+    incident_log(ctx, request_id)
+    job, started = ctx.replay_jobs().start(request_id)
+    return job.to_dict(), started
+
+
+def replay_status(ctx: ServiceContext, request_id: str) -> dict[str, Any]:
+    """The latest re-run of ``request_id``: queued, running, done (with the report) or
+    failed (with why); 404 if none was started in this service run."""
+    job = ctx.replay_jobs().get(request_id)
+    if job is None:
+        raise UnknownReplayError(request_id, where="this service run")
+    return job.to_dict()
+
+
+def replay_figure(ctx: ServiceContext, request_id: str) -> Path:
+    """The time–space diagram of the request's finished re-run (404 until there is one)."""
+    job = ctx.replay_jobs().get(request_id)
+    if job is None or job.figure is None or not job.figure.is_file():
+        raise UnknownReplayError(request_id, where="the finished re-runs with a time-space diagram")
+    return job.figure
