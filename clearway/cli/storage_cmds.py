@@ -88,7 +88,7 @@ def db_upgrade(db: DbOption = DEFAULT_DB) -> None:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
-    role: Annotated[str, typer.Option(help="viewer, dispatcher, operator or admin.")],
+    role: Annotated[str, typer.Option(help="viewer, dispatcher, operator, admin or transit (only feeds buses).")],
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Create a user and print their API key: on stdout, this once and never again."""

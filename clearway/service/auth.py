@@ -78,12 +78,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         }
     ),
     "admin": frozenset({Permission.READ, Permission.READ_AUDIT, Permission.MANAGE_USERS}),
+    # A transit operator's AVL or GTFS-realtime bridge: it may feed its buses (which can only
+    # ever earn a late bus a green extension or an early green) and nothing else, not even
+    # read the network or the requests.
+    "transit": frozenset({Permission.FEED_TRANSIT}),
 }
 assert set(ROLE_PERMISSIONS) == set(ROLES), "every stored role needs its permissions"
 
 
 def roles_with(permission: Permission) -> tuple[str, ...]:
-    """The roles granted ``permission``, in the order viewer, dispatcher, operator, admin."""
+    """The roles granted ``permission``, in the order viewer, dispatcher, operator, admin,
+    transit."""
     return tuple(r for r in ROLES if permission in ROLE_PERMISSIONS[r])
 
 
@@ -96,7 +101,7 @@ class Principal:
     name
         User name (what the audit log records as ``principal``).
     role
-        viewer, dispatcher, operator or admin.
+        viewer, dispatcher, operator, admin or transit.
     key_id
         The API key used, directly or through the token exchanged for it.
     method

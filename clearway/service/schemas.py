@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-Role = Literal["viewer", "dispatcher", "operator", "admin"]
+Role = Literal["viewer", "dispatcher", "operator", "admin", "transit"]
 USER_NAME_PATTERN = r"^[A-Za-z0-9_.@\-]{1,64}$"
 #: Largest sequence number (a signed 64-bit integer, what SQLite and PostgreSQL store).
 MAX_SEQ = 2**63 - 1

@@ -42,7 +42,7 @@ NAMING = {
 #: SQLite only auto-numbers an INTEGER primary key; PostgreSQL gets a 64-bit one.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-ROLES = ("viewer", "dispatcher", "operator", "admin")
+ROLES = ("viewer", "dispatcher", "operator", "admin", "transit")
 UTCDateTime = DateTime(timezone=True)
 
 

@@ -7,7 +7,7 @@ and a new one issued. Checking a key costs one scrypt (about 20 ms of CPU, off t
 whether or not its id exists, and compares digests in constant time.
 
 Roles: ``viewer`` reads, ``dispatcher`` may request priority, ``operator`` may change plans,
-``admin`` manages users. What each role may do is the service's decision; this module only
+``admin`` manages users, ``transit`` (a transit operator's system) only feeds its buses. What each role may do is the service's decision; this module only
 stores who has which.
 """
 
@@ -73,7 +73,8 @@ class UserInfo:
 
 
 def check_role(role: str) -> str:
-    """``role`` if it is one of viewer, dispatcher, operator, admin; else :class:`StorageError`."""
+    """``role`` if it is one of viewer, dispatcher, operator, admin, transit; else
+    :class:`StorageError`."""
     if role not in ROLES:
         raise StorageError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     return role

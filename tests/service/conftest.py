@@ -52,7 +52,7 @@ UNLIMITED = {
 }
 #: The same for a `clearway serve` subprocess, through its environment.
 UNLIMITED_ENV = {f"CLEARWAY_{k.upper()}": "1000000" for k in UNLIMITED}
-ROLES = ("viewer", "dispatcher", "operator", "admin")
+ROLES = ("viewer", "dispatcher", "operator", "admin", "transit")
 #: Audit kinds written by something other than the request under test: refusals, and the live
 #: runtime's signal changes every tick.
 _NOT_BY_REQUESTS = (

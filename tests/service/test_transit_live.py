@@ -183,7 +183,7 @@ def test_feed_times_are_turned_into_traffic_time_with_the_clock(tmp_path, grid_n
     vp.trip.trip_id, vp.current_stop_sequence = "L.0", 2
     vp.current_status = gtfs_realtime_pb2.VehiclePosition.STOPPED_AT
     vp.timestamp = int(at_utc)
-    (delay,), _ = desk.feed(msg.SerializeToString(), at_utc, clock)
+    (delay,) = desk.feed(msg.SerializeToString(), at_utc, clock).delays
     assert delay.delay_s == pytest.approx(150.0) and delay.time_s == pytest.approx(1250.0)
     rep = BusReport("L.0", POSITION["edge_id"], 150.0, 7.0, at_utc)
     (late,) = desk.positions([("bus7", rep)], clock)

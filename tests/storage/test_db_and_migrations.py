@@ -114,3 +114,27 @@ def test_every_table_has_a_primary_key_and_named_constraints(engine):
     insp = inspect(engine)
     for table in Base.metadata.sorted_tables:
         assert insp.get_pk_constraint(table.name)["constrained_columns"], table.name
+
+
+def test_the_transit_role_migration_keeps_users_and_their_keys(tmp_path):
+    # 0004 copies the users table on SQLite (a CHECK cannot be altered there): with foreign
+    # keys on, that would cascade to every API key if they were not put back.
+    from clearway.storage.db import session_factory
+    from clearway.storage.users import add_user, authenticate
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0003")
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as s:
+            _, key = add_user(s, "disp", "dispatcher")
+    finally:
+        engine.dispose()
+    assert upgrade(url) == ("0003", head_revision())
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as s:
+            assert authenticate(s, key).role == "dispatcher"
+            add_user(s, "avl", "transit")
+    finally:
+        engine.dispose()

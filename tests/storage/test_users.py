@@ -109,3 +109,13 @@ def test_the_database_itself_refuses_an_unknown_role(sessions):
     with sessions() as s, pytest.raises(IntegrityError):
         s.add(UserRow(name="sneaky", role="root", created_at=utcnow()))
         s.flush()
+
+
+def test_a_transit_user_is_stored_and_the_database_takes_its_role(sessions):
+    with sessions.begin() as s:
+        user, key = add_user(s, "avl-bridge", "transit")
+    with sessions() as s:
+        assert authenticate(s, key).role == "transit"
+        assert s.execute(select(UserRow.role).where(UserRow.name == "avl-bridge")).scalar() == (
+            "transit"
+        )

@@ -133,3 +133,80 @@ def test_extension_wins_over_early_green() -> None:
 def test_settings_refuse_negative_limits() -> None:
     with pytest.raises(ValueError, match="max_early_s"):
         TransitSettings(max_early_s=-1.0)
+
+
+# -- the agency's time zone ------------------------------------------------------------------
+def _utc(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp()
+
+
+def test_agency_timezone_is_read_and_bad_ones_are_named(tmp_path) -> None:
+    from clearway.control.priority.gtfs import parse_agency_timezone, read_agency_timezone
+
+    head = "agency_id,agency_name,agency_url,agency_timezone\n"
+    assert parse_agency_timezone(head + "a,A,https://a,Europe/Berlin\n").key == "Europe/Berlin"
+    with pytest.raises(ScheduleError, match="'Mars/Olympus' is not an IANA time zone"):
+        parse_agency_timezone(head + "a,A,https://a,Mars/Olympus\n")
+    with pytest.raises(ScheduleError, match="several time zones"):
+        parse_agency_timezone(head + "a,A,https://a,Europe/Berlin\nb,B,https://b,UTC\n")
+    with pytest.raises(ScheduleError, match="no agency_timezone"):
+        parse_agency_timezone(head + "a,A,https://a,\n")
+    with pytest.raises(ScheduleError, match="agency.txt lacks the column.*agency_timezone"):
+        parse_agency_timezone("agency_id,agency_name\na,A\n")
+    with pytest.raises(ScheduleError, match=r"cannot read .*agency\.txt.*agency_timezone"):
+        read_agency_timezone(tmp_path)
+
+
+def test_service_days_follow_the_zone_through_daylight_saving_time() -> None:
+    from zoneinfo import ZoneInfo
+
+    from clearway.control.priority.gtfs import ServiceDays
+
+    days = ServiceDays(zone=ZoneInfo("Europe/Berlin"))
+    eight = 8 * 3600.0  # 08:00:00 in stop_times.txt
+    # Winter (CET, UTC+1): 08:00 local is 07:00 UTC; a bus there at 07:02 UTC is 120 s late.
+    assert days.lateness_s(_utc("2026-01-15T07:02:00+00:00"), eight) == pytest.approx(120.0)
+    # Summer (CEST, UTC+2): 06:00 UTC.
+    assert days.lateness_s(_utc("2026-07-15T06:02:00+00:00"), eight) == pytest.approx(120.0)
+    # The day DST begins (29 March 2026, 02:00 -> 03:00): the service day starts at noon
+    # minus 12 h = 22:00 UTC the day before, so 08:00:00 is 06:00 UTC (08:00 CEST).
+    assert days.starts_s(_utc("2026-03-29T06:00:00+00:00"))[1] == _utc("2026-03-28T22:00:00+00:00")
+    # A bus at 23:55 local, 10 min early for a 00:05:00 trip, is early, not 23 h 50 min late.
+    five_past = 300.0
+    assert days.lateness_s(_utc("2026-01-15T22:55:00+00:00"), five_past) == pytest.approx(-600.0)
+    assert days.lateness_s(_utc("2026-03-29T06:00:00+00:00"), eight) == pytest.approx(0.0)
+    # ... and the day it ends (25 October 2026): 23:00 UTC the day before; 08:00 CET.
+    assert days.lateness_s(_utc("2026-10-25T07:00:30+00:00"), eight) == pytest.approx(30.0)
+    # The zone is applied, not UTC midnight: read as UTC the same bus would be 1 h off.
+    assert ServiceDays(start_s=_utc("2026-01-15T00:00:00+00:00")).lateness_s(
+        _utc("2026-01-15T07:02:00+00:00"), eight
+    ) == pytest.approx(-3480.0)
+
+
+def test_a_trip_across_midnight_is_on_the_service_day_it_began() -> None:
+    from zoneinfo import ZoneInfo
+
+    from clearway.control.priority.bus_board import BusBoard, BusLine, BusReport
+    from clearway.control.priority.gtfs import ServiceDays
+
+    # Trip N_0 of Thursday 15 January leaves A at 23:50:00 and reaches C at 24:20:00, which
+    # is 00:20 CET on Friday (23:20 UTC on Thursday).
+    trips = "route_id,service_id,trip_id\nN,wk,N_0\n"
+    stop_times = (
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+        "N_0,23:50:00,23:50:00,A,1\nN_0,24:20:00,24:20:00,C,2\n"
+    )
+    line = BusLine("N", ("e1", "e2"), (1000.0, 1000.0), {"A": ("e1", 0.0), "C": ("e2", 1000.0)})
+    days = ServiceDays(zone=ZoneInfo("Europe/Berlin"))
+    board = BusBoard(parse_schedule(trips, stop_times), {"N": line}, service_days=days)
+    at_c = _utc("2026-01-15T23:25:00+00:00")  # 00:25 local on Friday: 5 min late at C
+    assert board.lateness_s(BusReport("N_0", "e2", 1000.0, 0.0, at_c)) == pytest.approx(300.0)
+    halfway = _utc("2026-01-15T23:05:00+00:00")  # 00:05 local, due there at 00:05
+    assert board.lateness_s(BusReport("N_0", "e1", 1000.0, 8.0, halfway)) == pytest.approx(0.0)
+    # Before midnight too (23:52 local, 2 min after leaving A, 1/15 of the way).
+    early = _utc("2026-01-15T22:52:00+00:00")
+    assert board.lateness_s(BusReport("N_0", "e1", 2000.0 / 15, 8.0, early)) == pytest.approx(
+        0.0, abs=1e-6
+    )

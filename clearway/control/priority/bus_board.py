@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from clearway.control.priority.gtfs import ScheduleError, TripSchedule, lateness_s
+from clearway.control.priority.gtfs import ScheduleError, ServiceDays, TripSchedule, scheduled_at_s
 from clearway.control.transit_control import BusApproach
 
 #: File beside a GTFS feed's own giving each line's path on the network (clearway's own).
@@ -125,6 +125,9 @@ class BusBoard:
         Line geometry by GTFS ``route_id``.
     service_day_start_s
         Traffic time of the service day's start: GTFS times are counted from it (s).
+    service_days
+        Instead, where each service day starts (with the agency's time zone when the board's
+        clock is UTC); overrides ``service_day_start_s``.
     stale_s
         Reports older than this are dropped (s).
     """
@@ -135,11 +138,12 @@ class BusBoard:
         lines: Mapping[str, BusLine],
         *,
         service_day_start_s: float = 0.0,
+        service_days: ServiceDays | None = None,
         stale_s: float = STALE_S,
     ) -> None:
         self.schedule = dict(schedule)
         self.lines = dict(lines)
-        self.service_day_start_s = service_day_start_s
+        self.service_days = service_days or ServiceDays(start_s=service_day_start_s)
         self.stale_s = stale_s
         self._stops = {lid: line.stop_distances_m() for lid, line in self.lines.items()}
         self._reports: dict[str, BusReport] = {}
@@ -199,8 +203,8 @@ class BusBoard:
         d = line.distance_m(report.edge_id, report.offset_m)
         if d is None:
             return delay[0] if delay is not None else None
-        return lateness_s(
-            trip, self._stops[line.line_id], d, report.time_s - self.service_day_start_s
+        return self.service_days.lateness_s(
+            report.time_s, scheduled_at_s(trip, self._stops[line.line_id], d)
         )
 
     def bus_approaches(self, now_s: float) -> Sequence[BusApproach]:

@@ -2,7 +2,11 @@
 
 GTFS ``trips.txt`` and ``stop_times.txt`` are parsed with the :mod:`csv` module (only the
 columns clearway needs; a feed's other files and columns are ignored). Times are seconds after
-the service day's start ("noon minus 12 h"; GTFS lets hours pass 24 for trips after midnight).
+the service day's start ("noon minus 12 h"; GTFS lets hours pass 24 for trips after midnight)
+in the agency's local time: ``agency.txt``'s ``agency_timezone``
+(:func:`read_agency_timezone`). :class:`ServiceDays` turns them into the board's clock: a
+fixed start (the twin's simulated day), or in UTC the start of each local service day, which
+moves with daylight saving time.
 
 Lateness (s, positive = late) is measured the way a transit operator's AVL does it: against the
 schedule interpolated by distance between the stop the bus last passed and the next one, so a
@@ -17,7 +21,9 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clearway.errors import ConfigError
 
@@ -155,6 +161,91 @@ def read_schedule(folder: str | Path) -> dict[str, TripSchedule]:
         raise ScheduleError(
             f"cannot read the GTFS feed in {base}: {exc}; give a folder with trips.txt and stop_times.txt"
         ) from exc
+
+
+#: GTFS file naming the agency and its time zone.
+AGENCY_FILE = "agency.txt"
+
+
+def parse_agency_timezone(agency_txt: str) -> ZoneInfo:
+    """The time zone of ``agency.txt``'s text (``agency_timezone``, an IANA name such as
+    ``Europe/Berlin``).
+
+    Raises
+    ------
+    ScheduleError
+        The column is missing or empty, the zone is not an IANA zone, or the agencies name
+        different zones (GTFS requires one zone for every agency of a feed).
+    """
+    rows = _rows(agency_txt, AGENCY_FILE, ("agency_timezone",))
+    zones = sorted({r["agency_timezone"] for r in rows})
+    if not zones or zones == [""]:
+        raise ScheduleError(
+            f"{AGENCY_FILE} gives no agency_timezone; GTFS requires one (e.g. Europe/Berlin)"
+        )
+    if len(zones) > 1:
+        raise ScheduleError(
+            f"{AGENCY_FILE} names several time zones {zones}; GTFS requires one for all agencies"
+        )
+    try:
+        return ZoneInfo(zones[0])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(
+            f"{AGENCY_FILE}: agency_timezone {zones[0]!r} is not an IANA time zone "
+            "(e.g. Europe/Berlin, America/New_York)"
+        ) from None
+
+
+def read_agency_timezone(folder: str | Path) -> ZoneInfo:
+    """:func:`parse_agency_timezone` on ``folder``'s ``agency.txt``.
+
+    Raises
+    ------
+    ScheduleError
+        If the file is missing or unreadable (naming it), or as :func:`parse_agency_timezone`.
+    """
+    path = Path(folder) / AGENCY_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScheduleError(
+            f"cannot read {path}: {exc}; GTFS times are local to agency.txt's agency_timezone, "
+            "so clearway needs it to place the schedule in UTC"
+        ) from exc
+    return parse_agency_timezone(text)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDays:
+    """Where service days start on the board's clock.
+
+    Either a fixed ``start_s`` (the twin: its simulated day starts at traffic time 0), or,
+    with ``zone``, the board's clock is UTC and each local service day starts at noon minus
+    12 h local time (the GTFS definition: on a day daylight saving time begins or ends that
+    is 23:00 or 01:00 local, so schedule times keep their distance from noon).
+    """
+
+    zone: ZoneInfo | None = None
+    start_s: float = 0.0
+
+    def starts_s(self, time_s: float) -> tuple[float, ...]:
+        """The starts (s, board clock) of the service days a bus at ``time_s`` may be on:
+        with a zone, the day before the local day (its trips run past 24:00), the local day,
+        and the next (a bus early for a trip just after midnight)."""
+        if self.zone is None:
+            return (self.start_s,)
+        day = datetime.fromtimestamp(time_s, self.zone).date()
+        out = []
+        for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
+            noon = datetime.combine(d, time(12), tzinfo=self.zone)
+            out.append(noon.timestamp() - 12 * 3600.0)
+        return tuple(out)
+
+    def lateness_s(self, time_s: float, scheduled_s: float) -> float:
+        """How late (s) an event at ``time_s`` (board clock) is against ``scheduled_s`` (s
+        after a service day's start): against the service day that puts it nearest its
+        schedule (a bus after midnight on a 24:20:00 trip is on yesterday's)."""
+        return min((time_s - start - scheduled_s for start in self.starts_s(time_s)), key=abs)
 
 
 def lateness_at_stop_s(

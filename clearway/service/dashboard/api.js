@@ -104,9 +104,11 @@ export class Api {
 // Mirrors clearway.service.auth.ROLE_PERMISSIONS (the API enforces it; the UI only hides).
 export const PERMISSIONS = {
   viewer: ["read"],
-  dispatcher: ["read", "priority.request"],
-  operator: ["read", "priority.request", "priority.cancel_any", "plans.change", "audit.read"],
+  dispatcher: ["read", "priority.request", "transit.feed"],
+  operator: ["read", "priority.request", "priority.cancel_any", "plans.change", "audit.read",
+             "transit.feed"],
   admin: ["read", "audit.read", "users.manage"],
+  transit: ["transit.feed"],
 };
 
 export function may(role, permission) {

@@ -2,15 +2,18 @@
 extension or an early green, never preemption.
 
 * ``POST /transit/gtfs-rt``: a GTFS-realtime ``FeedMessage`` (protobuf body, Content-Type
-  ``application/x-protobuf``): TripUpdates' delays, VehiclePositions stopped at a stop.
+  ``application/x-protobuf``): TripUpdates' delays, VehiclePositions stopped at a stop, and
+  VehiclePositions' lat/lon map matched onto their trip's line (refused per bus, with a
+  reason, when stale, from the future or off the line).
 * ``POST /transit/positions``: bus positions on the network (edge, offset, speed, trip id).
 * ``GET /transit/status``: whether a schedule is configured and the live loop acts on it.
 * ``GET /transit/buses``: the buses heard of recently, how late each runs, whether it is late
   enough to be served (``CLEARWAY_TRANSIT_LATE_THRESHOLD_S``, default 60 s).
 
-Both feeds need the ``transit.feed`` permission (dispatchers and operators), are rate-limited
+Both feeds need the ``transit.feed`` permission (dispatchers, operators and the ``transit``
+role, which may do nothing else), are rate-limited
 like priority positions, and every accepted or refused feed is audited (``transit.feed``:
-counts, trip ids and delays; no position). The schedule comes from ``CLEARWAY_GTFS_DIR``
+counts, trip ids and delays, refused buses and why; no position). The schedule comes from ``CLEARWAY_GTFS_DIR``
 (503 while none is configured). With a live runtime on the twin that acts on the feed, feed
 times (UTC) are turned into the twin's traffic time with the runtime's clock (503 while it
 has none: before its first tick, or at speed 0).
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -71,12 +73,28 @@ class TripLateness(BaseModel):
     qualifies: bool
 
 
+class RefusedPositionOut(BaseModel):
+    """A bus position not taken, and why: ``stale``, ``future``, ``early`` (before the twin's
+    clock began), ``off_line``, ``no_lane``, ``no_geo``, ``no_network``, ``no_line``,
+    ``bad_id``, ``bad_position``."""
+
+    vehicle_id: str
+    trip_id: str
+    reason: str
+    detail: str
+
+
 class TransitFeedOut(BaseModel):
-    """What a feed changed: per trip (or bus) its lateness, and trip ids not in the schedule."""
+    """What a feed changed: per trip (or bus) its lateness, trip ids not in the schedule, and
+    (GTFS-realtime) the buses placed from their positions, the positions refused, and those
+    not newer than the bus's last (ignored)."""
 
     accepted: int
     lateness: list[TripLateness]
     unknown_trips: list[str] = []
+    positions: int = 0
+    refused: list[RefusedPositionOut] = []
+    repeated: int = 0
 
 
 class LastPriority(BaseModel):
@@ -117,11 +135,14 @@ def desk_of(ctx: ServiceContext) -> TransitDesk:
         live = ctx.runtime.transit if ctx.runtime is not None else None
         if ctx.transit is None and live is not None:
             ctx.transit = live  # the desk the live control loop reads
+            if ctx.network is not None:
+                live.attach_network(ctx.network)  # GTFS-realtime positions are matched on it
         if ctx.transit is None:
-            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            # Traffic time is UTC here: service days are the agency's local days.
             ctx.transit = load_desk(
-                ctx.settings.gtfs_dir, midnight.timestamp(), ctx.settings.transit_late_threshold_s
-            )
+                ctx.settings.gtfs_dir, None, ctx.settings.transit_late_threshold_s,
+                net=ctx.network, fix_tolerance_s=ctx.settings.clock_tolerance_s,
+            )  # fmt: skip
         return ctx.transit
 
 
@@ -156,27 +177,41 @@ async def gtfs_realtime(
     principal: Principal = Depends(_feed),
     ctx: ServiceContext = Depends(get_context),
 ) -> TransitFeedOut:
-    """Take a GTFS-realtime FeedMessage (protobuf body): each TripUpdate's delay, and each
-    VehiclePosition stopped at a stop measured against the schedule. 400 for a body that is
-    not a FeedMessage (audited)."""
+    """Take a GTFS-realtime FeedMessage (protobuf body): each TripUpdate's delay, each
+    VehiclePosition stopped at a stop measured against the schedule, and each
+    VehiclePosition's lat/lon matched onto its trip's line, a bus position like those of
+    ``/transit/positions``. A position that cannot be used is refused for that bus (``refused``,
+    with the reason), the rest are taken. 400 for a body that is not a FeedMessage (audited)."""
     body = await request.body()
     desk = desk_of(ctx)
     try:
-        delays, unknown = desk.feed(body, time.time(), clock_of(ctx, desk))
+        got = await run_in_threadpool(desk.feed, body, time.time(), clock_of(ctx, desk))
     except Exception as exc:
         await run_in_threadpool(
             ctx.audit.append, FEED_KIND, principal=principal.name,
             payload={"format": "gtfs-rt", "refused": str(exc)[:200]},
         )  # fmt: skip
         raise
+    delays, unknown = got.delays, got.unknown
     out = [
         TripLateness(id=d.trip_id, lateness_s=d.delay_s, qualifies=_qualifies(desk, d.delay_s))
         for d in delays
-    ]
-    payload = {"format": "gtfs-rt", "accepted": len(delays), "unknown_trips": unknown[:50],
-               "delays_s": {d.trip_id: d.delay_s for d in delays[:200]}}  # fmt: skip
+    ] + [TripLateness(id=vid, lateness_s=x, qualifies=_qualifies(desk, x)) for vid, x in got.placed]
+    accepted = len(delays) + len(got.placed)
+    payload = {"format": "gtfs-rt", "accepted": accepted, "unknown_trips": unknown[:50],
+               "delays_s": {d.trip_id: d.delay_s for d in delays[:200]},
+               "positions": len(got.placed), "repeated": got.repeated,
+               "lateness_s": {vid: x for vid, x in got.placed[:200]},
+               # the reason only: the detail may name distances, never coordinates, but the
+               # audit keeps what it needs (PRIVACY.md)
+               "refused_positions": {r.vehicle_id: r.reason for r in got.refused[:200]}}  # fmt: skip
     await run_in_threadpool(ctx.audit.append, FEED_KIND, principal=principal.name, payload=payload)
-    return TransitFeedOut(accepted=len(delays), lateness=out, unknown_trips=unknown)
+    return TransitFeedOut(
+        accepted=accepted, lateness=out, unknown_trips=unknown, positions=len(got.placed),
+        refused=[RefusedPositionOut(vehicle_id=r.vehicle_id, trip_id=r.trip_id, reason=r.reason,
+                                    detail=r.detail) for r in got.refused],
+        repeated=got.repeated,
+    )  # fmt: skip
 
 
 @router.post("/positions", response_model=TransitFeedOut)
