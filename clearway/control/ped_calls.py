@@ -102,7 +102,9 @@ class PedestrianCalls:
     def answered(self, phases: np.ndarray) -> None:
         """The ``phases`` (indices) are showing their walks: their crossings' calls are
         answered."""
-        if phases.size and self._called.size:
+        # No call kept (every city without pedestrian counts, every decision): nothing to
+        # answer, and the sparse row pick below would cost most of a decision.
+        if phases.size and self._called.any():
             shown = np.asarray(self._phase[phases].sum(axis=0)).ravel() > 0
             self._called[shown] = 0.0
 

@@ -191,16 +191,64 @@ def plan_wake_s(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> flo
 
 def follow_or_wake(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> tuple[str | None, float]:
     """:func:`follow` and, when it shows what the signal shows, :func:`plan_wake_s`:
-    (the state to show, ``inf``) or (None, the time to ask again) (s)."""
-    nxt, wake_s = _follow_and_wake(plan, timers, now_s)
+    (the state to show, ``inf``) or (None, the time to ask again) (s).
+
+    The wake is wanted only while nothing changes, so once one link does (every link a plan
+    names changes when it moves at all) the rest of the steps are made without it: the same
+    tests in the same order, each link's foes asked only until one holds it back.
+    """
+    since = timers.since_s
+    changed = bool(plan.fixed)
+    if not changed:
+        for i, need_s, _c in plan.timed:
+            if now_s - since[i] + TIME_EPS_S >= need_s:
+                changed = True
+                break
+    if not changed:
+        nxt, wake_s = _follow_and_wake(plan, timers, now_s)
+        state = "".join(nxt)
+        if state != plan.state:
+            return state, float("inf")
+        return None, wake_s
+    nxt = list(plan.state)
+    for i, c in plan.fixed:
+        nxt[i] = c
+    for i, need_s, c in plan.timed:
+        if now_s - since[i] + TIME_EPS_S >= need_s:
+            nxt[i] = c
+    if plan.turn_on:
+        last_green, unprotected = timers.last_green, timers.unprotected_since_s
+        for i, c, tests in plan.turn_on:
+            for j, beside, yields_to, shows_red, shows_g, clearance_s, protected_s in tests:
+                # _foes_cleared, inline
+                c_j = nxt[j]
+                if c_j in GREEN_CHARS:
+                    if c_j not in beside or shows_g or not now_s - unprotected[j] + TIME_EPS_S >= protected_s:
+                        break
+                elif last_green[j] in yields_to:
+                    continue
+                elif not shows_red or now_s - since[j] + TIME_EPS_S < clearance_s:
+                    break
+            else:
+                nxt[i] = c
     state = "".join(nxt)
-    if state != plan.state:
-        return state, float("inf")
-    return None, wake_s
+    if state == plan.state:
+        # Not for a plan of plan_transition (its fixed and timed links all change when they
+        # move); a plan made otherwise is asked the long way.
+        nxt, wake_s = _follow_and_wake(plan, timers, now_s)
+        state = "".join(nxt)
+        return (state, float("inf")) if state != plan.state else (None, wake_s)
+    return state, float("inf")
 
 
 def _follow_and_wake(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> tuple[list[str], float]:
-    """:func:`_follow` and the earliest threshold after ``now_s`` that may change its answer."""
+    """:func:`_follow` and the earliest threshold after ``now_s`` that may change its answer.
+
+    The foe tests of :func:`_foes_cleared` and :func:`_foes_cleared_s` made in one pass per
+    link, inline (this runs for every signal on its way to a phase, every time an interval
+    may have run out): the same comparisons, written the same way, so the same answers
+    (``tests/safety/test_transition_equivalence.py`` checks it against both).
+    """
     nxt = list(plan.state)
     for i, c in plan.fixed:
         nxt[i] = c
@@ -213,16 +261,49 @@ def _follow_and_wake(plan: TransitionPlan, timers: SignalTimers, now_s: float) -
             due = since[i] + need_s - TIME_EPS_S  # the tests are "held + TIME_EPS_S >= need"
             if now_s < due < wake:
                 wake = due
+    if not plan.turn_on:
+        return nxt, wake
+    last_green, unprotected = timers.last_green, timers.unprotected_since_s
     for i, c, tests in plan.turn_on:
-        if _foes_cleared(tests, timers, nxt, now_s):
+        # cleared: _foes_cleared; ready_s: _foes_cleared_s (inf when no wait is enough).
+        cleared = True
+        ready_s = now_s
+        for j, beside, yields_to, shows_red, shows_g, clearance_s, protected_s in tests:
+            c_j = nxt[j]
+            if c_j in GREEN_CHARS:
+                if c_j not in beside or shows_g:
+                    cleared = False
+                    ready_s = _NEVER_S
+                    break
+                if not now_s - unprotected[j] + TIME_EPS_S >= protected_s:
+                    cleared = False
+                due = unprotected[j] + protected_s
+            elif last_green[j] in yields_to:
+                continue  # the link yields to whatever is still leaving j
+            elif not shows_red:
+                cleared = False
+                ready_s = _NEVER_S
+                break
+            else:
+                if now_s - since[j] + TIME_EPS_S < clearance_s:
+                    cleared = False
+                due = since[j] + clearance_s
+            due -= TIME_EPS_S
+            if due > ready_s:  # max(ready_s, due): the same float, without the call
+                ready_s = due
+                if not cleared and ready_s >= wake:
+                    break  # it only grows: this link cannot bring the wake forward
+        if cleared:
             nxt[i] = c
-        else:
+        elif now_s < ready_s < wake:
             # While nxt stays as it is (it changes only at one of these thresholds), the link
             # turns on when its last foe has cleared.
-            due = _foes_cleared_s(tests, timers, nxt, now_s)
-            if now_s < due < wake:
-                wake = due
+            wake = ready_s
     return nxt, wake
+
+
+#: "No wait is enough" (s).
+_NEVER_S = float("inf")
 
 
 class PlanCache:

@@ -284,6 +284,32 @@ def test_a_history_that_cannot_be_read_fails_closed(guard: SafetyGuard) -> None:
     assert not v.ok and v.reasons == ("R5-malformed: could not be judged (KeyError: 'Z')",)
 
 
+def test_a_history_too_short_for_the_foes_of_a_turning_green_fails_closed(guard: SafetyGuard) -> None:
+    # Link 0 turns green; its foe 2's time is missing: the short test of the red foes
+    # raises, and the long one says why, as it always did.
+    short = SignalTimers("X", "rrrrO", 10.0, (0.0,), "GGGGG", (-math.inf,) * 5)
+    v = guard.check(SignalCommand("X", "GrrrO", 10.0), short)
+    assert not v.ok and v.reasons == (
+        "R5-malformed: could not be judged (IndexError: tuple index out of range)",
+    )
+
+
+class _Text(str):
+    """A str subclass: judged afresh every time (its checks are not kept per string)."""
+
+
+def test_a_state_of_a_str_subclass_is_judged_as_the_plain_string(guard: SafetyGuard) -> None:
+    seen = history(("rrrrO", 0.0), ("rrrrO", 100.0))
+    for state in ("GrrrO", "rrrrr"):
+        for t in (100.0, 103.0):
+            plain = guard.check(SignalCommand("X", state, t), seen)
+            sub = guard.check(SignalCommand("X", _Text(state), t), seen)
+            assert (sub.ok, sub.reasons) == (plain.ok, plain.reasons), (state, t)
+    assert guard.check(SignalCommand("X", _Text("GrrrO"), 100.0), seen).ok
+    assert codes(guard.check(SignalCommand("X", _Text("GrrrO"), 103.0), seen)) == {R5}  # stale
+    assert codes(guard.check(SignalCommand("X", _Text("Grrr"), 100.0), seen)) == {R5}  # short
+
+
 def test_malformed_is_all_a_malformed_command_is_told(guard: SafetyGuard) -> None:
     # stale and also conflicting: only R5 (the other rules are not judged on a bad input)
     v = guard.check(SignalCommand("X", "GrGrO", 50.0), history(("rrrrO", 0.0)))

@@ -197,3 +197,100 @@ def test_follow_and_its_wake_answer_as_the_version_they_replaced(net_case: NetCa
         timers = timers.observe(timers.state, t)
         if rnd.random() < 0.7:
             timers = timers.observe(answer if rnd.random() < 0.5 else ref_follow(ref, model, timers, t), t)
+
+
+# -- the one-pass foe tests of _follow_and_wake against the two helpers it inlined ----------
+def prior_follow_and_wake(plan, timers: SignalTimers, now_s: float) -> tuple[list[str], float]:
+    """``_follow_and_wake`` before its foe tests were inlined (verbatim but for the name)."""
+    from clearway.signals.transition import _foes_cleared, _foes_cleared_s
+
+    nxt = list(plan.state)
+    for i, c in plan.fixed:
+        nxt[i] = c
+    wake = float("inf")
+    since = timers.since_s
+    for i, need_s, c in plan.timed:
+        if now_s - since[i] + TIME_EPS_S >= need_s:
+            nxt[i] = c
+        else:
+            due = since[i] + need_s - TIME_EPS_S
+            if now_s < due < wake:
+                wake = due
+    for i, c, tests in plan.turn_on:
+        if _foes_cleared(tests, timers, nxt, now_s):
+            nxt[i] = c
+        else:
+            due = _foes_cleared_s(tests, timers, nxt, now_s)
+            if now_s < due < wake:
+                wake = due
+    return nxt, wake
+
+
+@SETTINGS
+@given(data=st.data())
+def test_one_pass_follow_and_wake_is_the_two_helpers(net_case: NetCase, data: DataObject) -> None:
+    from clearway.signals.transition import _follow_and_wake
+
+    rnd = random.Random(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    sid = rnd.choice(net_case.signal_ids)
+    model = net_case.models[sid]
+    n = model.link_count
+    phases = net_case.phase_states(sid) or ["r" * n]
+    t = 0.0
+    timers = SignalTimers.start(sid, rnd.choice(phases), t)
+    target = random_target(rnd, phases, n)
+    for _ in range(30):
+        if rnd.random() < 0.2:
+            target = random_target(rnd, phases, n)
+        plan = plan_transition(model, timers.state, target)
+        # At the step's instant, at its thresholds and around them.
+        for s in (t, t + rnd.choice(LIMITS_S), t + near_threshold_dt(rnd, model, timers, t)):
+            assert _follow_and_wake(plan, timers, s) == prior_follow_and_wake(plan, timers, s)
+        t += near_threshold_dt(rnd, model, timers, t)
+        timers = timers.observe(timers.state, t)
+        if rnd.random() < 0.7:
+            timers = timers.observe("".join(prior_follow_and_wake(plan, timers, t)[0]), t)
+
+
+LIMITS_S = (0.0, 1e-6, 1e-3, 0.5, 1.0, 3.0)
+
+
+def prior_follow_or_wake(plan, timers: SignalTimers, now_s: float) -> tuple[str | None, float]:
+    """``follow_or_wake`` before its short way for steps that change something (verbatim)."""
+    nxt, wake_s = prior_follow_and_wake(plan, timers, now_s)
+    state = "".join(nxt)
+    if state != plan.state:
+        return state, float("inf")
+    return None, wake_s
+
+
+@SETTINGS
+@given(data=st.data())
+def test_follow_or_wake_answers_as_before_its_short_way(net_case: NetCase, data: DataObject) -> None:
+    rnd = random.Random(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    sid = rnd.choice(net_case.signal_ids)
+    model = net_case.models[sid]
+    n = model.link_count
+    phases = net_case.phase_states(sid) or ["r" * n]
+    t = 0.0
+    timers = SignalTimers.start(sid, rnd.choice(phases), t)
+    target = random_target(rnd, phases, n)
+    for _ in range(30):
+        if rnd.random() < 0.2:
+            target = random_target(rnd, phases, n)
+        plan = plan_transition(model, timers.state, target)
+        for s in (t, t + rnd.choice(LIMITS_S), t + near_threshold_dt(rnd, model, timers, t)):
+            assert follow_or_wake(plan, timers, s) == prior_follow_or_wake(plan, timers, s)
+        t += near_threshold_dt(rnd, model, timers, t)
+        timers = timers.observe(timers.state, t)
+        if rnd.random() < 0.7:
+            answer = prior_follow_or_wake(plan, timers, t)[0]
+            timers = timers.observe(answer or timers.state, t)
+
+
+def test_follow_or_wake_of_a_plan_whose_fixed_links_do_not_change_is_asked_the_long_way() -> None:
+    from clearway.signals.transition import TransitionPlan
+
+    timers = SignalTimers.start("x", "Gr", 0.0)
+    plan = TransitionPlan("Gr", "Gr", ((0, "G"),), ((1, 5.0, "G"),), (), ())
+    assert follow_or_wake(plan, timers, 1.0) == prior_follow_or_wake(plan, timers, 1.0) == (None, 5.0 - TIME_EPS_S)

@@ -130,6 +130,14 @@ def test_only_the_guard_makes_approved_commands(guard):
         approved.state = "GGGG"
 
 
+def test_an_approved_command_carries_every_field_it_has(guard):
+    sent = SignalCommand("J", "GrgG", 1.0, source="ctl", emergency=True, then="GrgG")
+    approved = guard.check(sent, timers("GrgG", 0.0, 1.0)).approved
+    assert approved is not None
+    for name in ApprovedCommand.__slots__:
+        assert getattr(approved, name) == getattr(sent, name), name
+
+
 def test_every_rejection_lists_every_broken_rule(guard):
     # Straight to a conflicting state from a fresh green: conflict, min green and skipped yellow.
     v = guard.check(cmd("rGGG", 1.0), timers("GrgG", 0.0, 1.0))

@@ -47,8 +47,13 @@ class ApprovedCommand:
     def __init__(self, command: SignalCommand, *, _token: object = None) -> None:
         if _token is not _GUARD_TOKEN:
             raise TypeError("ApprovedCommand is made only by SafetyGuard.check()")
-        for name in self.__slots__:
-            object.__setattr__(self, name, getattr(command, name))
+        # Unrolled (one per approved command, every tick): the fields of __slots__.
+        init = object.__setattr__
+        init(self, "signal_id", command.signal_id)
+        init(self, "state", command.state)
+        init(self, "time_s", command.time_s)
+        init(self, "source", command.source)
+        init(self, "then", command.then)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("ApprovedCommand is immutable")

@@ -55,9 +55,11 @@ class SafetyGuard:
         self._models = MappingProxyType(dict(intersections))
         self.max_state_age_s = float(max_state_age_s)
         # Per signal, what does not depend on the clocks, worked out once per string pair:
-        # R1's reasons by (state, then), R2's and R3's tests by (observed, commanded).
+        # R1's reasons by (state, then), R2's and R3's tests by (observed, commanded), R5's
+        # checks of the command's strings by (state, then).
         self._greens = {sid: BoundedMemo() for sid in self._models}
         self._pairs = {sid: BoundedMemo() for sid in self._models}
+        self._strings = {sid: BoundedMemo() for sid in self._models}
 
     @property
     def intersections(self) -> Mapping[str, Intersection]:
@@ -80,11 +82,13 @@ class SafetyGuard:
         model = self._models.get(command.signal_id)
         if model is None:
             return [f"R5-malformed: unknown signal {command.signal_id!r}"]
-        reasons = rules.malformed(model, timers, command, self.max_state_age_s)
+        sid = command.signal_id
+        reasons = rules.malformed_memo(
+            model, timers, command, self.max_state_age_s, self._strings[sid]
+        )
         if reasons:
             return reasons
         assert timers is not None
-        sid = command.signal_id
         plan = rules.pair_plan(model, timers.state, command.state, self._pairs[sid])
         return (
             rules.conflicting_greens(model, command, self._greens[sid])

@@ -38,28 +38,54 @@ def malformed(
     model: Intersection, timers: SignalTimers | None, cmd: SignalCommand, max_state_age_s: float
 ) -> list[str]:
     """R5: the command or the state it is judged against cannot be trusted."""
+    early, late = _string_checks(model, cmd)
+    if early is not None:
+        return [early]
+    observed = _observed_checks(model, timers, cmd, max_state_age_s)
+    if observed is not None:
+        return [observed]
+    return list(late)
+
+
+def malformed_memo(
+    model: Intersection,
+    timers: SignalTimers | None,
+    cmd: SignalCommand,
+    max_state_age_s: float,
+    memo: BoundedMemo[tuple[str, str | None], tuple[str | None, tuple[str, ...]]],
+) -> list[str]:
+    """:func:`malformed`, with the part that depends on the command's strings only kept in
+    ``memo`` per (state, then) (a signal is sent a few dozen distinct strings). Only plain
+    ``str`` strings are kept: anything else is judged afresh, as :func:`malformed` does."""
+    state, then = cmd.state, cmd.then
+    if type(state) is not str or (then is not None and type(then) is not str):
+        return malformed(model, timers, cmd, max_state_age_s)
+    found = memo.get((state, then))
+    if found is None:
+        found = memo.remember((state, then), _string_checks(model, cmd))
+    early, late = found
+    if early is not None:
+        return [early]
+    observed = _observed_checks(model, timers, cmd, max_state_age_s)
+    if observed is not None:
+        return [observed]
+    return list(late)
+
+
+def _string_checks(model: Intersection, cmd: SignalCommand) -> tuple[str | None, tuple[str, ...]]:
+    """R5 on the command's strings alone: the reason that stops judging at once (or None),
+    and the reasons about links that must or may not be off (judged last)."""
     n = model.link_count
     if not isinstance(cmd.state, str) or len(cmd.state) != n:
         got = len(cmd.state) if isinstance(cmd.state, str) else type(cmd.state).__name__
-        return [f"R5-malformed: state must have {n} characters for {model.signal_id!r}, got {got}"]
+        return f"R5-malformed: state must have {n} characters for {model.signal_id!r}, got {got}", ()
     if not ALL_CHARS.issuperset(cmd.state):
         bad = sorted({c for c in cmd.state if c not in ALL_CHARS})
-        return [f"R5-malformed: unknown state characters {''.join(bad)!r} (allowed: GgsyYurOo)"]
+        return f"R5-malformed: unknown state characters {''.join(bad)!r} (allowed: GgsyYurOo)", ()
     if cmd.then is not None and (
         not isinstance(cmd.then, str) or len(cmd.then) != n or not ALL_CHARS.issuperset(cmd.then)
     ):
-        return [f"R5-malformed: target state 'then' must be {n} characters of GgsyYurOo for {model.signal_id!r}, got {cmd.then!r}"]
-    if not isinstance(cmd.time_s, int | float) or not math.isfinite(cmd.time_s):
-        return [f"R5-malformed: command time {cmd.time_s!r} is not a finite number of seconds"]
-    if timers is None:
-        return [f"R5-malformed: no observed state for {model.signal_id!r}; cannot judge"]
-    if timers.signal_id != model.signal_id or len(timers.state) != n:
-        return [f"R5-malformed: observed state belongs to {timers.signal_id!r}, not {model.signal_id!r}"]
-    age = cmd.time_s - timers.time_s
-    if age < -TIME_EPS_S:
-        return [f"R5-malformed: command time {cmd.time_s} s is before the observed state ({timers.time_s} s)"]
-    if age > max_state_age_s + TIME_EPS_S:
-        return [f"R5-malformed: observed state is stale ({age:.1f} s old, limit {max_state_age_s} s)"]
+        return f"R5-malformed: target state 'then' must be {n} characters of GgsyYurOo for {model.signal_id!r}, got {cmd.then!r}", ()
     reasons = []
     for name, state in (("state", cmd.state), ("then", cmd.then)):
         if state is None or (not model.fixed_off and OFF_CHARS.isdisjoint(state)):
@@ -68,7 +94,26 @@ def malformed(
             if (c in OFF_CHARS) != (i in model.fixed_off):
                 where = "" if name == "state" else " in target 'then'"
                 reasons.append(f"R5-malformed: link {i} may not be switched {'off' if c in OFF_CHARS else 'on'}{where}")
-    return reasons
+    return None, tuple(reasons)
+
+
+def _observed_checks(
+    model: Intersection, timers: SignalTimers | None, cmd: SignalCommand, max_state_age_s: float
+) -> str | None:
+    """R5 on the command's time and the observed state it is judged against (None: fine)."""
+    n = model.link_count
+    if not isinstance(cmd.time_s, int | float) or not math.isfinite(cmd.time_s):
+        return f"R5-malformed: command time {cmd.time_s!r} is not a finite number of seconds"
+    if timers is None:
+        return f"R5-malformed: no observed state for {model.signal_id!r}; cannot judge"
+    if timers.signal_id != model.signal_id or len(timers.state) != n:
+        return f"R5-malformed: observed state belongs to {timers.signal_id!r}, not {model.signal_id!r}"
+    age = cmd.time_s - timers.time_s
+    if age < -TIME_EPS_S:
+        return f"R5-malformed: command time {cmd.time_s} s is before the observed state ({timers.time_s} s)"
+    if age > max_state_age_s + TIME_EPS_S:
+        return f"R5-malformed: observed state is stale ({age:.1f} s old, limit {max_state_age_s} s)"
+    return None
 
 
 #: A held time no interval falls short of: a change with nothing to wait out (s).
@@ -94,6 +139,11 @@ class PairPlan(NamedTuple):
     changes: tuple[tuple[int, float, str | None, str | None], ...]
     bad_char: str | None
     clears: tuple[tuple[str, int, frozenset[str], float, str], ...]
+    #: When every test of ``clears`` is of a foe shown red: each such foe once, with its
+    #: clearance (s); None otherwise. A link turning green is usually held back by the same
+    #: few foes as its neighbours, so R3 holds at once when each of them has been red long
+    #: enough (:func:`clearance`).
+    red_foes: tuple[tuple[int, float], ...] | None = None
 
 
 def pair_plan(
@@ -105,7 +155,7 @@ def pair_plan(
     if plan is None:
         changes, bad_char = _changes(model, old, new)
         clears = _clears(model, old, new) if bad_char is None else ()
-        plan = memo.remember((old, new), PairPlan(changes, bad_char, clears))
+        plan = memo.remember((old, new), PairPlan(changes, bad_char, clears, _red_foes(clears)))
     return plan
 
 
@@ -190,8 +240,23 @@ def _changes(
 def clearance(plan: PairPlan, timers: SignalTimers, t: float) -> list[str]:
     """R3: a link turns green only after every conflicting link has cleared (a command at
     ``t`` s)."""
-    reasons = []
     since, last_green, unprotected = timers.since_s, timers.last_green, timers.unprotected_since_s
+    red_foes = plan.red_foes
+    if red_foes is not None and type(last_green) is str and len(last_green) == len(timers.state):
+        # Every test is "j red for need_s, unless the link yields to j's last green": when
+        # each j has been red that long, none can fail, whatever j's last green was (the
+        # loop below would make the very same comparisons, and its look-ups of a str of the
+        # signal's length cannot fail). Anything odd is judged the long way, which raises
+        # where it always did.
+        try:
+            for j, need_s in red_foes:
+                if t - since[j] + TIME_EPS_S < need_s:
+                    break
+            else:
+                return []
+        except Exception:
+            pass
+    reasons = []
     for kind, j, yields_to, need_s, text in plan.clears:
         if kind == "dropped":
             # A foe that was protected a moment ago still has vehicles to clear (its
@@ -209,6 +274,15 @@ def clearance(plan: PairPlan, timers: SignalTimers, t: float) -> list[str]:
             if red_for + TIME_EPS_S < need_s:
                 reasons.append(text.format(red_for))
     return reasons
+
+
+def _red_foes(
+    clears: tuple[tuple[str, int, frozenset[str], float, str], ...],
+) -> tuple[tuple[int, float], ...] | None:
+    """:attr:`PairPlan.red_foes` of ``clears``."""
+    if any(kind != "red" for kind, *_ in clears):
+        return None
+    return tuple(dict.fromkeys((j, need_s) for _kind, j, _yields, need_s, _text in clears))
 
 
 def _clears(model: Intersection, old: str, new: str) -> tuple[tuple[str, int, frozenset[str], float, str], ...]:
