@@ -32,6 +32,7 @@ from clearway.control.transit_control import BusSource, TransitFixedTimeControll
 from clearway.errors import ConfigError, MonitorViolationError
 from clearway.field.virtual.nema_run import NEMA_NORMAL, NEMA_PHASES_NORMAL, wire_nema
 from clearway.field.virtual.twin_cabinets import derivable_phase_maps
+from clearway.heap import long_lived_heap
 from clearway.monitor import SafetyMonitor
 from clearway.network import Network, load_network
 from clearway.network.loader import require_traffic_lights
@@ -237,7 +238,8 @@ def open_twin_run(
         desk = controller if isinstance(controller, PriorityDesk) else None
         base = controller.normal if isinstance(controller, PreemptionController) else controller
         normal_control = base if isinstance(base, SwitchableControl) else None
-        yield WiredRun(net, guard, twin, monitor, loop, desk, normal_control)
+        with long_lived_heap():  # the setup's heap is kept out of the collector's passes
+            yield WiredRun(net, guard, twin, monitor, loop, desk, normal_control)
         if os.environ.get(STRICT_MONITOR_ENV) == "1" and strategy not in SUMO_BASELINES:
             # SUMO's own programs are unguarded baselines; everything clearway drives must
             # never have broken a rule.
