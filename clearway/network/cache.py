@@ -16,6 +16,7 @@ folder you trust, as with any pickle.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib.metadata
 import os
@@ -102,11 +103,24 @@ def _sumolib_version() -> str:
 
 def _read(entry: Path) -> Network | None:
     try:
-        with entry.open("rb") as f:
+        with entry.open("rb") as f, _collector_paused():
             net = pickle.load(f)
     except Exception:  # missing, truncated by a crash, or from an incompatible Python
         return None
     return net if isinstance(net, Network) else None
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    # Unpickling a city builds ~10^5 objects, none of them garbage: the collector's passes
+    # in between found nothing and took half the load (Luxembourg City: 0.49 -> 0.21 s).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _write(entry: Path, net: Network) -> None:

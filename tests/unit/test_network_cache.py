@@ -135,3 +135,21 @@ def test_bad_files_still_get_the_loader_error(cache_dir, tmp_path):
     with pytest.raises(NetworkError, match="truncated or malformed"):
         load_network(broken)
     assert not list(cache_dir.glob("networks/*.pickle"))  # nothing cached for a bad file
+
+
+def test_reading_pauses_the_collector_and_restores_it() -> None:
+    import gc
+
+    from clearway.network.cache import _collector_paused
+
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice is kept
+    finally:
+        gc.enable()
