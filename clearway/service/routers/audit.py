@@ -60,17 +60,21 @@ def request_log(
     return usecases.incident_log(ctx, request_id)
 
 
-@router.post("/requests/{request_id}/replay", status_code=202)
+@router.post(
+    "/requests/{request_id}/replay",
+    status_code=202,
+    responses={200: {"description": "a re-run of the request is already queued or running"}},
+)
 def start_replay(
     response: Response,
     request_id: str = RequestId,
-    _p: Principal = Depends(_read_audit),
+    p: Principal = Depends(_read_audit),
     ctx: ServiceContext = Depends(get_context),
 ) -> dict[str, Any]:
     """Re-run the request's logged demand under none, local and corridor, in the background
     (one re-run at a time): 202 with the job; poll ``GET …/replay``. One already queued or
-    running for the request is answered as it is (200)."""
-    job, started = usecases.start_replay(ctx, request_id)
+    running for the request is answered as it is (200). Audited (``audit.replay``)."""
+    job, started = usecases.start_replay(ctx, p, request_id)
     if not started:
         response.status_code = 200
     return job

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from clearway.errors import ConflictError, UnknownReplayError
+from clearway.service.auth import Principal
 from clearway.service.context import ServiceContext
 from clearway.service.schemas import (
     AuditPageOut,
@@ -46,12 +47,25 @@ def incident_log(ctx: ServiceContext, request_id: str) -> dict[str, Any]:
     return {**incident.log.to_dict(), "verified_records": incident.verified.checked}
 
 
-def start_replay(ctx: ServiceContext, request_id: str) -> tuple[dict[str, Any], bool]:
+#: Audit kind of a re-run started from the service (who, which request).
+REPLAY_STARTED_KIND = "audit.replay"
+
+
+def start_replay(
+    ctx: ServiceContext, principal: Principal, request_id: str
+) -> tuple[dict[str, Any], bool]:
     """Start re-running ``request_id`` against the other strategies (in the background);
     (its job as the API shows it, whether it was started now). The log must know the
-    request and verify (404 / 409, as :func:`incident_log`)."""
+    request and verify (404 / 409, as :func:`incident_log`). A re-run started is audited
+    (``audit.replay``: who started it, for which request); one already under way is not
+    started again."""
     incident_log(ctx, request_id)
     job, started = ctx.replay_jobs().start(request_id)
+    if started:
+        ctx.audit.append(
+            REPLAY_STARTED_KIND, principal=principal.name, request_id=request_id,
+            payload={"out_dir": job.out_dir.name},
+        )  # fmt: skip
     return job.to_dict(), started
 
 
