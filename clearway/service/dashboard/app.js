@@ -9,6 +9,7 @@ import { pedestrianSummary } from "./pedestrians.js";
 import { PublicLayer } from "./public_layer.js";
 import { RequestForm } from "./request_form.js";
 import { RequestLog } from "./request_log.js";
+import { cells, para, table } from "./dom.js";
 
 const $ = (sel) => document.querySelector(sel);
 const TERMINAL = new Set(["completed", "cancelled", "expired", "rejected"]);
@@ -652,26 +653,6 @@ function stateChars(s) {
   return span;
 }
 
-function table(heads) {
-  const t = document.createElement("table");
-  t.className = "grid";
-  const tr = t.createTHead().insertRow();
-  for (const h of heads) {
-    const th = document.createElement("th");
-    th.textContent = h;
-    tr.append(th);
-  }
-  t.createTBody();
-  return t;
-}
-
-function cells(tr, values) {
-  for (const v of values) {
-    const td = tr.insertCell();
-    if (v instanceof Node) td.append(v); else td.textContent = v;
-  }
-}
-
 function h3(text) {
   const h = document.createElement("h3");
   h.textContent = text;
@@ -679,17 +660,11 @@ function h3(text) {
 }
 
 function note(text) {
-  const p = document.createElement("p");
-  p.className = "muted";
-  p.textContent = text;
-  return p;
+  return para(text, "muted");
 }
 
 function errorP(text) {
-  const p = document.createElement("p");
-  p.className = "error";
-  p.textContent = text;
-  return p;
+  return para(text, "error");
 }
 
 function fmtClock(s) {

@@ -4,6 +4,8 @@
 // and corridor (POST/GET /audit/requests/{id}/replay, polled while it runs in the background),
 // shown as a comparison table and the re-run's time-space diagram.
 
+import { addRow as row, para, table } from "./dom.js";
+
 const POLL_MS = 1000;
 const ROWS = [
   ["ratio", "ratio to free flow", (v) => v.toFixed(2)],
@@ -144,29 +146,4 @@ function body(log) {
   p.append(cmd, " for the full report):");
   out.push(p);
   return out;
-}
-
-function table(heads) {
-  const t = document.createElement("table");
-  t.className = "grid";
-  const tr = t.createTHead().insertRow();
-  for (const h of heads) {
-    const th = document.createElement("th");
-    th.textContent = h;
-    tr.append(th);
-  }
-  t.createTBody();
-  return t;
-}
-
-function row(t, values) {
-  const tr = t.tBodies[0].insertRow();
-  for (const v of values) tr.insertCell().textContent = v;
-}
-
-function para(text, cls) {
-  const p = document.createElement("p");
-  if (cls) p.className = cls;
-  p.textContent = text;
-  return p;
 }
