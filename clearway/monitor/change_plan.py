@@ -71,6 +71,11 @@ class ChangePlan:
         link in ``changed``.
     clearance
         One check per link that starts a green or gains protection, in link order.
+    red_foes, green_foes
+        When no foe of any check of ``clearance`` is yellow now: its foes red or off, and
+        its green foes, each once (if each red one has been so for its ``clearance_s`` and
+        each green one has not lost its protection within its ``yellow_s + clearance_s``,
+        no check can flag anything); both None when a check has a yellow foe.
     """
 
     changed: tuple[int, ...]
@@ -80,6 +85,8 @@ class ChangePlan:
     moves: tuple[tuple[int, int, int, str, float], ...]
     conflicts: frozenset[tuple[int, int]]
     clearance: tuple[ClearanceCheck, ...]
+    red_foes: tuple[int, ...] | None = None
+    green_foes: tuple[int, ...] | None = None
 
 
 def conflict_pairs(
@@ -130,6 +137,7 @@ def plan_change(
         )
         if a_new == A_GREEN:
             turning_on.append(i)
+    clearance = tuple(_clearance_check(foes, new, i) for i in turning_on)
     return ChangePlan(
         changed=tuple(changed),
         changed_set=frozenset(changed),
@@ -137,8 +145,20 @@ def plan_change(
         drops=tuple(drops),
         moves=tuple(moves),
         conflicts=conflict_pairs(foes, new, changed),
-        clearance=tuple(_clearance_check(foes, new, i) for i in turning_on),
+        clearance=clearance,
+        **_quick_foes(clearance),
     )
+
+
+def _quick_foes(clearance: tuple[ClearanceCheck, ...]) -> dict[str, tuple[int, ...] | None]:
+    """:attr:`ChangePlan.red_foes` and ``green_foes`` of ``clearance``."""
+    entries = [(j, a_j) for check in clearance for j, a_j, _y in check.foes]
+    if any(a_j == A_YELLOW for _j, a_j in entries):
+        return {"red_foes": None, "green_foes": None}
+    return {
+        "red_foes": tuple(dict.fromkeys(j for j, a_j in entries if a_j != A_GREEN)),
+        "green_foes": tuple(dict.fromkeys(j for j, a_j in entries if a_j == A_GREEN)),
+    }
 
 
 def clean_hold_s(a_old: int, a_new: int, min_green_s: float, yellow_s: float) -> float:

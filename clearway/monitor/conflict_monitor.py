@@ -42,6 +42,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
+from itertools import compress
+from operator import ne
 from typing import TYPE_CHECKING
 
 from clearway.errors import ConfigError
@@ -220,7 +222,8 @@ class SafetyMonitor:
             if shown == held:
                 return  # nothing changed: every rule is judged only on change
             watches = self._watches
-            for k in [k for k, (a, b) in enumerate(zip(shown, held, strict=True)) if a != b]:
+            # The lights whose state differs, found in C (a city step: a few of 196).
+            for k in list(compress(range(len(shown)), map(ne, shown, held))):
                 watch = watches[order[k]]
                 self._sample(watch, time_s, shown[k])
                 held[k] = watch.state
@@ -305,8 +308,30 @@ class SafetyMonitor:
                 last_green[i] = c_new
         watch.state = state
         self._record_conflicts(watch, time_s, state, plan.conflicts, plan.changed_set)
+        if plan.red_foes is not None and self._foes_cleared(watch, time_s, plan):
+            return
         for check in plan.clearance:
             self._check_clearance(watch, time_s, check)
+
+    @staticmethod
+    def _foes_cleared(watch: _SignalWatch, time_s: float, plan: ChangePlan) -> bool:
+        """Whether no clearance check of ``plan`` (no foe yellow) can flag anything: every
+        foe red or off stopped for its clearance, whatever it showed last, and every green foe
+        past its yellow and clearance since it lost its protection, if it did (the very
+        comparisons :meth:`_check_clearance` makes)."""
+        since, clearance_s = watch.since_s, watch.clearance_s
+        for j in plan.red_foes:
+            if time_s - since[j] + TIME_TOLERANCE_S < clearance_s[j]:
+                return False
+        dropped_s, yellow_s = watch.protection_dropped_s, watch.yellow_s
+        for j in plan.green_foes:
+            dropped = dropped_s[j]
+            if (
+                dropped is not None
+                and time_s - dropped + TIME_TOLERANCE_S < yellow_s[j] + clearance_s[j]
+            ):
+                return False
+        return True
 
     def _check_change(
         self, watch: _SignalWatch, time_s: float, i: int, a_old: int, a_new: int, held_s: float
