@@ -14,6 +14,8 @@ Subclasses implement :meth:`PhaseController._decide`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import compress
+from operator import is_not
 
 import numpy as np
 import scipy.sparse as sp
@@ -242,7 +244,8 @@ class PhaseController:
             stale = []
         else:
             objs = list(map(timers.get, self._signals))
-            stale = [j for j, (a, b) in enumerate(zip(objs, seen, strict=True)) if a is not b]
+            # found in C: a tick replaces the timers of a few of a city's signals
+            stale = list(compress(range(len(objs)), map(is_not, objs, seen)))
             self._seen = seen = objs
         current = self._current
         retarget = current != self._seen_target

@@ -193,52 +193,52 @@ def follow_or_wake(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> 
     """:func:`follow` and, when it shows what the signal shows, :func:`plan_wake_s`:
     (the state to show, ``inf``) or (None, the time to ask again) (s).
 
-    The wake is wanted only while nothing changes, so once one link does (every link a plan
-    names changes when it moves at all) the rest of the steps are made without it: the same
-    tests in the same order, each link's foes asked only until one holds it back.
+    The wake is wanted only while nothing changes, so the step is made first without it (the
+    same tests in the same order, each link's foes asked only until one holds it back), and
+    only a step that changes nothing is made again for its wake.
     """
     since = timers.since_s
-    changed = bool(plan.fixed)
-    if not changed:
-        for i, need_s, _c in plan.timed:
-            if now_s - since[i] + TIME_EPS_S >= need_s:
-                changed = True
-                break
-    if not changed:
-        nxt, wake_s = _follow_and_wake(plan, timers, now_s)
-        state = "".join(nxt)
-        if state != plan.state:
-            return state, float("inf")
-        return None, wake_s
     nxt = list(plan.state)
     for i, c in plan.fixed:
         nxt[i] = c
+    changed = bool(plan.fixed)  # every link a plan names changes when it moves at all
     for i, need_s, c in plan.timed:
         if now_s - since[i] + TIME_EPS_S >= need_s:
             nxt[i] = c
-    if plan.turn_on:
-        last_green, unprotected = timers.last_green, timers.unprotected_since_s
-        for i, c, tests in plan.turn_on:
-            for j, beside, yields_to, shows_red, shows_g, clearance_s, protected_s in tests:
-                # _foes_cleared, inline
-                c_j = nxt[j]
-                if c_j in GREEN_CHARS:
-                    if c_j not in beside or shows_g or not now_s - unprotected[j] + TIME_EPS_S >= protected_s:
-                        break
-                elif last_green[j] in yields_to:
-                    continue
-                elif not shows_red or now_s - since[j] + TIME_EPS_S < clearance_s:
-                    break
-            else:
-                nxt[i] = c
-    state = "".join(nxt)
-    if state == plan.state:
-        # Not for a plan of plan_transition (its fixed and timed links all change when they
-        # move); a plan made otherwise is asked the long way.
-        nxt, wake_s = _follow_and_wake(plan, timers, now_s)
+            changed = True
+    if plan.turn_on and _turn_on(plan, timers, nxt, now_s):
+        changed = True
+    if changed:
         state = "".join(nxt)
-        return (state, float("inf")) if state != plan.state else (None, wake_s)
-    return state, float("inf")
+        if state != plan.state:
+            return state, float("inf")
+        # Not for a plan of plan_transition; a plan made otherwise is asked the long way.
+    nxt, wake_s = _follow_and_wake(plan, timers, now_s)
+    state = "".join(nxt)
+    if state != plan.state:
+        return state, float("inf")
+    return None, wake_s
+
+
+def _turn_on(plan: TransitionPlan, timers: SignalTimers, nxt: list[str], now_s: float) -> bool:
+    """The greens of ``plan.turn_on`` whose foes let them on, set in ``nxt`` in plan order
+    (:func:`_foes_cleared`, inline); whether any was."""
+    since, last_green, unprotected = timers.since_s, timers.last_green, timers.unprotected_since_s
+    any_on = False
+    for i, c, tests in plan.turn_on:
+        for j, beside, yields_to, shows_red, shows_g, clearance_s, protected_s in tests:
+            c_j = nxt[j]
+            if c_j in GREEN_CHARS:
+                if c_j not in beside or shows_g or not now_s - unprotected[j] + TIME_EPS_S >= protected_s:
+                    break
+            elif last_green[j] in yields_to:
+                continue
+            elif not shows_red or now_s - since[j] + TIME_EPS_S < clearance_s:
+                break
+        else:
+            nxt[i] = c
+            any_on = True
+    return any_on
 
 
 def _follow_and_wake(plan: TransitionPlan, timers: SignalTimers, now_s: float) -> tuple[list[str], float]:
