@@ -61,7 +61,7 @@ def test_migration_0003_keeps_the_positions_of_0002(empty_db_url):
     assert not {"heading_deg", "accuracy_m", "measured_at"} & columns
     engine.dispose()
 
-    assert upgrade(empty_db_url) == ("0002", "0003")
+    assert upgrade(empty_db_url) == ("0002", "0004")  # through 0003 to the head
     engine = make_engine(empty_db_url)
     columns = {c["name"]: c for c in inspect(engine).get_columns("priority_positions")}
     assert all(columns[n]["nullable"] for n in ("heading_deg", "accuracy_m", "measured_at"))
