@@ -57,7 +57,7 @@ def agent(runner):
     runner.run(a.stop())
 
 
-def _client(runner, agent, creds=USER, timeout_s=0.3):
+def _client(runner, agent, creds=USER, timeout_s=2.0):
     return runner.client(SnmpTarget("127.0.0.1", agent.port, creds, timeout_s, 0))
 
 

@@ -29,6 +29,9 @@ BODY = {
 WARM_UP_S = 300.0
 #: Speed on the jammed street (m/s): a crash blocks all but a crawl.
 JAM_SPEED_MPS = 2.0
+#: Where on each lane of that street vehicles crawl when it jams (share of the lane's length):
+#: both soon reach its stop-line detector.
+CRAWLER_POS_SHARES = (0.3, 0.6)
 
 
 def _until(done, timeout_s: float, what: str):
@@ -57,8 +60,18 @@ def test_the_service_reroutes_a_simulated_ambulance_round_a_jam(engine, sessions
         jammed = planned[4]  # a few blocks ahead: time enough to turn off
         with runtime.lock:  # the world, not clearway: a crash on that street
             sim = runtime._site.wired.twin._sim
-            for lane in runtime.net.edge(jammed).lane_ids:
+            lanes = runtime.net.edge(jammed).lane_ids
+            for lane in lanes:
                 sim.lane.setMaxSpeed(lane, JAM_SPEED_MPS)
+            # ... and traffic crawling along it. Detectors see a jam only in vehicles that
+            # cross them: left to the seeded demand, whether one enters the street before
+            # the ambulance nears it depends on how far the twin ran before the request.
+            sim.route.add("crash", [jammed])
+            for i, lane in enumerate(lanes):
+                for k, share in enumerate(CRAWLER_POS_SHARES):
+                    sim.vehicle.add(f"crash-{i}-{k}", "crash", departLane=str(i),
+                                    departPos=str(share * sim.lane.getLength(lane)),
+                                    departSpeed=str(JAM_SPEED_MPS))  # fmt: skip
 
         def final():
             out = svc.client.get(f"/priority-requests/{rid}", headers=svc.as_("viewer")).json()
