@@ -33,9 +33,10 @@ from clearway.sim.scenario import (
     _cached_detectors,
     _parse_size,
     _period,
+    netgenerate_grid,
     random_demand,
 )
-from clearway.sim.sumo_env import run_tool, sumo_binary, tool
+from clearway.sim.sumo_env import run_tool, tool
 
 __all__ = [
     "PED_DETECTOR_PREFIX",
@@ -82,38 +83,12 @@ def build_ped_grid(
     Path
         The ``.net.xml`` file.
     """
-    if nx < 1 or ny < 1 or lanes < 1 or block_m <= 0 or speed_mps <= 0:
-        raise ConfigError(
-            f"grid needs nx, ny, lanes >= 1 and positive block length and speed; got nx={nx}, "
-            f"ny={ny}, lanes={lanes}, block_m={block_m}, speed_mps={speed_mps}"
-        )
-    out = ensure_dir(out_dir)
-    key = input_key("ped-grid", nx, ny, block_m, lanes, speed_mps, seed)
-    net_file = out / f"pedgrid{nx}x{ny}_{key}.net.xml"
-    if net_file.is_file():
-        return net_file
-    with staging(net_file) as tmp:
-        run_tool(
-            [
-                sumo_binary("netgenerate"),
-                "--grid",
-                "--grid.x-number", str(nx),
-                "--grid.y-number", str(ny),
-                "--grid.length", str(block_m),
-                "--grid.attach-length", str(block_m),
-                "--default.lanenumber", str(lanes),
-                "--default.speed", str(speed_mps),
-                "--sidewalks.guess", "true",
-                "--crossings.guess", "true",
-                "--walkingareas", "true",
-                "--tls.guess", "true",
-                "--seed", str(seed),
-                "--no-warnings", "true",
-                "--output-file", str(tmp),
-            ],
-            what=f"generating the {nx}x{ny} grid network with sidewalks and crossings",
-        )  # fmt: skip
-    return net_file
+    return netgenerate_grid(
+        out_dir, "pedgrid", nx, ny, block_m, lanes, speed_mps, seed,
+        extra_args=("--sidewalks.guess", "true", "--crossings.guess", "true",
+                    "--walkingareas", "true"),
+        what=f"generating the {nx}x{ny} grid network with sidewalks and crossings",
+    )  # fmt: skip
 
 
 def pedestrian_demand(

@@ -155,16 +155,57 @@ def build_grid(
     Path
         The ``.net.xml`` file.
     """
+    return netgenerate_grid(out_dir, "grid", nx, ny, block_m, lanes, speed_mps, seed)
+
+
+def netgenerate_grid(
+    out_dir: str | os.PathLike[str],
+    kind: str,
+    nx: int,
+    ny: int,
+    block_m: float,
+    lanes: int,
+    speed_mps: float,
+    seed: int,
+    extra_args: tuple[str, ...] = (),
+    what: str = "",
+) -> Path:
+    """Generate (or reuse) a signalised netgenerate grid (arguments as :func:`build_grid`).
+
+    ``kind`` names the file; the cache is keyed by it and every argument, ``extra_args``
+    (more netgenerate options, e.g. sidewalks) included; ``what`` says what is generated in
+    errors.
+    """
     if nx < 1 or ny < 1 or lanes < 1 or block_m <= 0 or speed_mps <= 0:
         raise ConfigError(
             f"grid needs nx, ny, lanes >= 1 and positive block length and speed; got nx={nx}, "
             f"ny={ny}, lanes={lanes}, block_m={block_m}, speed_mps={speed_mps}"
         )
     out = ensure_dir(out_dir)
-    key = input_key("grid", nx, ny, block_m, lanes, speed_mps, seed)
-    net_file = out / f"grid{nx}x{ny}_{key}.net.xml"
+    key = input_key(kind, nx, ny, block_m, lanes, speed_mps, seed, *extra_args)
+    net_file = out / f"{kind}{nx}x{ny}_{key}.net.xml"
     if net_file.is_file():
         return net_file
+    with staging(net_file) as tmp:
+        run_tool(
+            [
+                sumo_binary("netgenerate"),
+                "--grid",
+                "--grid.x-number", str(nx),
+                "--grid.y-number", str(ny),
+                "--grid.length", str(block_m),
+                "--grid.attach-length", str(block_m),
+                "--default.lanenumber", str(lanes),
+                "--default.speed", str(speed_mps),
+                *extra_args,
+                "--tls.guess", "true",
+                "--seed", str(seed),
+                "--no-warnings", "true",
+                "--output-file", str(tmp),
+            ],
+            what=what or f"generating the {nx}x{ny} grid network",
+        )  # fmt: skip
+    return net_file
     with staging(net_file) as tmp:
         run_tool(
             [
