@@ -10,36 +10,20 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from clearway.service.schemas import (
-    _ID_PATTERN,
-    ConvoyLength,
-    CruiseSpeed,
-    LatLonIn,
+    ConvoyTrip,
     Schema,
     UtcTimestamp,
-    VehicleCount,
     check_places,
 )
 
 PlanState = Literal["quoted", "confirmed", "refused", "lapsed"]
 
 
-class ConvoyPlanCreate(Schema):
+class ConvoyPlanCreate(ConvoyTrip):
     """A convoy to book for a departure window ahead: give ``window_start`` and
     ``window_end`` (UTC, RFC 3339 or unix seconds), or ``window_start_s`` and
     ``window_end_s`` (traffic time: the twin's simulated seconds)."""
 
-    convoy_id: str = Field(pattern=_ID_PATTERN, description="the lead vehicle's id in the feed")
-    incident_id: str = Field(pattern=_ID_PATTERN, description="the operation it belongs to")
-    origin_edge: str | None = Field(None, min_length=1, max_length=256)
-    origin_offset_m: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="along origin_edge (m); default 0"
-    )
-    origin: LatLonIn | None = Field(None, description="instead of origin_edge")
-    destination_edge: str | None = Field(None, min_length=1, max_length=256)
-    destination: LatLonIn | None = Field(None, description="instead of destination_edge")
-    vehicle_count: VehicleCount
-    length_m: ConvoyLength
-    cruise_speed_mps: CruiseSpeed
     window_start: UtcTimestamp | None = Field(None, description="earliest departure (UTC)")
     window_end: UtcTimestamp | None = Field(None, description="latest departure (UTC)")
     window_start_s: float | None = Field(

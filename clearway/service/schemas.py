@@ -545,8 +545,8 @@ class StrategyOut(Schema):
 
 
 # -- convoys ------------------------------------------------------------------------------------
-class ConvoyCreate(Schema):
-    """A planned convoy (police escort): a priority request with role 'convoy'."""
+class ConvoyTrip(Schema):
+    """Who a convoy is, where it goes and its shape: what a convoy request and a booking share."""
 
     convoy_id: str = Field(pattern=_ID_PATTERN, description="the lead vehicle's id in the feed")
     incident_id: str = Field(pattern=_ID_PATTERN, description="the operation it belongs to")
@@ -560,6 +560,11 @@ class ConvoyCreate(Schema):
     vehicle_count: VehicleCount
     length_m: ConvoyLength
     cruise_speed_mps: CruiseSpeed
+
+
+class ConvoyCreate(ConvoyTrip):
+    """A planned convoy (police escort): a priority request with role 'convoy'."""
+
     depart_in_s: float = Field(
         0.0, ge=0, le=86400, allow_inf_nan=False, description="leaves this long from now (s)"
     )
