@@ -19,6 +19,9 @@ scale-lux        one hour of Luxembourg City imported from OSM (../shared): plai
                  clearway's loop under max-pressure, and clearway's share of the step
 quality          normal-control time loss on Luxembourg City and Berlin, 5 seeds, ours against
                  SUMO's actuated/delay_based (see bench/quality_bench.py)
+resco            the same on real cities with their own demand (RESCO: Ingolstadt, Cologne; from
+                 the sumo-rl 1.4.5 wheel, fetched by bench/resco_fetch.py), 3 seeds, with wall
+                 time against plain sumo (see bench/resco_bench.py)
 avl              the corridor fed by an emulated AVL unit (GPS error, rate, latency, drops) on
                  the named scenarios (see bench/avl_bench.py; also writes bench/avl.md)
 service          ``clearway serve`` on loopback: sustained position updates/s with every audit
@@ -67,6 +70,8 @@ from quality_bench import case_quality  # noqa: E402
 from quality_bench import markdown as quality_markdown  # noqa: E402
 from reroute_bench import case_reroute  # noqa: E402
 from reroute_bench import markdown as reroute_markdown  # noqa: E402
+from resco_bench import case_resco  # noqa: E402
+from resco_bench import markdown as resco_markdown  # noqa: E402
 from scale_bench import case_lux, case_scale  # noqa: E402
 from scale_bench import markdown as scale_markdown  # noqa: E402
 from service_bench import case_service  # noqa: E402
@@ -264,6 +269,7 @@ CASES = {
     "scale-grid30": lambda a: case_scale(OUT),
     "scale-lux": lambda a: case_lux(OUT),
     "quality": lambda a: case_quality(OUT),
+    "resco": lambda a: case_resco(OUT),
     "service": lambda a: case_service(OUT),
     "avl": lambda a: case_avl(OUT / "avl"),
     "matching": lambda a: case_matching(OUT),
@@ -355,6 +361,7 @@ def main() -> None:
     lines += scale_markdown(results["scale-grid30"], results["scale-lux"])
     lines += markdown(results["priority"])
     lines += quality_markdown(results["quality"])
+    lines += resco_markdown(results.get("resco"))  # absent from runs before the case
     lines += service_markdown(results.get("service"))  # absent from runs before the case
     lines += snmp_markdown(results.get("snmp"))  # absent from runs before the case
     if results.get("field"):  # absent from runs before the case
