@@ -34,10 +34,10 @@ def observed(net, t0=0.0, now=60.0):
     }
 
 
-def plan(net, models, traffic=None, **kw):
+def plan(net, models, traffic=None, route=ROUTE, **kw):
     args = dict(request_id="R1", importance=12, edge_id="A1B1", offset_m=20.0, speed_mps=13.89,
                 now_s=60.0, timers=observed(net), traffic=traffic)  # fmt: skip
-    return plan_corridor(net, models, ROUTE, **(args | kw))
+    return plan_corridor(net, models, route, **(args | kw))
 
 
 def test_plans_follow_the_route_with_growing_etas(grid):
@@ -155,3 +155,74 @@ def test_the_plan_says_when_the_vehicles_own_movement_is_ready(grid):
         shown = timers[p.signal_id].state
         own_ready = all(shown[i] == p.target_state[i] for i in p.core)
         assert p.ready_s == (0.0 if own_ready else p.transition_s)
+
+
+# -- the other movements of the vehicle's lanes ------------------------------------------------
+# At B1 from A1B1 (2 lanes): the right turn onto B1B0 is served from lane 0 only, beside that
+# lane's straight movement; the straight movement onto B1C1 from both lanes.
+
+
+def _detectors(net, counts=None, queues=None):
+    lanes = tuple(lane for lane in net.lanes if lane.startswith("A1B1_"))
+    count = np.array([float((counts or {}).get(lane, 0)) for lane in lanes])
+    queue = np.array([float((queues or {}).get(lane, 0.0)) for lane in lanes])
+    z = np.zeros(len(lanes))
+    return TrafficState(60.0, lanes, count, z, queue, z, z)
+
+
+def _lane_links(net, lane):
+    return {lk.signal_index for lk in net.signal_links("B1") if lk.from_lane == lane}
+
+
+def test_a_turn_served_from_one_lane_claims_that_lanes_other_movements(grid):
+    net, models = grid
+    empty = _detectors(net)
+    turn = plan(net, models, traffic=empty, route=("A1B1", "B1B0"))[0]
+    # Held to lane 0, the vehicle cannot pass a car there going straight: its way is claimed
+    # though no detector sees one yet (it may join beyond the detector's reach).
+    assert turn.claim.links == _lane_links(net, "A1B1_0") and turn.core < turn.claim.links
+    assert turn.lane_bound == turn.claim.links - turn.core
+    straight = plan(net, models, traffic=empty)[0]
+    # With both lanes going its way it can pass such a car: only its own movement is claimed.
+    assert straight.claim.links == straight.core and straight.lane_bound == frozenset()
+
+
+def test_cars_on_the_one_lane_whose_other_way_is_red_are_cleared_as_a_queue(grid):
+    net, models = grid
+    route = ("A1B1", "B1B0")
+    (straight,) = _lane_links(net, "A1B1_0") - {lk.signal_index for lk in net.signal_links("B1")
+                                                 if lk.to_edge == "B1B0"}  # fmt: skip
+    phases = net.traffic_lights["B1"].default_program.phases
+    red = next(ph.state for ph in phases if ph.state[straight] == "r" and "G" in ph.state)
+    timers = observed(net) | {"B1": SignalTimers.start("B1", red, 0.0).observe(red, 60.0)}
+    calm = plan(net, models, traffic=_detectors(net), timers=timers, route=route)[0]
+    cars = plan(net, models, traffic=_detectors(net, counts={"A1B1_0": 4}), timers=timers,
+                route=route)[0]  # fmt: skip
+    # Four cars on lane 0's detector, none halted yet: any of them may be going straight, at
+    # a red, in front of the vehicle. They are discharged like a queue.
+    assert cars.lane_bound == {straight} == calm.lane_bound
+    assert (calm.queue_m, cars.queue_m) == (0.0, pytest.approx(4 * 7.5))
+    assert cars.green_start_s < calm.green_start_s - 5.0
+    # With that way green they will not stop: nothing more to discharge.
+    green = next(ph.state for ph in phases if ph.state[straight] in "Gg")
+    go = observed(net) | {"B1": SignalTimers.start("B1", green, 0.0).observe(green, 60.0)}
+    assert plan(net, models, traffic=_detectors(net, counts={"A1B1_0": 4}), timers=go,
+                route=route)[0].queue_m == 0.0  # fmt: skip
+
+
+def test_a_green_own_movement_does_not_hide_a_red_one_of_its_lane(grid):
+    from clearway.control.priority.policies import CorridorPreemption
+
+    net, models = grid
+    turn = plan(net, models, traffic=_detectors(net), route=("A1B1", "B1B0"))[0]
+    (sibling,) = turn.lane_bound
+    both = "".join("G" if i in turn.claim.links else "r" for i in range(len(turn.target_state)))
+    own_only = "".join("r" if i == sibling else c for i, c in enumerate(both))
+    policy, model = CorridorPreemption(), models["B1"]
+    at = turn.green_start_s
+    # Its own way green, a car in front of it waiting at its lane's other way: serve that way.
+    assert policy.wants(turn, model, own_only, own_only, at)
+    # Both green and staying so: the normal controller may go on.
+    assert not policy.wants(turn, model, both, both, at)
+    # Both green, the lane's other way about to end near the green start: it is held.
+    assert policy.wants(turn, model, both, own_only, at)

@@ -38,7 +38,8 @@ def test_a_field_signal_is_claimed_at_the_latest_safe_moment_green_or_red():
     core = frozenset({0})
     regain = regain_s(model, core)
     assert regain > 0
-    plan = SimpleNamespace(core=core, green_start_s=100.0, transition_s=5.0, queue_m=0.0)
+    plan = SimpleNamespace(core=core, lane_bound=frozenset(), green_start_s=100.0, transition_s=5.0,
+                           queue_m=0.0)  # fmt: skip
     latest = 100.0 - regain - policy.margin_s
     n = model.link_count
     green = "G" + "r" * (n - 1)

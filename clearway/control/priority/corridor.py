@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from clearway.control.priority.arbitration import Claim, claim_links, links_clash, priority_state
-from clearway.control.priority.timing import green_start_s, junction_etas
+from clearway.control.priority.timing import JAM_SPACING_M, green_start_s, junction_etas
 from clearway.network.model import Network
 from clearway.signals.model import Intersection
 from clearway.signals.timers import SignalTimers
@@ -52,6 +52,8 @@ class JunctionPlan:
         Earliest time the hold may end without news: the vehicle (a convoy's tail) is over
         the stop line by the latest passage its last report allows, with margins (s). A report
         that puts it past the junction ends the hold sooner.
+    ready_s, lane_bound
+        See the fields.
     """
 
     signal_id: str
@@ -68,6 +70,10 @@ class JunctionPlan:
     #: Time from now until the vehicle's own movement shows what ``target_state`` gives it
     #: (s): ``transition_s``, or 0 while it does already, whatever else the target changes.
     ready_s: float | None = None
+    #: The claim's other movements of the one lane the vehicle must use (a turn served from
+    #: one lane only): a car in front of it going one of those ways blocks it while that way
+    #: is red, so they are needed as much as ``core``.
+    lane_bound: frozenset[int] = frozenset()
 
 
 #: The hold lasts this long after the vehicle's (a convoy's tail's) predicted passage of the
@@ -169,6 +175,7 @@ def plan_corridor(
         if sid is None or sid not in models or sid not in timers:
             continue
         core, links = claim_links(net, sid, eta.approach_edge, eta.next_edge)
+        lane_bound: frozenset[int] = frozenset()
         lanes = sorted({lk.from_lane for lk in net.signal_links(sid) if lk.signal_index in core})
         queue_m = _longest_queue_m(traffic, lanes)
         if whole_approach:
@@ -177,13 +184,24 @@ def plan_corridor(
                 for lk in net.signal_links(sid)
                 if lk.from_edge == eta.approach_edge and lk.signal_index >= 0
             )
+        elif len(lanes) == 1:
+            # Held to one lane (a turn served from one lane only) the vehicle cannot pass a
+            # car in it that waits to go another way, and one that joins the lane beyond the
+            # detector's reach would find its way red and stop in front of it: all of the
+            # lane's movements are claimed, and its cars discharged as if queued already.
+            lane_bound = links - core
+            if traffic is not None:
+                queue_m = max(queue_m, _held_lane_m(net, sid, lane_bound, timers[sid], traffic))
         elif traffic is not None:
+            # With a choice of lanes it can pass such a car: another way of its lanes is
+            # claimed only where a queue stands to block them all.
             links = core | _queued_links(net, sid, links - core, traffic)
         if eta.next_edge is None and queue_m <= 0.0:
             # The trip ends before this junction: it matters only if a queue standing at it
             # reaches back over the destination, and then the whole approach must discharge.
             break
-        stop = _Stop(eta.junction_id, core, links, arrive_s, distance_m, queue_m, until_s)
+        stop = _Stop(eta.junction_id, core, links, arrive_s, distance_m, queue_m, until_s,
+                     lane_bound)  # fmt: skip
         group = stops.setdefault(sid, [])
         # One traffic light may drive several junctions of the route (a joined or clustered
         # signal). Their movements are served together when they can share a green; one
@@ -242,6 +260,7 @@ class _Stop:
     distance_m: float
     queue_m: float
     until_s: float
+    lane_bound: frozenset[int] = frozenset()
 
 
 def _plan(
@@ -255,6 +274,7 @@ def _plan(
 ) -> JunctionPlan:
     core = frozenset().union(*(s.core for s in group))
     links = frozenset().union(*(s.links for s in group))
+    lane_bound = frozenset().union(*(s.lane_bound for s in group))
     first = group[0]
     target = priority_state(model, links, timers.state, core=core)
     # A vehicle whose movement shows what the target gives it can go now: the rest of the
@@ -262,7 +282,8 @@ def _plan(
     # push its arrival back, nor, through it, the hold's end and every later junction's
     # green. A permissive green ('g') the target makes protected is not yet what it needs.
     transition = time_to_reach_s(model, timers, target, now_s)
-    ready = 0.0 if core and all(timers.state[i] == target[i] for i in core) else transition
+    needed = core | lane_bound
+    ready = 0.0 if core and all(timers.state[i] == target[i] for i in needed) else transition
     return JunctionPlan(
         signal_id=sid,
         junction_id=first.junction_id,
@@ -276,6 +297,7 @@ def _plan(
         green_start_s=min(green_start_s(s.eta_s, s.queue_m, transition) for s in group),
         hold_until_s=max(s.until_s for s in group),
         ready_s=ready,
+        lane_bound=lane_bound,
     )
 
 
@@ -312,6 +334,29 @@ def _queued_links(
             if not traffic.has_lane(lane) or traffic.lane(lane).queue_m > 0.0:
                 out.add(lk.signal_index)
     return frozenset(out)
+
+
+def _held_lane_m(
+    net: Network,
+    signal_id: str,
+    others: frozenset[int],
+    timers: SignalTimers,
+    traffic: TrafficState,
+) -> float:
+    """Queue to plan for on the vehicle's lanes whose other movements are not green now (m).
+
+    Every car on such a lane's detector may be going the other way; it will stop at that
+    way's red in front of the priority vehicle, so the lane must discharge as if the cars
+    stood in a queue already (:data:`~clearway.control.priority.timing.JAM_SPACING_M` each),
+    though the detector has yet to see them halt.
+    """
+    longest_m = 0.0
+    for lk in net.signal_links(signal_id):
+        i = lk.signal_index
+        if i in others and timers.state[i] not in "Gg" and traffic.has_lane(lk.from_lane):
+            count = traffic.lane(lk.from_lane).vehicle_count
+            longest_m = max(longest_m, count * JAM_SPACING_M)
+    return longest_m
 
 
 def _longest_queue_m(traffic: TrafficState | None, lanes: Sequence[str]) -> float:

@@ -163,9 +163,12 @@ class CorridorPreemption:
         is left alone too while the normal controller's own schedule
         (``scheduled_green_s``, s) turns it green by the time the queue must start moving.
         """
-        if plan.core and all(shown[i] in GREEN_CHARS for i in plan.core):
-            ending = any(upcoming[i] not in GREEN_CHARS for i in plan.core)
-            return ending and now_s >= plan.green_start_s - regain_s(model, plan.core) - self.margin_s
+        # Its own movement, and the other ways of the one lane it must use: a car in front of
+        # it going one of those waits at that way's red.
+        needed = plan.core | plan.lane_bound
+        if plan.core and all(shown[i] in GREEN_CHARS for i in needed):
+            ending = any(upcoming[i] not in GREEN_CHARS for i in needed)
+            return ending and now_s >= plan.green_start_s - regain_s(model, needed) - self.margin_s
         starting = [i for i, c in enumerate(upcoming) if c in GREEN_CHARS and shown[i] not in GREEN_CHARS]
         if scheduled_green_s is None and any(
             model.conflicts(i, j) for i in starting for j in plan.core
