@@ -21,6 +21,12 @@ from clearway.cli.report import report_app
 from clearway.cli.serve import serve_command
 from clearway.cli.storage_cmds import register_storage_commands
 from clearway.cli.tables import network_table, problems_table, results_table
+from clearway.cli.user_files_options import (
+    AdditionalOption,
+    NetOption,
+    RoutesOption,
+    SumocfgOption,
+)
 from clearway.errors import ClearwayError, ConfigError
 
 app = typer.Typer(
@@ -62,21 +68,10 @@ DEFAULT_RUN_DURATION_S = 1800.0
 
 @app.command()
 def run(
-    net: Annotated[Path | None, typer.Option(help="SUMO network (.net.xml or .net.xml.gz).")] = None,
-    routes: Annotated[
-        list[Path] | None, typer.Option(help="SUMO route/trip files for --net (repeatable).")
-    ] = None,
-    additional: Annotated[
-        list[Path] | None,
-        typer.Option(help="SUMO additional files the --routes need, e.g. vTypes (repeatable)."),
-    ] = None,
-    sumocfg: Annotated[
-        Path | None,
-        typer.Option(
-            help="SUMO configuration (.sumocfg): its net, route and additional files, begin "
-            "and end; options given beside it override its values."
-        ),
-    ] = None,
+    net: NetOption = None,
+    routes: RoutesOption = None,
+    additional: AdditionalOption = None,
+    sumocfg: SumocfgOption = None,
     scenario: Annotated[
         str | None, typer.Option(help="Built-in scenario, e.g. grid:5x5 or grid:5x5:heavy.")
     ] = None,

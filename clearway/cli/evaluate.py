@@ -15,6 +15,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clearway.bootstrap import STRATEGIES
+from clearway.cli.user_files_options import (
+    AdditionalOption,
+    NetOption,
+    RoutesOption,
+    SumocfgOption,
+)
 from clearway.errors import ClearwayError, ConfigError
 
 if TYPE_CHECKING:
@@ -28,23 +34,10 @@ DEFAULT_OUT = Path("clearway-out")
 
 
 def evaluate_command(
-    net: Annotated[
-        Path | None, typer.Option(help="SUMO network (.net.xml or .net.xml.gz).")
-    ] = None,
-    routes: Annotated[
-        list[Path] | None, typer.Option(help="SUMO route/trip files for --net (repeatable).")
-    ] = None,
-    additional: Annotated[
-        list[Path] | None,
-        typer.Option(help="SUMO additional files the --routes need, e.g. bus stops (repeatable)."),
-    ] = None,
-    sumocfg: Annotated[
-        Path | None,
-        typer.Option(
-            help="SUMO configuration (.sumocfg): its net, route and additional files, begin "
-            "and end; options given beside it override its values."
-        ),
-    ] = None,
+    net: NetOption = None,
+    routes: RoutesOption = None,
+    additional: AdditionalOption = None,
+    sumocfg: SumocfgOption = None,
     scenario: Annotated[
         list[str] | None,
         typer.Option(
