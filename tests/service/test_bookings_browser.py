@@ -10,7 +10,6 @@ Same real server as the dashboard's browser test (uvicorn on a free port, live r
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, Live, _playwright, live_http
+from .test_dashboard_browser import Live, launch_browser, live_http
 
 pytestmark = [pytest.mark.sumo, pytest.mark.slow, pytest.mark.xdist_group("dashboard_browser")]
 __all__ = ["live_http"]  # the dashboard test's live server fixture, used here
@@ -36,16 +35,7 @@ PLAN = {
 
 @pytest.fixture(scope="module")
 def browser(live_http) -> Iterator[Any]:
-    sync_playwright = _playwright()
-    if ARTIFACTS.exists():
-        shutil.rmtree(ARTIFACTS)
-    ARTIFACTS.mkdir(parents=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch_browser(ARTIFACTS)
 
 
 def _book(live: Live, convoy_id: str, start_in_s: float, length_s: float) -> dict[str, Any]:

@@ -161,18 +161,25 @@ def live_http(tmp_path_factory, live_scenario) -> Iterator[Live]:
     assert live.runtime.error is None, live.runtime.error
 
 
-@pytest.fixture(scope="module")
-def browser(live_http) -> Iterator[Any]:
+def launch_browser(artifacts: Path, *, clear: bool = True) -> Iterator[Any]:
+    """Headless chromium for a module's pages, with ``artifacts`` made (and emptied unless
+    ``clear`` is false: a folder another module shares) for its screenshots; skips the test,
+    with the reason, when Playwright or chromium is missing."""
     sync_playwright = _playwright()
-    if ARTIFACTS.exists():
-        shutil.rmtree(ARTIFACTS)
-    ARTIFACTS.mkdir(parents=True)
+    if clear and artifacts.exists():
+        shutil.rmtree(artifacts)
+    artifacts.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def browser(live_http) -> Iterator[Any]:
+    yield from launch_browser(ARTIFACTS)
 
 
 class Page:

@@ -21,14 +21,13 @@ from clearway.storage.migrate import upgrade
 from .conftest import make_service
 from .test_dashboard_browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     FEED_INTERVAL_S,
     Live,
     Page,
     Served,
     _free_port,
     _playwright,
+    launch_browser,
 )
 
 pytestmark = [pytest.mark.sumo, pytest.mark.slow, pytest.mark.xdist_group("dashboard_browser")]
@@ -76,16 +75,12 @@ def peds_live(tmp_path_factory) -> Iterator[Live]:
 
 @pytest.fixture
 def peds_page(peds_live) -> Iterator[Page]:
-    sync_playwright = _playwright()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    for b in launch_browser(ARTIFACTS, clear=False):
         p = Page(b, peds_live)
         try:
             yield p
         finally:
             p.close()
-            b.close()
 
 
 def _check(panel: dict[str, Any], crossings: set[int]) -> None:

@@ -23,14 +23,13 @@ from clearway.storage.migrate import upgrade
 from .conftest import make_service
 from .test_dashboard_browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     FEED_INTERVAL_S,
     Live,
     Page,
     Served,
     _free_port,
     _playwright,
+    launch_browser,
 )
 from .test_transit_live import _avl, _bus_city
 
@@ -102,14 +101,7 @@ def bus_live(tmp_path_factory) -> Iterator[tuple[Live, _Avl]]:
 
 @pytest.fixture(scope="module")
 def browser(bus_live) -> Iterator[Any]:
-    sync_playwright = _playwright()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch_browser(ARTIFACTS, clear=False)
 
 
 def test_the_bus_card_shows_buses_their_lateness_and_the_last_priority(browser, bus_live):
