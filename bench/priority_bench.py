@@ -115,10 +115,9 @@ def case_priority(
     workers = max(os.cpu_count() or 1, 1)
     settings = EvaluationSettings(strategies=("none", "local", "corridor"), workers=workers)
     out: dict = {"seeds": seeds, "workers": workers, "scenarios": {}}
-    real = REAL_CITY if names is None else None
     for name in (*NAMED, REAL_CITY) if names is None else names:
         t0 = time.perf_counter()
-        if name == real:
+        if name == REAL_CITY:
             try:
                 setup = _real_city(out_dir)
             except FetchSkipped as exc:
