@@ -206,25 +206,6 @@ def netgenerate_grid(
             what=what or f"generating the {nx}x{ny} grid network",
         )  # fmt: skip
     return net_file
-    with staging(net_file) as tmp:
-        run_tool(
-            [
-                sumo_binary("netgenerate"),
-                "--grid",
-                "--grid.x-number", str(nx),
-                "--grid.y-number", str(ny),
-                "--grid.length", str(block_m),
-                "--grid.attach-length", str(block_m),
-                "--default.lanenumber", str(lanes),
-                "--default.speed", str(speed_mps),
-                "--tls.guess", "true",
-                "--seed", str(seed),
-                "--no-warnings", "true",
-                "--output-file", str(tmp),
-            ],
-            what=f"generating the {nx}x{ny} grid network",
-        )  # fmt: skip
-    return net_file
 
 
 def random_demand(
