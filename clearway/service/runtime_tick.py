@@ -31,7 +31,7 @@ from clearway.service.runtime_records import (
 )
 from clearway.service.runtime_transit import transit_controllers, transit_entries
 from clearway.signals.safety.guard import Verdict
-from clearway.sim.detectors import DETECTOR_LENGTH_M
+from clearway.sim.detectors import DETECTOR_LENGTH_M, covered_lengths_m
 from clearway.state.flow_history import FlowHistory
 from clearway.state.traffic import TrafficState
 from clearway.storage.audit import AuditEntry
@@ -201,9 +201,15 @@ class AfterTick:
         found: FlowHistory | None = self.__dict__.get("_flows")
         if found is None:
             net = self.net
+            # Detectors reach back over the lanes into a short approach lane: their length.
+            covered = covered_lengths_m(net, DETECTOR_LENGTH_M)
             found = self.__dict__.setdefault(
                 "_flows",
-                FlowHistory(lambda lane: min(net.lane(lane).length_m, DETECTOR_LENGTH_M)),
+                FlowHistory(
+                    lambda lane: (
+                        covered.get(lane) or min(net.lane(lane).length_m, DETECTOR_LENGTH_M)
+                    )
+                ),
             )
         return found
 

@@ -21,6 +21,7 @@ from clearway.network import load_network
 from clearway.sim.detectors import (
     DETECTOR_LENGTH_M,
     DETECTOR_PREFIX,
+    LAYOUT_VERSION,
     detector_lanes,
     write_lane_detectors,
 )
@@ -381,7 +382,7 @@ def user_scenario(
 
 def _cached_detectors(net_file: Path, out_dir: str | os.PathLike[str]) -> Path:
     out = ensure_dir(out_dir)
-    key = input_key("detectors", file_digest(net_file), DETECTOR_LENGTH_M)
+    key = input_key("detectors", file_digest(net_file), DETECTOR_LENGTH_M, LAYOUT_VERSION)
     path = out / f"{file_stem(net_file)}_{key}.det.xml"
     if not path.is_file():
         write_lane_detectors(load_network(net_file), path)
