@@ -8,11 +8,12 @@ and the targets of issue 4 checked against them:
 * corridor: others' extra delay and cross-street extra delay each <= 50 % of local's;
 * 0 safety-monitor violations in every run.
 
-One more row is a real city the strategies were not tuned on, with its own demand:
-Ingolstadt (21 signals, InTAS demand of 16:00-17:00) from the RESCO set, fetched by
-:mod:`resco_fetch` (skipped, with the reason, when it cannot be had). Its demand is fixed
-route files, so its seeds differ by SUMO's driver imperfection (``driver_noise``) and the
-ambulance, dispatched 10 min into the hour, crosses 10 of its signals.
+Two more rows are real cities the strategies were not tuned on, with their own demand, from
+the RESCO set (fetched by :mod:`resco_fetch`; skipped, with the reason, when they cannot be
+had): Ingolstadt (21 signals, InTAS demand of 16:00-17:00; the ambulance crosses 10 of them)
+and Cologne (8 signals, TAPAS demand of 07:00-08:00; 5 of them). Their demand is fixed route
+files, so their seeds differ by SUMO's driver imperfection (``driver_noise``); the ambulance
+leaves 10 min into the hour.
 
 :func:`case_pedestrians` runs the same on the ``pedestrians`` scenario (walkers on every
 crossing; not one of the named four); it is the ``pedestrians`` case of ``make bench``, with
@@ -28,10 +29,12 @@ from dataclasses import replace
 from pathlib import Path
 
 SEEDS = 5
-#: The real city: RESCO network, its ambulance trip (from, to, departure in s) and run.
-REAL_CITY = "ingolstadt21"
-REAL_TRIP = ("315358244", "201956810", 58200.0)
-REAL_BEGIN_S, REAL_DURATION_S = 57600.0, 1200.0
+#: The real cities: RESCO network -> its ambulance trip (from edge, to edge, departure in s,
+#: 10 min into its demand's hour) and its run (begin, length in s).
+REAL_CITIES: dict[str, tuple[tuple[str, str, float], float, float]] = {
+    "ingolstadt21": (("315358244", "201956810", 58200.0), 57600.0, 1200.0),
+    "cologne8": (("-42925825#2", "155723703#0", 25800.0), 25200.0, 1200.0),
+}
 RATIO_TARGET = 1.10
 COST_SHARE_TARGET = 0.5
 _KEYS = (
@@ -115,13 +118,13 @@ def case_priority(
     workers = max(os.cpu_count() or 1, 1)
     settings = EvaluationSettings(strategies=("none", "local", "corridor"), workers=workers)
     out: dict = {"seeds": seeds, "workers": workers, "scenarios": {}}
-    for name in (*NAMED, REAL_CITY) if names is None else names:
+    for name in (*NAMED, *REAL_CITIES) if names is None else names:
         t0 = time.perf_counter()
-        if name == REAL_CITY:
+        if name in REAL_CITIES:
             try:
-                setup = _real_city(out_dir)
+                setup = _real_city(out_dir, name)
             except FetchSkipped as exc:
-                out["skipped"] = {name: str(exc)}
+                out.setdefault("skipped", {})[name] = str(exc)
                 continue
             plan = build_plan(setup, list(range(1, seeds + 1)))
             result = evaluate(plan, replace(settings, driver_noise=True), out_dir / f"priority-{name}")
@@ -146,20 +149,20 @@ def case_priority(
     return out
 
 
-def _real_city(out_dir: Path):
-    """The real city's setup: its network and demand, the ambulance trip, begin and length."""
+def _real_city(out_dir: Path, city: str):
+    """A real city's setup: its network and demand, the ambulance trip, begin and length."""
     from resco_fetch import fetch
 
     from clearway.evaluation.priority_scenarios import user_setup
     from clearway.evaluation.trip_spec import TripRequest
 
-    folder = fetch(out_dir / "resco", (REAL_CITY,))[REAL_CITY]
-    origin, destination, depart_s = REAL_TRIP
+    folder = fetch(out_dir / "resco", (city,))[city]
+    (origin, destination, depart_s), begin_s, duration_s = REAL_CITIES[city]
     setup = user_setup(
-        out_dir, folder / f"{REAL_CITY}.net.xml", [folder / f"{REAL_CITY}.rou.xml"],
-        [TripRequest(origin, destination, depart_s)], name=REAL_CITY,
+        out_dir, folder / f"{city}.net.xml", [folder / f"{city}.rou.xml"],
+        [TripRequest(origin, destination, depart_s)], name=city,
     )  # fmt: skip
-    return replace(setup, begin_s=REAL_BEGIN_S, duration_s=REAL_DURATION_S)
+    return replace(setup, begin_s=begin_s, duration_s=duration_s)
 
 
 def markdown(result: dict) -> list[str]:
