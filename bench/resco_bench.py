@@ -10,7 +10,8 @@ guard, and SUMO's own actuated and delay_based programs run by SUMO itself (the 
 what they show).
 
 Reported per city and strategy: mean and p95 time loss per seed, arrivals, teleports, monitor
-violations, wall per seed (the whole run: network load, models, loop, outputs) against plain
+violations, wall per seed (the whole run: network load, models, loop, outputs; in the pool,
+two at a time) and, measured apart (:func:`wall_rounds`), our best strategy's wall against plain
 sumo's. Target per city (issue 19): the best of ours has a lower mean time loss than the best
 SUMO built-in on every seed, 0 monitor violations, and a wall at most :data:`WALL_RATIO_MAX`
 times plain sumo's.
@@ -41,9 +42,12 @@ SUMO_BUILTINS: tuple[str, ...] = ("sumo-actuated", "sumo-delay-based")
 PLAIN = "plain-sumo"
 STRATEGIES: tuple[str, ...] = (PLAIN, *OURS, *SUMO_BUILTINS)
 WORKERS = 2
-#: Our best strategy's wall may be at most this many times plain sumo's (whole runs, summed
-#: over the seeds).
+#: Our best strategy's wall may be at most this many times plain sumo's (whole runs).
 WALL_RATIO_MAX = 1.3
+#: Wall time is measured apart from the pool, one run at a time: plain sumo and our best
+#: strategy alternate this many rounds on seed 1 and each keeps its fastest (the machine is
+#: shared; noise only ever adds time).
+WALL_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,6 @@ def target(per: dict, n: int) -> dict:
     b = [min(per[s]["mean_time_loss_s_per_seed"][i] for s in SUMO_BUILTINS) for i in range(n)]
     won = sum(x < y for x, y in zip(a, b, strict=True))
     violations = sum(per[best_ours]["safety_violations_per_seed"])
-    wall_ratio = sum(per[best_ours]["wall_total_s_per_seed"]) / sum(
-        per[PLAIN]["wall_total_s_per_seed"]
-    )
     return {
         "ours": best_ours,
         "sumo": best_sumo,
@@ -156,9 +157,23 @@ def target(per: dict, n: int) -> dict:
         "seeds_won": won,
         "seeds": n,
         "violations": violations,
-        "wall_ratio_to_plain_sumo": wall_ratio,
         "beats_every_seed": won == n,
-        "met": won == n and violations == 0 and wall_ratio <= WALL_RATIO_MAX,
+    }
+
+
+def wall_rounds(sc, strategy: str, out: Path, rounds: int = WALL_ROUNDS) -> dict:
+    """Fastest whole-run wall (s) of plain sumo and of ``strategy`` on ``sc``, alternating."""
+    plain, ours = [], []
+    for k in range(rounds):
+        plain.append(run_one(Job("wall", PLAIN, sc, out / f"plain-{k}"))["wall_total_s"])
+        ours.append(run_one(Job("wall", strategy, sc, out / f"{strategy}-{k}"))["wall_total_s"])
+    return {
+        "strategy": strategy,
+        "plain_sumo_walls_s": [round(x, 2) for x in plain],
+        "ours_walls_s": [round(x, 2) for x in ours],
+        "plain_sumo_wall_s": min(plain),
+        "ours_wall_s": min(ours),
+        "wall_ratio_to_plain_sumo": min(ours) / min(plain),
     }
 
 
@@ -200,6 +215,18 @@ def case_resco(
         "source": "sumo-rl 1.4.5 wheel, sumo_rl/nets/RESCO/<city>/",
         "cities": {name: summary(runs[name], list(seeds), failed[name]) for name in cities},
     }
+    for name in cities:
+        t = result["cities"][name].get("target")
+        if t is None:
+            continue
+        sc = next(j.scenario for j in jobs if j.label.startswith(f"{name}/"))
+        wall = wall_rounds(sc, t["ours"], work / name / "wall")
+        t["wall"] = wall
+        t["wall_ratio_to_plain_sumo"] = wall["wall_ratio_to_plain_sumo"]
+        t["met"] = (
+            t["beats_every_seed"] and t["violations"] == 0
+            and wall["wall_ratio_to_plain_sumo"] <= WALL_RATIO_MAX
+        )  # fmt: skip
     result["met"] = all(c.get("target", {}).get("met", False) for c in result["cities"].values())
     result["wall_s"] = time.perf_counter() - t0
     return result
@@ -239,7 +266,9 @@ def markdown(result: dict | None) -> list[str]:
             f"- {name}: target {'met' if t['met'] else 'NOT met'}: {t['ours']} "
             f"{_f(t['ours_mean_time_loss_s'])} s vs {t['sumo']} {_f(t['sumo_mean_time_loss_s'])} s, "
             f"lower in {t['seeds_won']}/{t['seeds']} seeds, {t['violations']} violations, "
-            f"wall {t['wall_ratio_to_plain_sumo']:.2f} x plain sumo"
+            f"wall {t['wall']['ours_wall_s']:.1f} s vs plain sumo {t['wall']['plain_sumo_wall_s']:.1f} s "
+            f"= {t['wall_ratio_to_plain_sumo']:.2f} x (fastest of {len(t['wall']['ours_walls_s'])} "
+            "alternating runs, seed 1)"
         )
     return lines
 
