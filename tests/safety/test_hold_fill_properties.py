@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearway.control.priority.arbitration import claim_links, priority_state
-from clearway.control.priority.hold_state import fill_compatible
+from clearway.control.priority.hold_state import fill_compatible, phase_hold_state
 
 from .conftest import NetCase
 from .oracle import GREEN
@@ -59,4 +59,36 @@ def test_filled_hold_is_safe_keeps_the_claim_and_leaves_red_only_foes(
             if sig.driven[i]:
                 assert any((i, j) in sig.foe for j in greens), (
                     f"link {i} left red though it meets no green: {bare} -> {filled}"
+                )
+
+
+@examples(80)
+@given(data=st.data())
+def test_phase_shaped_hold_is_safe_and_shows_no_foe_of_the_vehicle_green(
+    net_case: NetCase, data
+) -> None:
+    case = net_case
+    sid = data.draw(st.sampled_from(case.signal_ids), label="signal")
+    sig, model = case.oracles[sid], case.models[sid]
+    moves = sorted(
+        {(lk.from_edge, lk.to_edge) for lk in case.net.signal_links(sid) if not lk.is_crossing}
+    )
+    if not moves:
+        return
+    a, b = data.draw(st.sampled_from(moves), label="movement")
+    core, links = claim_links(case.net, sid, a, b)
+    phases = case.phase_states(sid)
+    shaped = phase_hold_state(model, phases, core, links)
+    if shaped is None:
+        return
+    for state in (shaped, fill_compatible(model, shaped, phases)):
+        assert len(state) == len(phases[0])
+        assert not sig.r1_pairs(state), (sid, sorted(core), state)
+        assert all(state[i] == "G" for i in core if i not in sig.fixed_off), (sid, state)
+        for i, c in enumerate(state):
+            # The claim's other movements leave from the vehicle's own lanes (ahead of it); a
+            # link from anywhere else must not cross its path.
+            if c in GREEN and i not in links:
+                assert not any((i, j) in sig.foe or (j, i) in sig.foe for j in core), (
+                    f"link {i} meets the vehicle's path but is green: {state}"
                 )

@@ -138,6 +138,45 @@ def test_recovery_serves_the_cut_phases_then_fixed_time_takes_the_signal_back(gr
     assert run.loop.stats.rejected == 0
 
 
+@pytest.mark.parametrize("add_at", [74.0, 80.0, 95.0])
+@pytest.mark.parametrize("on_green", [True, False], ids=["on-green", "whenever"])
+def test_corridor_hands_back_only_while_the_timetable_shows_a_green_phase(grid, add_at, on_green):
+    """Fixed-time resynchronises after a hold (cycle: N-S 0-42 s, yellow, E-W 45-87 s,
+    yellow). A vehicle dispatched at ``add_at`` s has one of its junctions' recovery end inside
+    a yellow of the timetable (132-133 s); handed back then, fixed-time targets that yellow,
+    which the recovered state cannot reach, and the junction shows no green for long. Handed
+    back only while the timetable shows a green phase, it goes on at once."""
+    net, models = grid
+    run = PriorityRun(net, models, CorridorPreemption(hands_back_on_green=on_green))
+    run.run(add_at)
+    run.ctrl.submit(spec(), run.now_s)
+    v = DrivenVehicle(net, ROUTE)
+    run.add_vehicle("AMB-1", v)
+    assert run.run_until(lambda: v.arrived, 200.0)
+    run.run(150.0)
+    program = net.traffic_lights["B1"].default_program
+    durations = [p.duration_s for p in program.phases]
+    starts = [sum(durations[:k]) for k in range(len(durations))]
+
+    def scheduled(t: float) -> int:
+        return max(k for k, a in enumerate(starts) if a <= t % sum(durations))
+
+    stuck = []
+    for rec in run.ctrl.recoveries:
+        own = net.traffic_lights[rec.signal_id].default_program
+        assert [p.duration_s for p in own.phases] == durations
+        phases = safe_phase_states(models[rec.signal_id], own)
+        in_yellow = any(c in "yY" for c in phases[scheduled(rec.recovered_s)])
+        # A green shown within 15 s of the hand-back (the state shown then counts).
+        shown = [(rec.recovered_s, run.shown_at(rec.signal_id, rec.recovered_s))]
+        shown += [(t, s) for t, s in run.fake.shown[rec.signal_id] if t > rec.recovered_s]
+        green = [t for t, s in shown if "G" in s and t <= rec.recovered_s + 15.0]
+        if in_yellow or not green:
+            stuck.append((rec.signal_id, rec.recovered_s, shown[:3]))
+    assert (not stuck) == on_green, stuck
+    assert run.loop.stats.rejected == 0
+
+
 @pytest.mark.parametrize("add_at", [87.0, 88.0, 89.0])
 def test_recovery_first_serves_the_phase_the_hold_kept_from_starting(grid, add_at):
     """Fixed-time at B1: E-W green 48-87 s, its yellow to 91 s, all red, then N-S (phase 0)

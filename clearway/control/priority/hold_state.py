@@ -1,5 +1,12 @@
 """What a held junction shows besides the priority vehicle's movement.
 
+The hold is shaped after the program's own phase that serves the vehicle's movement
+(:func:`phase_hold_state`): the vehicle's movement protected, every foe of it red, and every
+other link as that phase shows it — the opposite through traffic keeps its green and the turns
+beside the vehicle that yield to it keep their permissive green. Built from the bare claim
+instead, a queued lane's left turn became a protected green and stopped the opposite through
+traffic for the whole hold, and the recovery then owed that phase a turn of its own.
+
 A hold needs only the claimed links green and their foes red. Every other link that crosses
 or merges with none of the greens can keep moving: the opposite through traffic, right turns
 beside the vehicle, the cross street's turns that never meet its path. Leaving those red (as a
@@ -63,3 +70,68 @@ def _closest_phase_greens(phases: Sequence[str], greens: set[int]) -> frozenset[
         if key > best_key:
             best, best_key = shown, key
     return best
+
+
+def phase_hold_state(
+    model: Intersection, phases: Sequence[str], core: frozenset[int], links: frozenset[int]
+) -> str | None:
+    """The hold's state shaped after the program phase that serves the vehicle.
+
+    Parameters
+    ----------
+    model
+        The junction.
+    phases
+        The normal program's phase states.
+    core
+        The vehicle's own movement (signal indices).
+    links
+        Everything the claim needs green: ``core`` and the other movements of its lanes.
+
+    Returns
+    -------
+    str or None
+        Of the phases greening every ``core`` link, the one greening most of ``links`` (then
+        most links): ``core`` protected (``G``), every link that conflicts with a ``core``
+        link red — a permissive green yielding to the vehicle too: a driver turning across an
+        emergency vehicle's path misjudges its speed — and the rest as the phase shows it (its
+        yellows red). A claimed link the phase leaves red is added green, protected where no
+        green conflicts with it, else permissive where it only yields, else by turning red the
+        (non-core) greens in its way. ``None`` if no phase greens all of ``core``, or if
+        ``core`` links cannot all be protected together.
+    """
+    if any(not model.compatible(i, "G", j, "G") for i in core for j in core if i != j):
+        return None  # merging movements: only the bare claim can tell which yields
+    best: str | None = None
+    best_key = (-1, -1)
+    for phase in phases:
+        if len(phase) != len(model.timings) or not all(phase[i] in GREEN_CHARS for i in core):
+            continue
+        greens = {i for i, c in enumerate(phase) if c in GREEN_CHARS}
+        key = (len(greens & links), len(greens))
+        if key > best_key:
+            best, best_key = phase, key
+    if best is None:
+        return None
+    out = list(best)
+    for i, c in enumerate(best):
+        if i in model.fixed_off:
+            continue
+        if i in core:
+            out[i] = "G"
+        elif any(model.conflicts(i, j) or model.conflicts(j, i) for j in core) or c not in GREEN_CHARS:
+            out[i] = "r"
+    for i in sorted(links - core):
+        if out[i] in GREEN_CHARS or i in model.fixed_off:
+            continue
+        greens = [j for j, c in enumerate(out) if c in GREEN_CHARS and j != i]
+        if all(model.compatible(i, "G", j, out[j]) for j in greens):
+            out[i] = "G"
+        elif all(model.compatible(i, "g", j, out[j]) for j in greens):
+            out[i] = "g"
+        elif all(model.compatible(i, "g", j, out[j]) for j in greens if j in core):
+            for j in greens:
+                if j not in core and not model.compatible(i, "G", j, out[j]):
+                    out[j] = "r"
+            out[i] = "G" if all(model.compatible(i, "G", j, out[j]) for j in core) else "g"
+    return "".join(out)

@@ -47,6 +47,7 @@ class NoPriority:
     fill_hold: bool = False
     advises_arrival: bool = False
     skips_empty_phases: bool = False
+    hands_back_on_green: bool = False
     plans_before_departure: bool = False
     whole_approach: bool = True
     margin_s: float = 0.0
@@ -81,6 +82,8 @@ class LocalPreemption:
     advises_arrival: bool = False
     #: Its controller gives every cut phase its turn, waited for or not (it reads no queues).
     skips_empty_phases: bool = False
+    #: Nor does it read the program's timetable before handing the signal back.
+    hands_back_on_green: bool = False
     #: An emitter acts on the vehicle itself, not on a dispatch ...
     plans_before_departure: bool = False
     #: ... and does not tell where it turns: the junction serves its whole approach.
@@ -136,6 +139,10 @@ class CorridorPreemption:
     #: After a hold, a cut phase nobody waits for (detectors: no queue) is passed over
     #: (:func:`~clearway.control.priority.recovery.with_someone_waiting`).
     skips_empty_phases: bool = True
+    #: After its recovery the signal is handed back only while the program's timetable shows
+    #: a green phase, never inside one of its change intervals
+    #: (:mod:`~clearway.control.priority.schedule`).
+    hands_back_on_green: bool = True
     plans_before_departure: bool = True
     whole_approach: bool = False
     max_distance_m: float = float("inf")

@@ -28,7 +28,7 @@ from clearway.control.priority.arbitration import (
 from clearway.control.priority.corridor import JunctionPlan, plan_corridor, signal_of_junction
 from clearway.control.priority.desk import BookDesk, RecoveryRecord
 from clearway.control.priority.hold_cost import HoldCostMeter
-from clearway.control.priority.hold_state import fill_compatible
+from clearway.control.priority.hold_state import fill_compatible, phase_hold_state
 from clearway.control.priority.policies import PriorityPolicy, regain_s
 from clearway.control.priority.recovery import (
     Recovery,
@@ -40,6 +40,7 @@ from clearway.control.priority.recovery import (
 )
 from clearway.control.priority.registry import RequestBook
 from clearway.control.priority.request import JunctionStatus
+from clearway.control.priority.schedule import Timetable, entry_phase, foresee
 from clearway.network.model import Network, SignalProgram
 from clearway.ports import PriorityVehicleFeed
 from clearway.signals.model import GREEN_CHARS, RED_CHARS, Intersection
@@ -59,6 +60,9 @@ class Hold:
     interrupted: int
     requests: set[str] = field(default_factory=set)
     starved: set[int] = field(default_factory=set)
+    #: The normal program's timetable as its controller foresaw it when the hold began
+    #: (``None``: not read, or a controller without one).
+    timetable: Timetable | None = None
 
 
 class PreemptionController(BookDesk):
@@ -105,6 +109,9 @@ class PreemptionController(BookDesk):
         self._junction_signals = signal_of_junction(net)
         self._phases = {
             sid: safe_phase_states(m, programs[sid]) for sid, m in self.models.items() if sid in programs
+        }
+        self._durations_s = {
+            sid: tuple(p.duration_s for p in programs[sid].phases) for sid in self._phases
         }
         self._recovery_s = {
             sid: recovery_durations_s(self.models[sid], phases, programs[sid])
@@ -333,10 +340,14 @@ class PreemptionController(BookDesk):
         if previous is not None:
             # Held again while recovering: the phases still owed stay owed.
             _, old, _ = previous
-            hold = Hold(old.start_s, old.interrupted, set(old.requests), set(old.starved))
+            hold = Hold(
+                old.start_s, old.interrupted, set(old.requests), set(old.starved), old.timetable
+            )
         else:
             k = self.normal.phase_in_service(sid)
             hold = Hold(now_s, current_phase(phases, shown) if k is None else k)
+            if self.policy.hands_back_on_green and sid in self._durations_s:
+                hold.timetable = foresee(self.normal, sid, phases, self._durations_s[sid], now_s)
         self._holds[sid] = hold
         return hold
 
@@ -363,6 +374,14 @@ class PreemptionController(BookDesk):
         rec, hold, served = self._recovering[sid]
         phases = self._phases.get(sid, ())
         rec = rec.advance(phases, t.state, now_s)
+        if rec.done and hold.timetable is not None:
+            # Hand back only while the timetable shows a green phase: resumed inside one of its
+            # change intervals, the program would target a yellow it cannot reach from here.
+            between = entry_phase(phases, hold.timetable, now_s)
+            if between is not None:
+                self._recovering[sid] = (rec, hold, served)
+                self._command(commands, sid, t, phases[between], now_s)
+                return
         if rec.done:
             del self._recovering[sid]
             self._blocked = {k for k in self._blocked if k[0] != sid}
@@ -388,6 +407,11 @@ class PreemptionController(BookDesk):
     ) -> str:
         """The state that serves the claimed ``links`` (``core``: the vehicle's own movement)
         at ``sid``; a subclass for field controllers picks one their phases can show."""
+        if self.policy.fill_hold:
+            phases = self._phases.get(sid, ())
+            shaped = phase_hold_state(self.models[sid], phases, core, links)
+            if shaped is not None:
+                return fill_compatible(self.models[sid], shaped, phases)
         state = priority_state(self.models[sid], links, current, core=core)
         if self.policy.fill_hold:
             state = fill_compatible(self.models[sid], state, self._phases.get(sid, ()))
