@@ -111,6 +111,15 @@ class FixedTimeController:
             while start + durations[k] <= now_s:
                 start += durations[k]
                 k = (k + 1) % len(states)
+            # A change interval cannot be aimed at from a state that does not show the green
+            # it follows (red cannot turn yellow): the signal would stand on red until the
+            # cursor gave up on it. The schedule's next phase can be; the transition to it
+            # brings its own yellow and all-red.
+            for _ in range(len(states)):
+                if not any(c in "yY" for c in states[k]):
+                    break
+                start += durations[k]
+                k = (k + 1) % len(states)
             self._cursors[signal_id] = _Cursor(states, durations, k, start, now_s)
             return
         k = phase_index % len(states)

@@ -171,3 +171,30 @@ def test_a_state_the_loop_did_not_command_is_observed_at_the_next_tick():
     fake.advance(1.0)
     loop.tick()  # nothing changed since: the timers keep their start times
     assert loop.timers["J"].since_s[0] == 4.0 and loop.timers["K"].since_s[3] == 4.0
+
+
+def test_handed_back_inside_a_yellow_of_its_schedule_fixed_time_goes_on_with_the_program():
+    """Program: A green 0-20 s, yellow 20-23, B green 23-43, yellow 43-46 (46 s cycle). A hold
+    left the signal on B; it is handed back at 67 s, inside A's scheduled yellow (66-69 s).
+    That yellow cannot follow B's state (a red link cannot turn yellow): fixed-time goes on
+    with the schedule's next phase (B, to 89 s) and cycles, instead of standing on B until it
+    gives the unreachable yellow up (120 s)."""
+    from clearway.signals.timers import SignalTimers
+
+    model = four_leg()
+    ctrl = FixedTimeController({"J": model}, {"J": four_leg_program()})
+    t = SignalTimers.start("J", "GrgG", 0.0)
+    for now in range(0, 60):
+        for c in ctrl.propose(float(now), {"J": t}, None):
+            t = t.observe(c.state, float(now))
+    t = SignalTimers.start("J", "rGrG", 60.0)  # what the hold showed
+    ctrl.resume("J", 67.0, 0)
+    shown = []
+    for now in range(67, 110):
+        for c in ctrl.propose(float(now), {"J": t}, None):
+            t = t.observe(c.state, float(now))
+        t = t.observe(t.state, float(now))
+        shown.append((now, t.state))
+    a_again = [now for now, s in shown if s == "GrgG"]
+    assert a_again and a_again[0] <= 96, shown[::5]
+    assert all(s != "yryG" for _, s in shown if _ < 89)
