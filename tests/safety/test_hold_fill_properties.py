@@ -23,22 +23,30 @@ from .test_priority_properties import examples
 pytestmark = pytest.mark.sumo
 
 
-@examples(80)
-@given(data=st.data())
-def test_filled_hold_is_safe_keeps_the_claim_and_leaves_red_only_foes(
-    net_case: NetCase, data
-) -> None:
-    case = net_case
+def _draw_claim(case: NetCase, data):
+    """A signal of ``case``, one of its movements' claim and its program's phase states, or
+    ``None`` for a signal with no vehicle movement."""
     sid = data.draw(st.sampled_from(case.signal_ids), label="signal")
     sig, model = case.oracles[sid], case.models[sid]
     moves = sorted(
         {(lk.from_edge, lk.to_edge) for lk in case.net.signal_links(sid) if not lk.is_crossing}
     )
     if not moves:
-        return
+        return None
     a, b = data.draw(st.sampled_from(moves), label="movement")
     core, links = claim_links(case.net, sid, a, b)
-    phases = case.phase_states(sid)
+    return sid, sig, model, core, links, case.phase_states(sid)
+
+
+@examples(80)
+@given(data=st.data())
+def test_filled_hold_is_safe_keeps_the_claim_and_leaves_red_only_foes(
+    net_case: NetCase, data
+) -> None:
+    drawn = _draw_claim(net_case, data)
+    if drawn is None:
+        return
+    sid, sig, model, core, links, phases = drawn
     current = data.draw(st.sampled_from([s for s in phases if not sig.r1_pairs(s)]), label="now")
     bare = priority_state(model, links, current, core=core)
     filled = fill_compatible(model, bare, phases)
@@ -67,17 +75,10 @@ def test_filled_hold_is_safe_keeps_the_claim_and_leaves_red_only_foes(
 def test_phase_shaped_hold_is_safe_and_shows_no_foe_of_the_vehicle_green(
     net_case: NetCase, data
 ) -> None:
-    case = net_case
-    sid = data.draw(st.sampled_from(case.signal_ids), label="signal")
-    sig, model = case.oracles[sid], case.models[sid]
-    moves = sorted(
-        {(lk.from_edge, lk.to_edge) for lk in case.net.signal_links(sid) if not lk.is_crossing}
-    )
-    if not moves:
+    drawn = _draw_claim(net_case, data)
+    if drawn is None:
         return
-    a, b = data.draw(st.sampled_from(moves), label="movement")
-    core, links = claim_links(case.net, sid, a, b)
-    phases = case.phase_states(sid)
+    sid, sig, model, core, links, phases = drawn
     shaped = phase_hold_state(model, phases, core, links)
     if shaped is None:
         return
