@@ -143,6 +143,12 @@ class CorridorPreemption:
     #: a green phase, never inside one of its change intervals
     #: (:mod:`~clearway.control.priority.schedule`).
     hands_back_on_green: bool = True
+    #: A hold shaped after the program phase serving the vehicle
+    #: (:func:`~clearway.control.priority.hold_state.phase_hold_state`): the opposite through
+    #: keeps its green, the own lanes' turns stay permissive. Off: it cost others less on the
+    #: grids, but a car turning across that green waits in front of a convoy (convoy seed 1:
+    #: 0 -> 1 stop; kept to the claim's state for its queued lanes: seed 2, 1 -> 3 stops).
+    phase_shaped_hold: bool = False
     plans_before_departure: bool = True
     whole_approach: bool = False
     max_distance_m: float = float("inf")
