@@ -12,11 +12,12 @@ Run alone: ``python bench/resco_fetch.py <cache dir> [name ...]``.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from clearway.sim.files import file_digest
 
 PACKAGE = "sumo-rl==1.4.5"
 WHEEL_NAME = "sumo_rl-1.4.5-py3-none-any.whl"
@@ -26,14 +27,6 @@ NETS_PREFIX = "sumo_rl/nets/RESCO/"
 
 class FetchSkipped(Exception):
     """The networks could not be had (offline, or the wheel is not the one expected)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def wheel(cache: Path) -> Path:
@@ -56,7 +49,7 @@ def wheel(cache: Path) -> Path:
         if done.returncode != 0 or not path.is_file():
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise FetchSkipped(f"pip download {PACKAGE} failed (offline?): {tail[0]}")
-    digest = _sha256(path)
+    digest = file_digest(path)
     if digest != WHEEL_SHA256:
         raise FetchSkipped(f"{path.name} has sha256 {digest}, expected {WHEEL_SHA256}; not used")
     return path

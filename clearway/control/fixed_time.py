@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clearway.network.model import SignalProgram
-from clearway.signals.model import GREEN_CHARS, Intersection
+from clearway.signals.model import GREEN_CHARS, YELLOW_CHARS, Intersection
 from clearway.signals.programs import safe_phase_states
 from clearway.signals.safety.commands import SignalCommand
 from clearway.signals.timers import SignalTimers
@@ -116,7 +116,7 @@ class FixedTimeController:
             # cursor gave up on it. The schedule's next phase can be; the transition to it
             # brings its own yellow and all-red.
             for _ in range(len(states)):
-                if not any(c in "yY" for c in states[k]):
+                if not any(c in YELLOW_CHARS for c in states[k]):
                     break
                 start += durations[k]
                 k = (k + 1) % len(states)

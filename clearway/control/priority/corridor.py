@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from clearway.control.priority.arbitration import Claim, claim_links, links_clash, priority_state
 from clearway.control.priority.timing import JAM_SPACING_M, green_start_s, junction_etas
 from clearway.network.model import Network
-from clearway.signals.model import Intersection
+from clearway.signals.model import GREEN_CHARS, Intersection
 from clearway.signals.timers import SignalTimers
 from clearway.signals.transition import time_to_reach_s
 from clearway.state.traffic import TrafficState
@@ -353,7 +353,7 @@ def _held_lane_m(
     longest_m = 0.0
     for lk in net.signal_links(signal_id):
         i = lk.signal_index
-        if i in others and timers.state[i] not in "Gg" and traffic.has_lane(lk.from_lane):
+        if i in others and timers.state[i] not in GREEN_CHARS and traffic.has_lane(lk.from_lane):
             count = traffic.lane(lk.from_lane).vehicle_count
             longest_m = max(longest_m, count * JAM_SPACING_M)
     return longest_m

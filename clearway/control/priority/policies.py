@@ -48,6 +48,7 @@ class NoPriority:
     advises_arrival: bool = False
     skips_empty_phases: bool = False
     hands_back_on_green: bool = False
+    phase_shaped_hold: bool = False
     plans_before_departure: bool = False
     whole_approach: bool = True
     margin_s: float = 0.0
@@ -84,6 +85,7 @@ class LocalPreemption:
     skips_empty_phases: bool = False
     #: Nor does it read the program's timetable before handing the signal back.
     hands_back_on_green: bool = False
+    phase_shaped_hold: bool = False
     #: An emitter acts on the vehicle itself, not on a dispatch ...
     plans_before_departure: bool = False
     #: ... and does not tell where it turns: the junction serves its whole approach.

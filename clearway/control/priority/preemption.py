@@ -407,7 +407,7 @@ class PreemptionController(BookDesk):
     ) -> str:
         """The state that serves the claimed ``links`` (``core``: the vehicle's own movement)
         at ``sid``; a subclass for field controllers picks one their phases can show."""
-        if self.policy.fill_hold and getattr(self.policy, "phase_shaped_hold", False):
+        if self.policy.fill_hold and self.policy.phase_shaped_hold:
             phases = self._phases.get(sid, ())
             shaped = phase_hold_state(self.models[sid], phases, core, links)
             if shaped is not None:
